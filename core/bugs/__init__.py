@@ -1,0 +1,5 @@
+"""Bug switches: historical kernel mistakes re-created on top of the fixed model."""
+
+from .registry import NO_BUGS, REGISTRY, BugError, BugSet, BugSwitch, register
+
+__all__ = ["NO_BUGS", "REGISTRY", "BugError", "BugSet", "BugSwitch", "register"]

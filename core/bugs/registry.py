@@ -1,0 +1,60 @@
+"""The registry of bug switches and the immutable set of switches a run has on.
+
+A bug switch re-creates one historical kernel mistake at the exact line its fix changed,
+marked there with a ``# BUG(name):`` comment. Each entry says what the switch does, where
+the fix is (commit or lore link), which model file holds it and which report title the
+bug produces. Switches compose: any subset can be on at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["BugSwitch", "BugSet", "BugError", "REGISTRY", "register", "NO_BUGS"]
+
+
+class BugError(ValueError):
+    """An unknown bug-switch name."""
+
+
+@dataclass(frozen=True)
+class BugSwitch:
+    name: str
+    summary: str
+    fix: str            # kernel commit or lore link of the fix
+    file: str           # the model module that holds the switch
+    title: str          # the expected report title (or its stable prefix)
+
+
+REGISTRY: dict[str, BugSwitch] = {}
+
+
+def register(sw: BugSwitch) -> BugSwitch:
+    if sw.name in REGISTRY:
+        raise ValueError(f"bug switch {sw.name!r} registered twice")
+    REGISTRY[sw.name] = sw
+    return sw
+
+
+class BugSet(frozenset):
+    """The switches a run has on. ``"name" in bugs`` is the test at a switch site."""
+
+    @classmethod
+    def parse(cls, names) -> "BugSet":
+        out = []
+        for name in names:
+            for part in name.split(","):
+                part = part.strip()
+                if not part or part == "none":
+                    continue
+                if part not in REGISTRY:
+                    known = ", ".join(sorted(REGISTRY)) or "none registered"
+                    raise BugError(f"unknown bug switch {part!r} (known: {known})")
+                out.append(part)
+        return cls(out)
+
+    def text(self) -> str:
+        return ",".join(sorted(self)) or "none"
+
+
+NO_BUGS = BugSet()

@@ -1,0 +1,55 @@
+"""Shared-memory accesses: ``READ_ONCE``, ``WRITE_ONCE``, ``cmpxchg``, ``xchg``.
+
+Each is a scheduling point followed by a shadow-checked access, performed atomically in
+one step (a single word access is atomic on the CPUs the kernel runs on). ``field`` is an
+attribute name, or an index into the object's ``slots`` list (the entries of a table).
+Code that needs several fields of one object in one atomic step (a hardware page-table
+walk) calls ``ctx.access`` itself.
+"""
+
+from __future__ import annotations
+
+__all__ = ["READ_ONCE", "WRITE_ONCE", "cmpxchg", "xchg"]
+
+
+def _get(obj, field):
+    if type(field) is int:
+        return obj.slots[field]
+    return getattr(obj, field)
+
+
+def _set(obj, field, value) -> None:
+    if type(field) is int:
+        obj.slots[field] = value
+    else:
+        setattr(obj, field, value)
+
+
+def READ_ONCE(ctx, obj, field, site):
+    yield site
+    ctx.access(obj, site, False)
+    return _get(obj, field)
+
+
+def WRITE_ONCE(ctx, obj, field, value, site):
+    yield site
+    ctx.access(obj, site, True)
+    _set(obj, field, value)
+
+
+def cmpxchg(ctx, obj, field, old, new, site):
+    """Store ``new`` if the field holds ``old``; return what it held."""
+    yield site
+    ctx.access(obj, site, True)
+    cur = _get(obj, field)
+    if cur == old:
+        _set(obj, field, new)
+    return cur
+
+
+def xchg(ctx, obj, field, new, site):
+    yield site
+    ctx.access(obj, site, True)
+    cur = _get(obj, field)
+    _set(obj, field, new)
+    return cur

@@ -1,0 +1,151 @@
+"""The kernel's state and the ``Ctx`` handle every kernel path receives.
+
+There are no globals: a kernel path gets ``ctx`` (the current CPU: its thread, IRQ, preempt
+and RCU nesting, held locks) and reaches everything else through it: ``ctx.kernel`` (the
+machine-wide state), ``ctx.config``, ``ctx.bugs`` and ``ctx.choose`` (the one choice
+stream). Checkers attach to ``kernel.hooks`` and are called at every access, allocation,
+free, lock operation, sleep and return to user space; the kernel paths themselves only
+perform the accesses.
+"""
+
+from __future__ import annotations
+
+from ..bugs import NO_BUGS, BugSet
+from .alloc import Allocator
+from .config import Config
+
+__all__ = ["Kernel", "Ctx", "Hooks", "HeldLock"]
+
+
+class Hooks:
+    """Observer lists. Each hook may raise ``KernelReport`` to stop the run.
+
+    access(ctx, obj, site, write)              before every access to shared memory
+    free(ctx, obj, site, expect, queued)       before a free (queued: RCU-deferred)
+    acquire(ctx, lock, subclass, site, mode, trylock)   before a lock is taken
+    release(ctx, lock, site)                   before a lock is released
+    sleep(ctx, site)                           where the kernel may sleep (might_sleep)
+    user_return(ctx, what)                     when an operation returns to user space
+    end(kernel)                                after the run (leak and accounting scans)
+    """
+
+    __slots__ = ("access", "free", "acquire", "release", "sleep", "user_return", "end")
+
+    def __init__(self):
+        for name in self.__slots__:
+            setattr(self, name, [])
+
+
+class HeldLock:
+    """One entry of a CPU's held-lock stack."""
+
+    __slots__ = ("lock", "subclass", "site", "mode")
+
+    def __init__(self, lock, subclass: int, site, mode: str):
+        self.lock = lock
+        self.subclass = subclass
+        self.site = site
+        self.mode = mode            # "spin", "read", "write", "sleep"
+
+    def describe(self) -> str:
+        sub = f"/{self.subclass}" if self.subclass else ""
+        return f"{self.lock.name}{sub} ({self.mode}) taken at {self.site.name}"
+
+
+class Ctx:
+    """One simulated CPU running one thread: the handle passed to every kernel path."""
+
+    __slots__ = ("kernel", "engine", "thread", "name", "config", "bugs", "hooks", "choose",
+                 "irq_disabled", "preempt_count", "rcu_nesting", "held", "qs", "ipi_pending",
+                 "data")
+
+    def __init__(self, kernel: "Kernel", thread):
+        self.kernel = kernel
+        self.engine = kernel.engine
+        self.thread = thread
+        self.name = thread.name
+        self.config = kernel.config
+        self.bugs = kernel.bugs
+        self.hooks = kernel.hooks
+        self.choose = kernel.engine.choose
+        self.irq_disabled = 0       # local_irq_disable/save nesting
+        self.preempt_count = 0      # spinlocks held (preemption disabled)
+        self.rcu_nesting = 0        # rcu_read_lock nesting
+        self.held: list[HeldLock] = []
+        self.qs = 0                 # quiescent states passed (for the RCU grace period)
+        self.ipi_pending: list = []
+        self.data: dict = {}        # per-thread scratch for the layers above
+
+    # -- checks ----------------------------------------------------------------------
+
+    def access(self, obj, site, write: bool) -> None:
+        for h in self.hooks.access:
+            h(self, obj, site, write)
+
+    def might_sleep(self, site) -> None:
+        for h in self.hooks.sleep:
+            h(self, site)
+
+    def user_return(self, what: str) -> None:
+        for h in self.hooks.user_return:
+            h(self, what)
+
+    # -- RCU read-side state ---------------------------------------------------------
+
+    def in_rcu_reader(self) -> bool:
+        """Inside a read-side critical section: rcu_read_lock, IRQs off, or preemption
+        off (a spinlock held): since the RCU flavours were consolidated (v4.20) a grace
+        period waits for all three."""
+        return bool(self.rcu_nesting or self.irq_disabled or self.preempt_count)
+
+    def quiesce_check(self) -> None:
+        """Call after leaving any read-side state: record a quiescent state if none is
+        left, and let a waiting grace period re-check."""
+        if not (self.rcu_nesting or self.irq_disabled or self.preempt_count):
+            self.qs += 1
+            wq = self.kernel.rcu.reader_wq
+            if wq.waiters:
+                wq.wake_all()
+
+    def __repr__(self) -> str:
+        return f"<Ctx {self.name} irq_off={self.irq_disabled} preempt={self.preempt_count} rcu={self.rcu_nesting}>"
+
+
+class Kernel:
+    """Machine-wide state: the allocator, RCU, IPIs, the CPUs and the model's objects.
+
+    Creating a kernel spawns the RCU grace-period kthread (a daemon thread scheduled like
+    any other, so grace-period timing is a scheduling choice).
+    """
+
+    def __init__(self, engine, config: Config | None = None, bugs: BugSet = NO_BUGS):
+        from .rcu import Rcu
+        from .irq import Smp
+
+        self.engine = engine
+        self.config = config if config is not None else Config()
+        self.bugs = bugs
+        self.hooks = Hooks()
+        self.alloc = Allocator(self, self.config.kasan_quarantine)
+        self.cpus: list[Ctx] = []
+        self.rcu = Rcu(self)
+        self.smp = Smp(self)
+        self.rcu.start()
+
+    def spawn(self, name: str, fn, *args, daemon: bool = False) -> Ctx:
+        """Run ``fn(ctx, *args)`` (a generator function) on a new CPU called ``name``."""
+        holder = []
+
+        def make(thread):
+            ctx = Ctx(self, thread)
+            thread.ctx = ctx
+            holder.append(ctx)
+            self.cpus.append(ctx)
+            return fn(ctx, *args)
+
+        self.engine.spawn(name, make, daemon=daemon)
+        return holder[0]
+
+    def run_end_hooks(self) -> None:
+        for h in self.hooks.end:
+            h(self)

@@ -1,0 +1,228 @@
+"""The engine: resumes simulated threads, interprets their traps, records the trace.
+
+The engine knows nothing of kernels. It keeps the runnable set (ordered by thread id), asks
+the strategy which runnable thread steps next, resumes it until its next trap, parks and
+wakes threads on wait queues, and stops the run at the first report, at deadlock (every
+live thread parked) or at livelock (the step bound, or too many retries in a row with no
+other progress). Checkers observe runs through ``step_hooks`` (called after every step)
+and by raising :class:`~core.sim.report.KernelReport` from inside a step.
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from collections import Counter
+from operator import attrgetter
+
+from .report import KernelReport, Report
+from .thread import DONE, RUNNABLE, WAITING, Thread
+from .trace import Trace
+from .traps import Site, SpinSite, Wait
+
+__all__ = ["Engine", "RunResult"]
+
+_by_tid = attrgetter("tid")
+
+
+class RunResult:
+    """How a run ended: ``report`` is None for a clean run."""
+
+    __slots__ = ("report", "nsteps", "trace")
+
+    def __init__(self, report: Report | None, nsteps: int, trace: Trace):
+        self.report = report
+        self.nsteps = nsteps
+        self.trace = trace
+
+    @property
+    def title(self) -> str:
+        return self.report.title if self.report is not None else "pass"
+
+
+class Engine:
+    """Runs threads to completion under ``strategy``, drawing from ``source``.
+
+    ``step_bound`` caps the steps of a run; ``spin_bound`` caps consecutive retry traps
+    with no other step in between. Both end the run with a ``livelock in ...`` report.
+    """
+
+    def __init__(self, source, strategy, *, step_bound: int = 100_000, spin_bound: int = 500):
+        self.source = source
+        self.strategy = strategy
+        self.step_bound = step_bound
+        self.spin_bound = spin_bound
+        self.threads: list[Thread] = []
+        self.runnable: list[Thread] = []
+        self.steps: list = []
+        self.step_hooks: list = []
+        self.running: Thread | None = None
+        self.live = 0               # non-daemon threads not yet done
+        self.choose = source.choose  # data choices; a strategy may interpose (replay)
+        strategy.attach(self)
+
+    # -- threads -------------------------------------------------------------------
+
+    def spawn(self, name: str, make_gen, daemon: bool = False) -> Thread:
+        """Create a thread from ``make_gen(thread) -> generator`` and run it up to its
+        first trap. By convention a thread performs no shared action before its first
+        trap, so priming it is not a step and needs no scheduling decision."""
+        t = Thread(self, len(self.threads), name, None, daemon)
+        t.gen = make_gen(t)
+        self.threads.append(t)
+        if not daemon:
+            self.live += 1
+        insort(self.runnable, t, key=_by_tid)
+        try:
+            trap = next(t.gen)
+        except StopIteration:
+            self._finish(t)
+        else:
+            self._apply(t, trap)
+        return t
+
+    def wake(self, t: Thread) -> None:
+        if t.state is WAITING:
+            t.state = RUNNABLE
+            t.waitq = None
+            insort(self.runnable, t, key=_by_tid)
+
+    def thread(self, name: str) -> Thread:
+        for t in self.threads:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def _finish(self, t: Thread) -> None:
+        t.state = DONE
+        t.pending = None
+        self.runnable.remove(t)
+        if not t.daemon:
+            self.live -= 1
+
+    def _apply(self, t: Thread, trap) -> None:
+        tp = type(trap)
+        if tp is Site:
+            t.pending = trap
+            t.spun = False
+        elif tp is SpinSite:
+            t.pending = trap
+            t.spun = True
+        elif tp is Wait:
+            t.pending = trap.site
+            t.spun = False
+            t.state = WAITING
+            t.waitq = trap.waitq
+            trap.waitq.waiters.append(t)
+            self.runnable.remove(t)
+        else:
+            raise TypeError(f"thread {t.name} yielded {trap!r}, which is not a trap")
+
+    # -- the run loop ----------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        try:
+            report = self._loop()
+        except KernelReport as e:
+            report = e.report
+        if report is not None:
+            report.schedule = self.trace().tail()
+        return RunResult(report, len(self.steps), self.trace())
+
+    def _loop(self) -> Report | None:
+        runnable = self.runnable
+        record = self.steps.append
+        pick = self.strategy.pick
+        hooks = self.step_hooks
+        step_bound = self.step_bound
+        spin_bound = self.spin_bound
+        spins = 0
+        cur = None
+        keep = False
+        yielded = None
+        nsteps = len(self.steps)
+        while self.live:
+            if not runnable:
+                return self._deadlock()
+            if yielded is None or len(runnable) == 1:
+                t = pick(runnable, cur, keep)
+            else:
+                # A thread that just spun is not offered again until another thread has
+                # stepped: re-running its unchanged check could only repeat itself (the
+                # fairness rule of CHESS), and this keeps exhaustive search finite.
+                t = pick([x for x in runnable if x is not yielded], cur, keep)
+            s = t.pending
+            record((t.tid, s))
+            self.running = t
+            t.steps += 1
+            cur = t
+            try:
+                trap = t.gen.send(None)
+            except StopIteration:
+                self._finish(t)
+                keep = False
+                spins = 0
+                yielded = None
+            except KernelReport as e:
+                r = e.report
+                if r.thread is None:
+                    r.thread, r.site = t.name, s.name
+                return r
+            else:
+                tp = type(trap)
+                if tp is Site:
+                    t.pending = trap
+                    t.spun = False
+                    keep = True
+                    spins = 0
+                    yielded = None
+                elif tp is SpinSite:
+                    t.pending = trap
+                    t.spun = True
+                    keep = False
+                    yielded = t
+                    spins += 1
+                    if spins > spin_bound:
+                        return self._livelock(trap, f"{spins} retries in a row with no other progress")
+                else:
+                    self._apply(t, trap)
+                    keep = False
+                    spins = 0
+                    yielded = None
+            if hooks:
+                for h in hooks:
+                    h(t)
+            nsteps += 1
+            if nsteps >= step_bound:
+                return self._livelock(None, f"step bound {step_bound} reached")
+        self.running = None
+        return None
+
+    def _deadlock(self) -> Report:
+        stuck = [t for t in self.threads if t.state is WAITING]
+        first = next((t for t in stuck if not t.daemon), stuck[0])
+        r = Report(f"INFO: task hung in {first.pending.func}", "hung",
+                   thread=first.name, site=first.pending.name)
+        r.add("reason", "every live thread is blocked")
+        for t in stuck:
+            r.add(f"blocked {t.name}", f"at {t.pending.name} on {t.waitq.name}")
+        return r
+
+    def _livelock(self, spin: Site | None, reason: str) -> Report:
+        if spin is None:
+            recent = Counter(s.func for _, s in self.steps[-1000:])
+            func = min(recent.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+        else:
+            func = spin.func
+        r = Report(f"livelock in {func}", "livelock")
+        if self.running is not None:
+            r.thread = self.running.name
+            r.site = self.running.pending.name if self.running.pending else None
+        r.add("reason", reason)
+        return r
+
+    # -- results ---------------------------------------------------------------------
+
+    def trace(self) -> Trace:
+        names = {t.tid: t.name for t in self.threads}
+        src = self.source
+        return Trace(self.steps, names, src.values, src.bounds)
