@@ -42,8 +42,9 @@ class RunResult:
 class Engine:
     """Runs threads to completion under ``strategy``, drawing from ``source``.
 
-    ``step_bound`` caps the steps of a run; ``spin_bound`` caps consecutive retry traps
-    with no other step in between. Both end the run with a ``livelock in ...`` report.
+    ``step_bound`` caps the steps of a run; ``spin_bound`` caps the retries one thread
+    makes while no other thread takes a step. Both end the run with a ``livelock in ...``
+    report.
     """
 
     def __init__(self, source, strategy, *, step_bound: int = 100_000, spin_bound: int = 500):
@@ -115,7 +116,7 @@ class Engine:
             trap.waitq.waiters.append(t)
             self.runnable.remove(t)
         else:
-            raise TypeError(f"thread {t.name} yielded {trap!r}, which is not a trap")
+            raise TypeError(f"thread {t.name} spinner {trap!r}, which is not a trap")
 
     # -- the run loop ----------------------------------------------------------------
 
@@ -135,21 +136,21 @@ class Engine:
         hooks = self.step_hooks
         step_bound = self.step_bound
         spin_bound = self.spin_bound
-        spins = 0
+        spinner = None              # the thread now retrying, if any
+        spins = 0                   # its retries since another thread last stepped
         cur = None
         keep = False
-        yielded = None
         nsteps = len(self.steps)
         while self.live:
             if not runnable:
                 return self._deadlock()
-            if yielded is None or len(runnable) == 1:
+            if spinner is None or not spinner.spun or len(runnable) == 1:
                 t = pick(runnable, cur, keep)
             else:
-                # A thread that just spun is not offered again until another thread has
-                # stepped: re-running its unchanged check could only repeat itself (the
-                # fairness rule of CHESS), and this keeps exhaustive search finite.
-                t = pick([x for x in runnable if x is not yielded], cur, keep)
+                # A thread that has just reached a retry site is not offered again until
+                # another thread has stepped: re-running its unchanged check could only
+                # repeat itself (CHESS's fairness rule), and exhaustive search stays finite.
+                t = pick([x for x in runnable if x is not spinner], cur, keep)
             s = t.pending
             record((t.tid, s))
             self.running = t
@@ -161,7 +162,7 @@ class Engine:
                 self._finish(t)
                 keep = False
                 spins = 0
-                yielded = None
+                spinner = None
             except KernelReport as e:
                 r = e.report
                 if r.thread is None:
@@ -173,13 +174,16 @@ class Engine:
                     t.pending = trap
                     t.spun = False
                     keep = True
-                    spins = 0
-                    yielded = None
+                    if t is not spinner:
+                        spins = 0
+                        spinner = None
                 elif tp is SpinSite:
                     t.pending = trap
                     t.spun = True
                     keep = False
-                    yielded = t
+                    if t is not spinner:
+                        spins = 0
+                        spinner = t
                     spins += 1
                     if spins > spin_bound:
                         return self._livelock(trap, f"{spins} retries in a row with no other progress")
@@ -187,7 +191,7 @@ class Engine:
                     self._apply(t, trap)
                     keep = False
                     spins = 0
-                    yielded = None
+                    spinner = None
             if hooks:
                 for h in hooks:
                     h(t)

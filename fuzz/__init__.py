@@ -1,0 +1,1 @@
+"""Drivers, campaigns and the command line, above the deterministic core."""

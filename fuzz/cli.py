@@ -1,0 +1,98 @@
+"""The ``ptfuzz`` command line.
+
+Exit statuses: 0 success (or nothing found), 1 a finding or a mismatch, 2 bad input (a
+one-line error, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import UsageError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _cmd_list(args) -> int:
+    from core.bugs import REGISTRY
+    from core.kernel.config import CONFIG_HELP, Config
+    from core.litmus import LITMUS
+
+    from .registry import DRIVERS, OPERATIONS, STRATEGIES
+
+    defaults = Config()
+    info = {
+        "bugs": [{"name": b.name, "title": b.title, "summary": b.summary, "fix": b.fix,
+                  "file": b.file} for b in REGISTRY.values()],
+        "operations": OPERATIONS,
+        "configs": [{"name": k, "default": getattr(defaults, k), "help": v}
+                    for k, v in CONFIG_HELP.items()],
+        "drivers": DRIVERS,
+        "strategies": STRATEGIES,
+        "litmus": [{"name": lit.name, "doc": lit.doc} for lit in LITMUS.values()],
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print("bug switches:" + ("" if info["bugs"] else " none yet"))
+    for b in info["bugs"]:
+        print(f"  {b['name']:32} {b['title']}")
+    print("configs:")
+    for c in info["configs"]:
+        print(f"  {c['name']}={c['default']!s:10} {c['help']}")
+    print("drivers: " + (", ".join(DRIVERS) or "none yet"))
+    print("strategies: " + ", ".join(STRATEGIES))
+    print("operations: " + (", ".join(OPERATIONS) or "none yet"))
+    print("litmus programs:")
+    for lit in info["litmus"]:
+        print(f"  {lit['name']:18} {lit['doc']}")
+    return 0
+
+
+def _cmd_litmus(args) -> int:
+    from .litmus_cmd import run_litmus_command
+    return run_litmus_command(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="ptfuzz", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    q = sub.add_parser("list", help="bug switches, configs, drivers, operations")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(func=_cmd_list)
+
+    q = sub.add_parser("litmus", help="explore the substrate's litmus programs exhaustively")
+    q.add_argument("names", nargs="*", help="litmus programs (default: all)")
+    q.add_argument("--bound", type=int, default=None,
+                   help="preemption bound (default: none, every interleaving)")
+    q.add_argument("--limit", type=int, default=100_000, help="at most this many runs each")
+    q.set_defaults(func=_cmd_litmus)
+    return p
+
+
+def main(argv=None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        return args.func(args)
+    except UsageError as e:
+        print(f"ptfuzz: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ptfuzz: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader of our output went away (``ptfuzz list | head``): not an error.
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
