@@ -1,0 +1,1 @@
+"""Benchmarks (``ptfuzz bench``): throughput, checker cost, time to bug."""
