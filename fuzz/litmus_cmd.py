@@ -46,6 +46,6 @@ def run_litmus_command(args) -> int:
             print(f"       schedule {sname}: {res.title}{note}"
                   + ("" if good else f"  [expected {expected}]"))
     dt = time.perf_counter() - t0
-    print(f"{len(programs)} litmus programs, {total_runs} interleavings in {dt:.1f}s: "
+    print(f"{len(programs)} litmus programs, {total_runs} interleavings in {dt:.2f}s: "
           + ("all as specified" if not failures else f"{failures} FAILED"))
     return 1 if failures else 0

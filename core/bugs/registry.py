@@ -40,7 +40,7 @@ class BugSet(frozenset):
     """The switches a run has on. ``"name" in bugs`` is the test at a switch site."""
 
     @classmethod
-    def parse(cls, names) -> "BugSet":
+    def parse(cls, names) -> BugSet:
         out = []
         for name in names:
             for part in name.split(","):

@@ -15,7 +15,8 @@ def leak_scan(kernel) -> None:
     r = Report(f"memory leak: {first.kind}", "leak")
     for obj in leaks[:8]:
         site = obj.alloc_site.name if obj.alloc_site is not None else "?"
-        r.add("unreferenced object", f"{obj.kind} #{obj.oid} allocated by {obj.alloc_thread} at {site}")
+        r.add("unreferenced object",
+              f"{obj.kind} #{obj.oid} allocated by {obj.alloc_thread} at {site}")
     if len(leaks) > 8:
         r.add("more", f"{len(leaks) - 8} further objects")
     raise KernelReport(r)

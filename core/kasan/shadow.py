@@ -14,7 +14,7 @@ class Kasan:
     def __init__(self):
         self.checks = 0
 
-    def install(self, kernel) -> "Kasan":
+    def install(self, kernel) -> Kasan:
         kernel.hooks.access.append(self.check_access)
         kernel.hooks.free.append(self.check_free)
         return self

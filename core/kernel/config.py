@@ -31,10 +31,10 @@ class Config:
     def names(cls) -> list[str]:
         return [f.name for f in fields(cls)]
 
-    def with_values(self, **kv) -> "Config":
+    def with_values(self, **kv) -> Config:
         return replace(self, **kv)
 
-    def parse(self, items) -> "Config":
+    def parse(self, items) -> Config:
         """Apply ``K=V`` strings (or (K, V) pairs); raise :class:`ConfigError`."""
         kv = {}
         known = {f.name: f for f in fields(self)}

@@ -59,7 +59,7 @@ class Ctx:
                  "irq_disabled", "preempt_count", "rcu_nesting", "held", "qs", "ipi_pending",
                  "data")
 
-    def __init__(self, kernel: "Kernel", thread):
+    def __init__(self, kernel: Kernel, thread):
         self.kernel = kernel
         self.engine = kernel.engine
         self.thread = thread
@@ -108,7 +108,8 @@ class Ctx:
                 wq.wake_all()
 
     def __repr__(self) -> str:
-        return f"<Ctx {self.name} irq_off={self.irq_disabled} preempt={self.preempt_count} rcu={self.rcu_nesting}>"
+        return (f"<Ctx {self.name} irq_off={self.irq_disabled} "
+                f"preempt={self.preempt_count} rcu={self.rcu_nesting}>")
 
 
 class Kernel:

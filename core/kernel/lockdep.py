@@ -36,7 +36,7 @@ class Lockdep:
         # node -> {next node: (thread, site where the held lock was taken, acquire site)}
         self.edges: dict[tuple, dict[tuple, tuple]] = {}
 
-    def install(self, kernel) -> "Lockdep":
+    def install(self, kernel) -> Lockdep:
         h = kernel.hooks
         h.acquire.append(self.acquire)
         h.release.append(self.release)
@@ -94,7 +94,7 @@ class Lockdep:
         r.add("new dependency", f"{_fmt(_node(held.lock, held.subclass))} -> {_fmt(new)}: "
                                 f"{ctx.name} holds {held.lock.name} (taken at "
                                 f"{held.site.name}) and takes {lock.name} at {site.name}")
-        for a, b in zip(back, back[1:]):
+        for a, b in zip(back, back[1:], strict=False):
             thread, hs, acq = self.edges[a][b]
             r.add("existing dependency", f"{_fmt(a)} -> {_fmt(b)}: {thread} took {_fmt(b)} at "
                                          f"{acq} while holding {_fmt(a)} (taken at {hs})")

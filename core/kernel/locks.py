@@ -14,7 +14,7 @@ from .context import HeldLock
 
 __all__ = ["LockClass", "lock_class", "Lock", "push_held", "pop_held"]
 
-_CLASSES: dict[str, "LockClass"] = {}
+_CLASSES: dict[str, LockClass] = {}
 
 
 class LockClass:

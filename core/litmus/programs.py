@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..kernel import (ALLOCATED, READ_ONCE, WRITE_ONCE, KObject, call_rcu, lock_class, local_irq_disable,
-                      local_irq_enable, rcu_read_lock, rcu_read_unlock, spin_lock,
+from ..kernel import (ALLOCATED, READ_ONCE, WRITE_ONCE, KObject, call_rcu, local_irq_disable,
+                      local_irq_enable, lock_class, rcu_read_lock, rcu_read_unlock, spin_lock,
                       spin_unlock, synchronize_rcu, tlb_remove_table_sync_one, xchg)
 from ..kernel.rwsem import RwSem, down_read, up_read
 from ..kernel.spinlock import Spinlock

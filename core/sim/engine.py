@@ -186,7 +186,8 @@ class Engine:
                         spinner = t
                     spins += 1
                     if spins > spin_bound:
-                        return self._livelock(trap, f"{spins} retries in a row with no other progress")
+                        return self._livelock(
+                            trap, f"{spins} retries in a row with no other progress")
                 else:
                     self._apply(t, trap)
                     keep = False

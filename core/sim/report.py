@@ -21,7 +21,7 @@ class Report:
     details: list[tuple[str, str]] = field(default_factory=list)   # ("access", "..."), ...
     schedule: list[str] = field(default_factory=list)              # filled in by the engine
 
-    def add(self, key: str, text: str) -> "Report":
+    def add(self, key: str, text: str) -> Report:
         self.details.append((key, text))
         return self
 

@@ -38,7 +38,7 @@ class Trace:
             h.update(line.encode())
             h.update(b"\n")
         h.update(b"choices")
-        for v, n in zip(self.values, self.bounds):
+        for v, n in zip(self.values, self.bounds, strict=True):
             h.update(f" {v}/{n}".encode())
         return h.hexdigest()
 

@@ -23,7 +23,7 @@ import sys
 
 __all__ = ["Site", "SpinSite", "Wait", "site", "spin_site", "lookup_site", "all_sites"]
 
-_REGISTRY: dict[str, "Site"] = {}
+_REGISTRY: dict[str, Site] = {}
 
 
 class Site:

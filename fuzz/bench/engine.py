@@ -66,5 +66,6 @@ def measure(repeats: int = 3, steps: int = 200_000) -> dict:
         "plain_round_robin_steps_per_s": med(lambda: plain_round_robin(2, steps)),
         "bare_engine_random_steps_per_s": med(lambda: bare_engine("random", 2, steps)),
         "bare_engine_pct_steps_per_s": med(lambda: bare_engine("pct", 2, steps)),
-        "bare_engine_random_4_threads_steps_per_s": med(lambda: bare_engine("random", 4, steps // 2)),
+        "bare_engine_random_4_threads_steps_per_s":
+            med(lambda: bare_engine("random", 4, steps // 2)),
     }

@@ -32,7 +32,7 @@ def count_schedules(step_counts, bound=None) -> int:
     for order in set(permutations(tokens)):
         left = list(step_counts)
         pre = 0
-        for prev, nxt in zip(order, order[1:]):
+        for prev, nxt in zip(order, order[1:], strict=False):
             left[prev] -= 1
             if nxt != prev and left[prev] > 0:
                 pre += 1
