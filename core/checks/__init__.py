@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import kasan
 from ..kernel import lockdep
+from . import oracle
 from .leaks import leak_scan
 
 __all__ = ["CHECKERS", "install", "leak_scan"]
@@ -14,6 +15,7 @@ CHECKERS = {
     "kasan": kasan.install,
     "lockdep": lockdep.install,
     "leaks": lambda kernel: kernel.hooks.end.append(leak_scan),
+    "oracle": oracle.install,
 }
 
 

@@ -1,8 +1,8 @@
 """The kernel substrate: Ctx, accesses, locks, RCU, IRQs and IPIs, the allocator, lockdep."""
 
 from .access import READ_ONCE, WRITE_ONCE, cmpxchg, xchg
-from .alloc import (ALLOCATED, FREED, QUARANTINED, RCU_PENDING, UNALLOCATED, Allocator,
-                    KObject)
+from .alloc import (ALLOCATED, FREED, QUARANTINED, RCU_PENDING, UNALLOCATED, VALID_STATES,
+                    Allocator, KObject)
 from .config import Config, ConfigError
 from .context import Ctx, HeldLock, Hooks, Kernel
 from .irq import local_irq_disable, local_irq_enable, smp_call_function, tlb_remove_table_sync_one
@@ -15,7 +15,7 @@ from .spinlock import Spinlock, spin_lock, spin_lock_nested, spin_trylock, spin_
 
 __all__ = [
     "READ_ONCE", "WRITE_ONCE", "cmpxchg", "xchg", "ALLOCATED", "FREED", "QUARANTINED",
-    "RCU_PENDING", "UNALLOCATED", "Allocator", "KObject", "Config", "ConfigError", "Ctx",
+    "RCU_PENDING", "UNALLOCATED", "VALID_STATES", "Allocator", "KObject", "Config", "ConfigError", "Ctx",
     "HeldLock", "Hooks", "Kernel", "local_irq_disable", "local_irq_enable",
     "smp_call_function", "tlb_remove_table_sync_one", "Lock", "LockClass", "lock_class",
     "call_rcu", "rcu_barrier", "rcu_read_lock", "rcu_read_unlock", "synchronize_rcu",

@@ -67,7 +67,7 @@ class Allocator:
         """``obj = yield from alloc(ctx, Obj(...), site)``. With ``may_fail`` (GFP_NOWAIT)
         the failure is a choice; it returns None then."""
         yield site
-        if may_fail and ctx.choose(2, "alloc_fail") == 1:
+        if may_fail and ctx.choose(2, site.name) == 1:
             return None
         self.register(ctx, obj, site)
         return obj

@@ -22,10 +22,41 @@ def _opt(default, help: str, choices=None):
 
 @dataclass(frozen=True)
 class Config:
+    split_ptlocks: bool = _opt(True, "split page-table locks (off: every pte and pmd lock is "
+                                     "mm->page_table_lock, so ptl == pml)")
+    alloc_split_ptlocks: bool = _opt(False, "the split ptlock is a separately allocated object "
+                                            "(ALLOC_SPLIT_PTLOCKS: lockdep, spinlock debugging)")
+    pt_reclaim: bool = _opt(True, "MADV_DONTNEED frees empty PTE tables (CONFIG_PT_RECLAIM)")
+    table_free: str = _opt("rcu", "how mmu_gather frees tables: rcu (x86 since v6.15), "
+                                  "semi_rcu (single-table fallback by IPI then immediate "
+                                  "free), tlb_only (freed after the TLB flush, no RCU)",
+                           choices=("rcu", "semi_rcu", "tlb_only"))
+    fault_around: bool = _opt(True, "file read faults map neighbouring page-cache pages "
+                                    "(do_fault_around)")
+    ptrs_per_pte: int = _opt(8, "entries per PTE table (PMD_SIZE in pages)")
+    ptrs_per_pmd: int = _opt(4, "entries of the PMD table (the address space is "
+                                "ptrs_per_pmd * ptrs_per_pte pages)")
+    tlb_batch: int = _opt(8, "mmu_gather page batch size (MMU_GATHER_BUNDLE)")
+    tlb_max_batches: int = _opt(2, "mmu_gather batches beyond the first (MAX_GATHER_BATCH_COUNT)")
+    table_batch: int = _opt(4, "tables per mmu_table_batch (MAX_TABLE_BATCH)")
+    cpus: int = _opt(4, "CPUs for program threads (kernel threads run on their own)")
     step_bound: int = _opt(100_000, "steps after which a run is reported as a livelock")
     spin_bound: int = _opt(500, "retries in a row, with no other progress, that make a livelock")
     kasan_quarantine: int = _opt(64, "freed objects KASAN keeps in quarantine before their "
                                      "memory counts as reused (reports say which)")
+
+    def __post_init__(self):
+        # Kconfig dependencies: configurations the kernel cannot be built with.
+        if self.pt_reclaim and self.table_free != "rcu":
+            raise ConfigError("pt_reclaim=on needs table_free=rcu (CONFIG_PT_RECLAIM frees "
+                              "single tables by RCU; x86 selects it only with RCU table free)")
+        if self.alloc_split_ptlocks and not self.split_ptlocks:
+            raise ConfigError("alloc_split_ptlocks=on needs split_ptlocks=on (there is no "
+                              "split ptlock to allocate)")
+        if self.ptrs_per_pte < 2 or self.ptrs_per_pmd < 1:
+            raise ConfigError("geometry: ptrs_per_pte must be >= 2 and ptrs_per_pmd >= 1")
+        if self.tlb_batch < 3:
+            raise ConfigError("tlb_batch must be >= 3")
 
     @classmethod
     def names(cls) -> list[str]:
@@ -44,7 +75,10 @@ class Config:
             if f is None:
                 raise ConfigError(f"unknown config {k!r} (known: {', '.join(known)})")
             kv[k] = _convert(f, v)
-        return replace(self, **kv)
+        try:
+            return replace(self, **kv)
+        except TypeError as e:
+            raise ConfigError(str(e)) from None
 
     def diff(self) -> dict:
         """The values that differ from the defaults, in declaration order."""

@@ -26,10 +26,13 @@ class Hooks:
     release(ctx, lock, site)                   before a lock is released
     sleep(ctx, site)                           where the kernel may sleep (might_sleep)
     user_return(ctx, what)                     when an operation returns to user space
+    event(ctx, kind, *args)                    a model event an oracle follows (user loads
+                                               and stores, ptes zapped, pages moved)
     end(kernel)                                after the run (leak and accounting scans)
     """
 
-    __slots__ = ("access", "free", "acquire", "release", "sleep", "user_return", "end")
+    __slots__ = ("access", "free", "acquire", "release", "sleep", "user_return", "event",
+                 "end")
 
     def __init__(self):
         for name in self.__slots__:
@@ -55,7 +58,7 @@ class HeldLock:
 class Ctx:
     """One simulated CPU running one thread: the handle passed to every kernel path."""
 
-    __slots__ = ("kernel", "engine", "thread", "name", "config", "bugs", "hooks", "choose",
+    __slots__ = ("kernel", "engine", "thread", "name", "config", "bugs", "hooks",
                  "irq_disabled", "preempt_count", "rcu_nesting", "held", "qs", "ipi_pending",
                  "data")
 
@@ -67,7 +70,6 @@ class Ctx:
         self.config = kernel.config
         self.bugs = kernel.bugs
         self.hooks = kernel.hooks
-        self.choose = kernel.engine.choose
         self.irq_disabled = 0       # local_irq_disable/save nesting
         self.preempt_count = 0      # spinlocks held (preemption disabled)
         self.rcu_nesting = 0        # rcu_read_lock nesting
@@ -75,6 +77,11 @@ class Ctx:
         self.qs = 0                 # quiescent states passed (for the RCU grace period)
         self.ipi_pending: list = []
         self.data: dict = {}        # per-thread scratch for the layers above
+
+    def choose(self, n: int, label: str) -> int:
+        """One draw from the choice stream (through the engine, so that a strategy can
+        interpose: a replayed schedule forces data choices this way)."""
+        return self.engine.choose(n, label)
 
     # -- checks ----------------------------------------------------------------------
 
@@ -89,6 +96,10 @@ class Ctx:
     def user_return(self, what: str) -> None:
         for h in self.hooks.user_return:
             h(self, what)
+
+    def event(self, kind: str, *args) -> None:
+        for h in self.hooks.event:
+            h(self, kind, *args)
 
     # -- RCU read-side state ---------------------------------------------------------
 

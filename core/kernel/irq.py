@@ -61,10 +61,13 @@ def local_irq_enable(ctx, site):
         ctx.quiesce_check()
 
 
-def smp_call_function(ctx, handler, site, wait: bool = True):
-    """``smp_call_function_many_cond``: run ``handler`` on every other CPU and, with
-    ``wait``, wait until all have run it."""
+def smp_call_function(ctx, handler, site, wait: bool = True, include_self: bool = False):
+    """``smp_call_function_many_cond``: run ``handler`` on every other CPU (and, with
+    ``include_self``, on this one at once, as ``on_each_cpu`` does) and, with ``wait``,
+    wait until all have run it."""
     yield site
+    if include_self:
+        handler(ctx)
     if ctx.irq_disabled:
         r = Report("WARNING in smp_call_function_many_cond", "irq")
         r.add("reason", "cross-CPU call with IRQs disabled can deadlock against the target")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from ..sim import Wait, WaitQueue, site
 from .locks import lock_class, pop_held, push_held
 
-__all__ = ["Rcu", "rcu_read_lock", "rcu_read_unlock", "call_rcu", "synchronize_rcu",
+__all__ = ["Rcu", "rcu_read_lock", "rcu_read_unlock", "call_rcu", "call_rcu_now", "synchronize_rcu",
            "rcu_barrier", "RCU_READ_LOCK_MAP"]
 
 S_IDLE = site("rcu_gp_kthread:idle")
@@ -124,6 +124,12 @@ def rcu_read_unlock(ctx, site):
 def call_rcu(ctx, func, *args, site):
     """Queue ``func(gp_ctx, *args)`` (a generator function) to run after a grace period."""
     yield site
+    call_rcu_now(ctx, func, *args, site=site)
+
+
+def call_rcu_now(ctx, func, *args, site) -> None:
+    """The queueing of ``call_rcu``, for a caller that already yielded at ``site`` and
+    does more in the same step (marking the object queued, for instance)."""
     rcu = ctx.kernel.rcu
     rcu.callbacks.append(_Callback(func, args, rcu.request(), site, ctx.name))
     rcu.queued += 1

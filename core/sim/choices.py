@@ -44,6 +44,14 @@ class ChoiceSource:
     def _draw(self, n: int) -> int:
         raise NotImplementedError
 
+    def record(self, n: int, value: int, label: str = "") -> None:
+        """Record an answer given from elsewhere (a forced data choice), so the recorded
+        stream stays complete."""
+        if n > 1:
+            self.values.append(value)
+            self.bounds.append(n)
+            self.labels.append(label)
+
     @property
     def exhausted(self) -> bool:
         return False

@@ -1,4 +1,4 @@
-"""Imports point downward: sim <- kernel <- kasan/mm <- checks <- machine/litmus/program,
+"""Imports point downward: sim <- kernel <- kasan/mm <- checks <- machine <- litmus/program,
 and core never imports the fuzzing libraries or the fuzz package."""
 
 import ast
@@ -16,9 +16,12 @@ ALLOWED = {
     "core.bugs": set(),
     "core.kernel": {"core.sim", "core.bugs"},
     "core.kasan": {"core.sim", "core.kernel"},
-    "core.checks": {"core.sim", "core.kernel", "core.kasan"},
+    "core.mm": {"core.sim", "core.kernel", "core.bugs"},
+    "core.checks": {"core.sim", "core.kernel", "core.kasan", "core.mm"},
     "core.machine": {"core.sim", "core.kernel", "core.bugs", "core.checks"},
     "core.litmus": {"core.sim", "core.kernel", "core.machine"},
+    "core.program": {"core.sim", "core.kernel", "core.bugs", "core.machine", "core.mm",
+                     "core.checks"},
 }
 FORBIDDEN_EVERYWHERE_IN_CORE = {"hypothesis", "atheris", "fuzz", "ray", "random"}
 

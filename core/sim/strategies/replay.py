@@ -14,6 +14,7 @@ with the default, so the caller can say exactly where and whether the title stil
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from ..thread import DONE, WAITING
@@ -21,7 +22,7 @@ from ..traps import Site
 from .base import Strategy
 from .random_walk import RandomWalk
 
-__all__ = ["Replay", "ScheduleLine", "Drift"]
+__all__ = ["Replay", "ScheduleLine", "ForceChoice", "Drift"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,20 @@ class ScheduleLine:
 
 
 @dataclass(frozen=True)
+class ForceChoice:
+    """``T choose LABEL=V``: the next data choice labelled LABEL that thread T draws
+    answers V (several lines for one label answer its successive draws)."""
+
+    thread: str
+    label: str
+    value: int
+    lineno: int = 0
+
+    def text(self) -> str:
+        return f"{self.thread} choose {self.label}={self.value}"
+
+
+@dataclass(frozen=True)
 class Drift:
     line: ScheduleLine
     reason: str
@@ -51,8 +66,9 @@ class Drift:
 class Replay(Strategy):
     name = "replay"
 
-    def __init__(self, lines, fallback: Strategy | None = None):
+    def __init__(self, lines, fallback: Strategy | None = None, directives=()):
         self.lines = list(lines)
+        self.directives = list(directives)
         self.fallback = fallback if fallback is not None else RandomWalk()
 
     def attach(self, engine) -> None:
@@ -62,6 +78,24 @@ class Replay(Strategy):
         self.stepped = 0
         self.hits = 0
         self.drift: Drift | None = None
+        self.forced: dict = {}
+        for d in self.directives:
+            self.forced.setdefault((d.thread, d.label), deque()).append(d.value)
+        if self.forced:
+            self._source_choose = engine.choose
+            engine.choose = self._choose
+
+    def _choose(self, n: int, label: str = "") -> int:
+        """Data choices: a forced answer for the running thread, else the source's."""
+        t = self.engine.running
+        q = self.forced.get((t.name, label)) if t is not None else None
+        if q:
+            v = q.popleft()
+            if not 0 <= v < n:
+                v = 0
+            self.engine.source.record(n, v, label)
+            return v
+        return self._source_choose(n, label)
 
     def _advance(self) -> None:
         self.pos += 1

@@ -1,0 +1,1 @@
+"""The page-table model: one module per kernel file, kernel names, kernel order."""

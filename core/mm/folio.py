@@ -1,0 +1,111 @@
+"""Folios: allocation, references, locks, rmap counts and the mm's rss counters.
+
+Kernel files: mm/swap.c (``folio_put``), mm/page_alloc.c (``free_pages_prepare``'s
+"Bad page state" check), include/linux/mm.h (``folio_get``, ``folio_try_get``), mm/rmap.c
+(``folio_add_new_anon_rmap``, ``folio_add_file_rmap_ptes``/``_pmd``,
+``folio_remove_rmap_ptes``/``_pmd``), mm/filemap.c (``folio_lock``, ``folio_trylock``,
+``folio_unlock``), include/linux/mm.h (``add_mm_counter``).
+
+Simplified: mapcount is one counter per folio (the kernel keeps per-page and large-folio
+counts); no LRU, memcg or swap cache; the refcount is an atomic word accessed in one step.
+"""
+
+from __future__ import annotations
+
+from ..kernel import sleep_lock, sleep_trylock, sleep_unlock
+from ..sim import KernelReport, Report
+from .types import MM_ANONPAGES, MM_FILEPAGES, Folio
+
+__all__ = ["folio_alloc", "folio_get", "folio_try_get", "folio_put", "folio_put_now",
+           "folio_lock", "folio_trylock", "folio_unlock", "folio_add_rmap",
+           "folio_remove_rmap", "add_mm_counter", "mm_counter"]
+
+
+def folio_alloc(ctx, npages: int, anon: bool, site, data=None):
+    """Allocate a folio with one reference (``folio_alloc`` / ``vma_alloc_zeroed_movable_folio``)."""
+    folio = yield from ctx.kernel.alloc.alloc(ctx, Folio(npages, anon, data), site)
+    return folio
+
+
+def folio_get(ctx, folio, site):
+    yield site
+    ctx.access(folio, site, True)
+    folio.refcount += 1
+
+
+def folio_try_get(ctx, folio, site) -> bool:
+    """``folio_try_get``: take a reference unless the folio is already being freed."""
+    yield site
+    ctx.access(folio, site, True)
+    if folio.refcount <= 0:
+        return False
+    folio.refcount += 1
+    return True
+
+
+def folio_put(ctx, folio, site, refs: int = 1):
+    """Drop references; the last one frees the folio."""
+    yield site
+    folio_put_now(ctx, folio, site, refs)
+
+
+def folio_put_now(ctx, folio, site, refs: int = 1) -> None:
+    """The body of ``folio_put`` for a caller that already yielded at ``site``."""
+    if folio.zero:
+        return
+    ctx.access(folio, site, True)
+    folio.refcount -= refs
+    if folio.refcount == 0:
+        if folio.mapcount != 0 or folio.pincount != 0:
+            r = Report(f"BUG: Bad page state in {site.func}", "bad-page")
+            r.add("page", folio.describe())
+            r.add("reason", "freed while still mapped" if folio.mapcount else
+                  "freed while still pinned")
+            raise KernelReport(r)
+        ctx.kernel.alloc.free_now(ctx, folio, site, Folio)
+    elif folio.refcount < 0:
+        r = Report(f"BUG: Bad page state in {site.func}", "bad-page")
+        r.add("page", folio.describe())
+        r.add("reason", "reference count underflow")
+        raise KernelReport(r)
+
+
+def folio_lock(ctx, folio, site):
+    yield from sleep_lock(ctx, folio.lock, site)
+
+
+def folio_trylock(ctx, folio, site) -> bool:
+    ok = yield from sleep_trylock(ctx, folio.lock, site)
+    return ok
+
+
+def folio_unlock(ctx, folio, site):
+    yield from sleep_unlock(ctx, folio.lock, site)
+
+
+def folio_add_rmap(ctx, folio, nr: int = 1) -> None:
+    """``folio_add_new_anon_rmap`` / ``folio_add_file_rmap_ptes`` / ``_pmd``: one more
+    mapping (the caller holds the PTE or PMD lock and yielded for this step)."""
+    if not folio.zero:
+        folio.mapcount += nr
+
+
+def folio_remove_rmap(ctx, folio, site, nr: int = 1) -> None:
+    """``folio_remove_rmap_ptes`` / ``_pmd``; a negative mapcount is a bad page map."""
+    if folio.zero:
+        return
+    folio.mapcount -= nr
+    if folio.mapcount < 0:
+        r = Report(f"BUG: Bad page map in {site.func}", "bad-page-map")
+        r.add("page", folio.describe())
+        raise KernelReport(r)
+
+
+def mm_counter(folio) -> str:
+    return MM_ANONPAGES if folio.anon else MM_FILEPAGES
+
+
+def add_mm_counter(ctx, mm, counter: str, delta: int) -> None:
+    """``add_mm_counter`` (percpu counter: no scheduling point of its own; the callers
+    update it inside a step that already touches the mm)."""
+    mm.rss[counter] += delta

@@ -1,0 +1,447 @@
+"""File THP collapse: ``collapse_file``, ``retract_page_tables``, ``collapse_pte_mapped_thp``
+(mm/khugepaged.c, v6.14 with the seed patch 6c18ec9af86c and the 2024 ``pmd_same``
+rechecks of ``collapse_pte_mapped_thp``).
+
+``collapse_file`` builds a PMD-order folio from the small page-cache folios of an aligned
+range (each locked and unmapped through rmap), puts it in the page cache *locked*, and,
+still holding that lock, calls ``retract_page_tables``: for every VMA mapping the range,
+with no mmap or VMA lock (only ``i_mmap_rwsem`` read), it takes the pmd lock, rechecks the
+pmd's state (the seed patch), takes ptl, and detaches the table with
+``pmdp_collapse_flush``, freeing it with ``pte_free_defer``. Faults cannot refill the
+table meanwhile because they wait for the locked huge folio.
+
+``collapse_pte_mapped_thp`` (MADV_COLLAPSE's follow-up, and khugepaged's retry) runs under
+the mmap read lock with the huge folio locked: it clears the ptes that map the folio,
+then detaches and frees the table, rechecking ``pmd_same`` after every point where the
+table may have been reclaimed, and optionally installs the huge pmd.
+
+Simplified: files are tmpfs-like and fully populated (no holes, readahead, swap or
+dirty/writeback checks); no LRU isolation (the expected reference count is two: the page
+cache's and ours); no mmu notifiers (their calls remain scheduling points).
+"""
+
+from __future__ import annotations
+
+from ..kernel import down_read, sleep_trylock, spin_lock, spin_lock_nested, spin_unlock, up_read
+from ..sim import site
+from .folio import (add_mm_counter, folio_add_rmap, folio_alloc, folio_lock, folio_put,
+                    folio_remove_rmap, folio_try_get, folio_trylock, folio_unlock, mm_counter)
+from .memory import mm_find_pmd, pmd_alloc
+from .memory_file import vma_suits_huge
+from .pgtable import (__pte_offset_map_lock, pmd_lock, pmd_pgtable, pmdp_get_lockless,
+                      pte_free_defer, pte_lockptr, pte_offset_map_rw_nolock, pte_unmap,
+                      pte_unmap_unlock, ptep_get, ptep_get_and_clear)
+from .rmap import try_to_unmap
+from .tlb import flush_tlb_mm, pmdp_collapse_flush, try_to_unmap_flush
+from .types import HugePmd, Pte, PteTable
+
+__all__ = ["collapse_file", "retract_page_tables", "collapse_pte_mapped_thp",
+           "check_pmd_state", "find_pmd_or_thp_or_none", "hpage_collapse_test_exit",
+           "SCAN_SUCCEED", "SCAN_FAIL", "SCAN_PMD_NONE", "SCAN_PMD_NULL", "SCAN_PMD_MAPPED",
+           "SCAN_PTE_MAPPED_HUGEPAGE"]
+
+(SCAN_SUCCEED, SCAN_FAIL, SCAN_PMD_NONE, SCAN_PMD_NULL, SCAN_PMD_MAPPED, SCAN_PAGE_LOCK,
+ SCAN_PAGE_COUNT, SCAN_PAGE_COMPOUND, SCAN_PAGE_NULL, SCAN_VMA_CHECK, SCAN_PTE_UFFD_WP,
+ SCAN_PTE_NON_PRESENT, SCAN_PTE_MAPPED_HUGEPAGE, SCAN_ANY_PROCESS) = (
+    "succeed", "fail", "pmd_none", "pmd_null", "pmd_mapped", "page_lock", "page_count",
+    "page_compound", "page_null", "vma_check", "pte_uffd_wp", "pte_non_present",
+    "pte_mapped_hugepage", "any_process")
+
+
+def check_pmd_state(ctx, pmdp, site_):
+    """One lockless read of the pmd, classified."""
+    v = yield from pmdp_get_lockless(ctx, pmdp, site_)
+    if v is None:
+        return SCAN_PMD_NONE
+    if type(v) is HugePmd:
+        return SCAN_PMD_MAPPED
+    if type(v) is not PteTable:
+        return SCAN_PMD_NULL
+    return SCAN_SUCCEED
+
+
+def find_pmd_or_thp_or_none(ctx, mm, vpn: int, site_):
+    """``mm_find_pmd`` + ``check_pmd_state``: (result, pmd pointer)."""
+    pmdp = yield from mm_find_pmd(ctx, mm, vpn)
+    if pmdp is None:
+        return SCAN_PMD_NULL, None
+    return (yield from check_pmd_state(ctx, pmdp, site_)), pmdp
+
+
+S_TEST_EXIT = site("hpage_collapse_test_exit:mm_users")
+
+
+def hpage_collapse_test_exit(ctx, mm):
+    yield S_TEST_EXIT
+    ctx.access(mm, S_TEST_EXIT, False)
+    return mm.mm_users == 0
+
+
+# -- retract_page_tables ---------------------------------------------------------------------
+
+S_RPT_LOCK = site("retract_page_tables:i_mmap_lock_read")
+S_RPT_ANON = site("retract_page_tables:read_anon_vma")
+S_RPT_FIND = site("retract_page_tables:find_pmd_or_thp_or_none")
+S_RPT_NOTIFY = site("retract_page_tables:mmu_notifier_invalidate_range_start")
+S_RPT_PML = site("retract_page_tables:pmd_lock")
+S_RPT_RECHECK = site("retract_page_tables:check_pmd_state")
+S_RPT_LOCKPTR = site("retract_page_tables:pte_lockptr")
+S_RPT_PTL = site("retract_page_tables:spin_lock_nested")
+S_RPT_RECHECK_VMA = site("retract_page_tables:recheck_anon_vma_uffd_wp")
+S_RPT_CLEAR = site("retract_page_tables:pmdp_collapse_flush")
+S_RPT_FLUSH = site("retract_page_tables:flush_tlb_range")
+S_RPT_UNLOCK_PTL = site("retract_page_tables:spin_unlock_ptl")
+S_RPT_DROP_PML = site("retract_page_tables:drop_pml")
+S_RPT_NOTIFY_END = site("retract_page_tables:mmu_notifier_invalidate_range_end")
+S_RPT_DEC = site("retract_page_tables:mm_dec_nr_ptes")
+S_RPT_UNLOCK = site("retract_page_tables:i_mmap_unlock_read")
+
+
+def retract_page_tables(ctx, f, pgoff: int):
+    n = ctx.config.ptrs_per_pte
+    yield from down_read(ctx, f.i_mmap_rwsem, S_RPT_LOCK)
+    for vma in list(f.i_mmap):
+        if not (vma.pgoff <= pgoff < vma.pgoff + (vma.end - vma.start)):
+            continue
+        yield S_RPT_ANON
+        ctx.access(vma, S_RPT_ANON, False)
+        if vma.anon_vma is not None:
+            continue
+        addr = vma.start + (pgoff - vma.pgoff)
+        if addr % n or vma.end < addr + n:
+            continue
+        mm = vma.mm
+        result, pmdp = yield from find_pmd_or_thp_or_none(ctx, mm, addr, S_RPT_FIND)
+        if result != SCAN_SUCCEED:
+            continue
+        if (yield from hpage_collapse_test_exit(ctx, mm)):
+            continue
+        if vma.uffd_wp:
+            continue
+        yield S_RPT_NOTIFY
+        success = False
+        pml = yield from pmd_lock(ctx, mm, pmdp, S_RPT_PML)
+        # BUG(retract-no-pmd-recheck): skip the seed patch's recheck of the pmd state
+        # under pml: a table freed meanwhile by PT reclaim leaves a none pmd, and
+        # pte_lockptr() then derives a lock from it.
+        recheck_ok = True
+        if "retract-no-pmd-recheck" not in ctx.bugs:
+            recheck_ok = (yield from check_pmd_state(ctx, pmdp, S_RPT_RECHECK)) == SCAN_SUCCEED
+        if recheck_ok:
+            cur = yield from pmdp_get_lockless(ctx, pmdp, S_RPT_LOCKPTR)
+            ptl = pte_lockptr(ctx, mm, cur, S_RPT_LOCKPTR)
+            if ptl is not pml:
+                yield from spin_lock_nested(ctx, ptl, S_RPT_PTL)
+            yield S_RPT_RECHECK_VMA
+            ctx.access(vma, S_RPT_RECHECK_VMA, False)
+            if vma.anon_vma is None and not vma.uffd_wp:
+                pgt_pmd = yield from pmdp_collapse_flush(ctx, vma, addr, pmdp, S_RPT_CLEAR,
+                                                         S_RPT_FLUSH)
+                success = True
+            if ptl is not pml:
+                yield from spin_unlock(ctx, ptl, S_RPT_UNLOCK_PTL)
+        yield from spin_unlock(ctx, pml, S_RPT_DROP_PML)
+        yield S_RPT_NOTIFY_END
+        if success:
+            yield S_RPT_DEC
+            ctx.access(mm, S_RPT_DEC, True)
+            mm.nr_ptes -= 1
+            yield from pte_free_defer(ctx, mm, pmd_pgtable(pgt_pmd))
+    yield from up_read(ctx, f.i_mmap_rwsem, S_RPT_UNLOCK)
+
+
+# -- collapse_file ------------------------------------------------------------------------------
+
+S_CF_ALLOC = site("collapse_file:alloc_charge_folio")
+S_CF_LOCK_NEW = site("collapse_file:__folio_set_locked")
+S_CF_LOAD = site("collapse_file:xas_load")
+S_CF_TRYLOCK = site("collapse_file:folio_trylock")
+S_CF_GET = site("collapse_file:folio_get")
+S_CF_REFCHECK = site("collapse_file:folio_ref_count")
+S_CF_COPY = site("collapse_file:copy_mc_highpage")
+S_CF_STORE = site("collapse_file:xas_store")
+S_CF_UNLOCK_NEW = site("collapse_file:folio_unlock_new")
+S_CF_OLD_MAPPING = site("collapse_file:old_folio_mapping_null")
+S_CF_UNLOCK_OLD = site("collapse_file:folio_unlock_old")
+S_CF_PUT_OLD = site("collapse_file:folio_put_refs_old")
+S_CF_ROLLBACK_UNLOCK = site("collapse_file:rollback_folio_unlock")
+S_CF_ROLLBACK_PUT = site("collapse_file:rollback_folio_put")
+S_CF_PUT_NEW = site("collapse_file:folio_put_new")
+
+
+def collapse_file(ctx, f, start: int, is_khugepaged: bool):
+    """Collapse page-cache indexes [start, start + PMD) of ``f`` into one huge folio."""
+    n = ctx.config.ptrs_per_pte
+    if start % n or start + n > f.npages:
+        return SCAN_FAIL
+    new = yield from folio_alloc(ctx, n, False, S_CF_ALLOC)
+    yield S_CF_LOCK_NEW
+    # __folio_set_locked(): the folio is still private, so no atomic lock is needed.
+    yield from sleep_trylock(ctx, new.lock, S_CF_LOCK_NEW)
+    new.index = start
+    new.mapping = f
+    new.uptodate = False
+    pagelist = []
+    result = SCAN_SUCCEED
+    for index in range(start, start + n):
+        yield S_CF_LOAD
+        ctx.access(f, S_CF_LOAD, False)
+        old = f.page_cache.get(index)
+        if old is None:
+            result = SCAN_FAIL
+            break
+        if old.npages != 1:
+            result = SCAN_PAGE_COMPOUND
+            break
+        if not (yield from folio_trylock(ctx, old, S_CF_TRYLOCK)):
+            result = SCAN_PAGE_LOCK
+            break
+        if not (yield from folio_try_get(ctx, old, S_CF_GET)):
+            yield from folio_unlock(ctx, old, S_CF_ROLLBACK_UNLOCK)
+            result = SCAN_FAIL
+            break
+        pagelist.append(old)
+        if old.mapcount:
+            yield from try_to_unmap(ctx, old)
+        yield S_CF_REFCHECK
+        ctx.access(old, S_CF_REFCHECK, False)
+        if old.refcount != 2 or old.mapcount:
+            result = SCAN_PAGE_COUNT
+            break
+    if result != SCAN_SUCCEED:
+        yield from try_to_unmap_flush(ctx)
+        for old in pagelist:
+            yield from folio_unlock(ctx, old, S_CF_ROLLBACK_UNLOCK)
+            yield from folio_put(ctx, old, S_CF_ROLLBACK_PUT)
+        new.mapping = None
+        yield from folio_unlock(ctx, new, S_CF_UNLOCK_NEW)
+        yield from folio_put(ctx, new, S_CF_PUT_NEW)
+        return result
+    yield from try_to_unmap_flush(ctx)
+    for i, old in enumerate(pagelist):
+        yield S_CF_COPY
+        ctx.access(old, S_CF_COPY, False)
+        new.data[i] = old.data[0]
+    yield S_CF_STORE
+    ctx.access(f, S_CF_STORE, True)
+    new.uptodate = True
+    new.refcount += n                         # folio_ref_add(): one per page-cache slot
+    for index in range(start, start + n):
+        f.page_cache[index] = new
+    yield from retract_page_tables(ctx, f, start)
+    if not is_khugepaged:
+        result = SCAN_PTE_MAPPED_HUGEPAGE
+    yield from folio_unlock(ctx, new, S_CF_UNLOCK_NEW)
+    for old in pagelist:
+        yield S_CF_OLD_MAPPING
+        ctx.access(old, S_CF_OLD_MAPPING, True)
+        old.mapping = None
+        yield from folio_unlock(ctx, old, S_CF_UNLOCK_OLD)
+        yield from folio_put(ctx, old, S_CF_PUT_OLD, refs=2)
+    yield from folio_put(ctx, new, S_CF_PUT_NEW)
+    return result
+
+
+# -- collapse_pte_mapped_thp -------------------------------------------------------------------
+
+S_CPM_VMA = site("collapse_pte_mapped_thp:vma_lookup")
+S_CPM_FIND1 = site("collapse_pte_mapped_thp:find_pmd_fast_check")
+S_CPM_LOOKUP = site("filemap_lock_folio:filemap_get_entry")
+S_CPM_GET = site("filemap_lock_folio:folio_try_get")
+S_CPM_LOCK = site("filemap_lock_folio:folio_lock")
+S_CPM_FIND2 = site("collapse_pte_mapped_thp:find_pmd_or_thp_or_none")
+S_CPM_SCAN = site("collapse_pte_mapped_thp:step1_ptep_get")
+S_CPM_STEP1_UNLOCK = site("collapse_pte_mapped_thp:step1_spin_unlock")
+S_CPM_STEP1_UNMAP = site("collapse_pte_mapped_thp:step1_pte_unmap")
+S_CPM_NOTIFY = site("collapse_pte_mapped_thp:mmu_notifier_invalidate_range_start")
+S_CPM_UFFD_PML = site("collapse_pte_mapped_thp:uffd_pmd_lock")
+S_CPM_NOTABLE = site("collapse_pte_mapped_thp:table_vanished")
+S_CPM_PTL = site("collapse_pte_mapped_thp:spin_lock")
+S_CPM_PTL_NESTED = site("collapse_pte_mapped_thp:spin_lock_nested")
+S_CPM_RECHECK = site("collapse_pte_mapped_thp:pmd_same")
+S_CPM_STEP2 = site("collapse_pte_mapped_thp:step2_ptep_get")
+S_CPM_CLEAR = site("collapse_pte_mapped_thp:ptep_clear")
+S_CPM_STEP2_UNMAP = site("collapse_pte_mapped_thp:step2_pte_unmap")
+S_CPM_STEP2_UNLOCK = site("collapse_pte_mapped_thp:step2_spin_unlock")
+S_CPM_STEP3 = site("collapse_pte_mapped_thp:folio_ref_sub")
+S_CPM_PML = site("collapse_pte_mapped_thp:pmd_lock")
+S_CPM_PML_RECHECK = site("collapse_pte_mapped_thp:pmd_same_after_pml")
+S_CPM_PMD_CHANGED = site("collapse_pte_mapped_thp:pmd_changed_unlock")
+S_CPM_PTL4 = site("collapse_pte_mapped_thp:step4_spin_lock_nested")
+S_CPM_COLLAPSE = site("collapse_pte_mapped_thp:pmdp_collapse_flush")
+S_CPM_COLLAPSE_FLUSH = site("collapse_pte_mapped_thp:flush_tlb_range")
+S_CPM_UNLOCK_PTL = site("collapse_pte_mapped_thp:spin_unlock_ptl")
+S_CPM_UNLOCK_PML = site("collapse_pte_mapped_thp:spin_unlock_pml")
+S_CPM_NOTIFY_END = site("collapse_pte_mapped_thp:mmu_notifier_invalidate_range_end")
+S_CPM_DEC = site("collapse_pte_mapped_thp:mm_dec_nr_ptes")
+S_CPM_ABORT_FLUSH = site("collapse_pte_mapped_thp:abort_flush_tlb_mm")
+S_CPM_ABORT_REFS = site("collapse_pte_mapped_thp:abort_folio_ref_sub")
+S_CPM_ABORT_UNLOCK = site("collapse_pte_mapped_thp:abort_pte_unmap_unlock")
+S_CPM_ABORT_UNMAP = site("collapse_pte_mapped_thp:abort_pte_unmap")
+S_CPM_ABORT_PML = site("collapse_pte_mapped_thp:abort_spin_unlock_pml")
+S_CPM_DROP_UNLOCK = site("collapse_pte_mapped_thp:folio_unlock")
+S_CPM_DROP_PUT = site("collapse_pte_mapped_thp:folio_put")
+S_SHP_LOCK = site("set_huge_pmd:pmd_lock")
+S_SHP_CHECK = site("set_huge_pmd:pmd_none")
+S_SHP_SET = site("set_huge_pmd:set_pmd_at")
+S_SHP_UNLOCK = site("set_huge_pmd:spin_unlock")
+
+
+def set_huge_pmd(ctx, vma, haddr: int, pmdp, folio):
+    """``set_huge_pmd`` -> ``do_set_pmd``: map the folio by the pmd if it is none, and
+    take the mapping's reference."""
+    mm = vma.mm
+    pml = yield from pmd_lock(ctx, mm, pmdp, S_SHP_LOCK)
+    cur = yield from pmdp_get_lockless(ctx, pmdp, S_SHP_CHECK)
+    if cur is not None:
+        yield from spin_unlock(ctx, pml, S_SHP_UNLOCK)
+        return SCAN_FAIL
+    yield S_SHP_SET
+    ctx.access(pmdp.table, S_SHP_SET, True)
+    ctx.access(folio, S_SHP_SET, True)
+    add_mm_counter(ctx, mm, mm_counter(folio), ctx.config.ptrs_per_pte)
+    folio_add_rmap(ctx, folio)
+    folio.refcount += 1
+    pmdp.table.slots[pmdp.idx] = HugePmd(folio, False)
+    yield from spin_unlock(ctx, pml, S_SHP_UNLOCK)
+    return SCAN_SUCCEED
+
+
+def filemap_lock_folio(ctx, f, index: int):
+    yield S_CPM_LOOKUP
+    ctx.access(f, S_CPM_LOOKUP, False)
+    folio = f.page_cache.get(index)
+    if folio is None or not (yield from folio_try_get(ctx, folio, S_CPM_GET)):
+        return None
+    yield from folio_lock(ctx, folio, S_CPM_LOCK)
+    return folio
+
+
+def collapse_pte_mapped_thp(ctx, mm, addr: int, install_pmd: bool):
+    """The caller holds the mmap read lock. Returns a SCAN_* result."""
+    n = ctx.config.ptrs_per_pte
+    haddr = addr - addr % n
+    yield S_CPM_VMA
+    ctx.access(mm, S_CPM_VMA, False)
+    vma = mm.find_vma(haddr)
+    if vma is None or vma.file is None or not (vma.start <= haddr and haddr + n <= vma.end):
+        return SCAN_VMA_CHECK
+    result, pmdp = yield from find_pmd_or_thp_or_none(ctx, mm, haddr, S_CPM_FIND1)
+    if result == SCAN_PMD_MAPPED:
+        return result
+    if not vma_suits_huge(ctx, vma, haddr):
+        return SCAN_VMA_CHECK
+    if vma.uffd_wp:
+        return SCAN_PTE_UFFD_WP
+    folio = yield from filemap_lock_folio(ctx, vma.file, vma.page_index(haddr))
+    if folio is None:
+        return SCAN_PAGE_NULL
+    result = yield from _collapse_locked(ctx, mm, vma, haddr, folio, install_pmd)
+    yield from folio_unlock(ctx, folio, S_CPM_DROP_UNLOCK)
+    yield from folio_put(ctx, folio, S_CPM_DROP_PUT)
+    return result
+
+
+def _collapse_locked(ctx, mm, vma, haddr: int, folio, install_pmd: bool):
+    n = ctx.config.ptrs_per_pte
+    if folio.npages != n:
+        return SCAN_PAGE_COMPOUND
+    result, pmdp = yield from find_pmd_or_thp_or_none(ctx, mm, haddr, S_CPM_FIND2)
+    if result == SCAN_PMD_NONE:
+        return (yield from _maybe_install(ctx, vma, haddr, folio, install_pmd))
+    if result != SCAN_SUCCEED:
+        return result
+    table, _, ptl = yield from __pte_offset_map_lock(ctx, mm, pmdp, haddr)
+    if table is None:
+        return SCAN_FAIL
+    # step 1: every mapped pte maps the right page of the folio
+    for i in range(n):
+        pte = yield from ptep_get(ctx, table, i, S_CPM_SCAN)
+        if pte is None:
+            continue
+        if type(pte) is not Pte or pte.folio is not folio or pte.page != i:
+            yield from pte_unmap_unlock(ctx, ptl, S_CPM_ABORT_UNLOCK, S_CPM_ABORT_UNMAP)
+            return SCAN_PTE_NON_PRESENT if type(pte) is not Pte else SCAN_FAIL
+    yield from pte_unmap_unlock(ctx, ptl, S_CPM_STEP1_UNLOCK, S_CPM_STEP1_UNMAP)
+    yield S_CPM_NOTIFY
+    pml = None
+    if vma.uffd_armed and not vma.shared:
+        pml = yield from pmd_lock(ctx, mm, pmdp, S_CPM_UFFD_PML)
+    nr_ptes = 0
+    table, _, pgt_pmd, ptl2 = yield from pte_offset_map_rw_nolock(ctx, mm, pmdp, haddr)
+    if table is None:
+        yield S_CPM_NOTABLE
+        return (yield from _abort(ctx, mm, folio, 0, None, ptl, pml, S_CPM_NOTABLE))
+    ptl = ptl2
+    if pml is None:
+        yield from spin_lock(ctx, ptl, S_CPM_PTL)
+    elif ptl is not pml:
+        yield from spin_lock_nested(ctx, ptl, S_CPM_PTL_NESTED)
+    cur = yield from pmdp_get_lockless(ctx, pmdp, S_CPM_RECHECK)
+    if cur is not pgt_pmd:
+        return (yield from _abort(ctx, mm, folio, 0, table, ptl, pml, S_CPM_RECHECK))
+    # step 2: clear the ptes (no flush: pmdp_collapse_flush will do it)
+    for i in range(n):
+        pte = yield from ptep_get(ctx, table, i, S_CPM_STEP2)
+        if pte is None:
+            continue
+        if type(pte) is not Pte or pte.folio is not folio or pte.page != i:
+            return (yield from _abort(ctx, mm, folio, nr_ptes, table, ptl, pml, S_CPM_STEP2))
+        yield from ptep_get_and_clear(ctx, table, i, S_CPM_CLEAR)
+        folio_remove_rmap(ctx, folio, S_CPM_CLEAR)
+        nr_ptes += 1
+    yield from pte_unmap(ctx, S_CPM_STEP2_UNMAP)
+    if pml is None:
+        yield from spin_unlock(ctx, ptl, S_CPM_STEP2_UNLOCK)
+    # step 3: references and counters
+    if nr_ptes:
+        yield S_CPM_STEP3
+        ctx.access(folio, S_CPM_STEP3, True)
+        folio.refcount -= nr_ptes
+        add_mm_counter(ctx, mm, mm_counter(folio), -nr_ptes)
+    # step 4: remove the (now empty) table
+    if pml is None:
+        pml = yield from pmd_lock(ctx, mm, pmdp, S_CPM_PML)
+        # ptl and the RCU section were dropped: the table may have been freed.
+        cur = yield from pmdp_get_lockless(ctx, pmdp, S_CPM_PML_RECHECK)
+        if cur is not pgt_pmd:
+            yield from spin_unlock(ctx, pml, S_CPM_PMD_CHANGED)
+            yield S_CPM_NOTIFY_END
+            return SCAN_FAIL
+        if ptl is not pml:
+            yield from spin_lock_nested(ctx, ptl, S_CPM_PTL4)
+    old = yield from pmdp_collapse_flush(ctx, vma, haddr, pmdp, S_CPM_COLLAPSE,
+                                         S_CPM_COLLAPSE_FLUSH)
+    if ptl is not pml:
+        yield from spin_unlock(ctx, ptl, S_CPM_UNLOCK_PTL)
+    yield from spin_unlock(ctx, pml, S_CPM_UNLOCK_PML)
+    yield S_CPM_NOTIFY_END
+    yield S_CPM_DEC
+    ctx.access(mm, S_CPM_DEC, True)
+    mm.nr_ptes -= 1
+    yield from pte_free_defer(ctx, mm, pmd_pgtable(old))
+    return (yield from _maybe_install(ctx, vma, haddr, folio, install_pmd))
+
+
+def _maybe_install(ctx, vma, haddr: int, folio, install_pmd: bool):
+    if not install_pmd:
+        return SCAN_SUCCEED
+    pmdp = yield from pmd_alloc(ctx, vma.mm, haddr)
+    return (yield from set_huge_pmd(ctx, vma, haddr, pmdp, folio))
+
+
+def _abort(ctx, mm, folio, nr_ptes: int, table, ptl, pml, site_):
+    """The ``abort:`` label: undo the counts, unlock what is held."""
+    if nr_ptes:
+        yield from flush_tlb_mm(ctx, mm, S_CPM_ABORT_FLUSH)
+        yield S_CPM_ABORT_REFS
+        ctx.access(folio, S_CPM_ABORT_REFS, True)
+        folio.refcount -= nr_ptes
+        add_mm_counter(ctx, mm, mm_counter(folio), -nr_ptes)
+    if table is not None:
+        yield from pte_unmap_unlock(ctx, ptl, S_CPM_ABORT_UNLOCK, S_CPM_ABORT_UNMAP)
+    if pml is not None and pml is not ptl:
+        yield from spin_unlock(ctx, pml, S_CPM_ABORT_PML)
+    yield S_CPM_NOTIFY_END
+    return SCAN_FAIL
+

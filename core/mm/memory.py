@@ -1,0 +1,388 @@
+"""Page faults and table installation (mm/memory.c, part 1).
+
+``__pmd_alloc``, ``pmd_install``, ``__pte_alloc``/``pte_alloc``, ``__handle_mm_fault``,
+``handle_pte_fault``, ``do_anonymous_page``, ``do_wp_page`` (reuse and ``wp_page_copy``),
+``__split_huge_pmd`` for file pmds. File faults are in :mod:`memory_file`; zapping and
+``free_pgtables`` in :mod:`memory_zap`.
+
+Simplified: order-0 anonymous folios only (no mTHP, no THP on fault: ``create_huge_pmd``
+is never taken); no swap, NUMA or protnone entries; every anonymous folio is exclusive
+(there is no fork), so a write fault on a present read-only anonymous pte reuses it;
+``handle_userfault`` has no handler thread (UFFD_FEATURE_SIGBUS semantics: the fault
+fails).
+"""
+
+from __future__ import annotations
+
+from ..kernel import spin_lock, spin_unlock
+from ..sim import site
+from .folio import (add_mm_counter, folio_add_rmap, folio_alloc, folio_get, folio_put,
+                    folio_remove_rmap, mm_counter)
+from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_alloc_one, pmd_free, pmd_index,
+                      pmd_lock, pmd_populate, pmdp_get_lockless, pte_alloc_one, pte_free,
+                      pte_offset_map_rw_nolock, pte_unmap, pte_unmap_unlock, ptep_get, set_pte)
+from .tlb import ptep_clear_flush
+from .types import MM_ANONPAGES, UFFD_WP_MARKER, AnonVma, HugePmd, Pte
+
+__all__ = ["Vmf", "pmd_alloc", "pte_alloc", "__pte_alloc", "pmd_install", "handle_mm_fault",
+           "anon_vma_prepare", "VM_FAULT_OK", "VM_FAULT_SIGBUS", "VM_FAULT_OOM",
+           "VM_FAULT_RETRY", "VM_FAULT_NOPAGE", "mm_find_pmd", "vmf_pte_changed"]
+
+VM_FAULT_OK, VM_FAULT_SIGBUS, VM_FAULT_OOM, VM_FAULT_RETRY, VM_FAULT_NOPAGE = (
+    0, "sigbus", "oom", "retry", "nopage")
+
+
+class Vmf:
+    """``struct vm_fault``."""
+
+    __slots__ = ("vma", "mm", "vpn", "write", "pmdp", "table", "idx", "ptl", "orig_pte",
+                 "orig_pte_valid", "prealloc_pte", "folio")
+
+    def __init__(self, vma, vpn: int, write: bool):
+        self.vma = vma
+        self.mm = vma.mm
+        self.vpn = vpn
+        self.write = write
+        self.pmdp = None
+        self.table = None
+        self.idx = 0
+        self.ptl = None
+        self.orig_pte = None
+        self.orig_pte_valid = False
+        self.prealloc_pte = None
+        self.folio = None
+
+
+# -- installing tables ----------------------------------------------------------------------
+
+S_PUD_READ = site("__pmd_alloc:pud_read")
+S_PMD_ALLOC = site("__pmd_alloc:pmd_alloc_one")
+S_PMD_PTLOCK = site("__pmd_alloc:ptlock_alloc")
+S_PUD_LOCK = site("__pmd_alloc:pud_lock")
+S_PUD_RECHECK = site("__pmd_alloc:pud_present_recheck")
+S_PUD_UNLOCK = site("__pmd_alloc:spin_unlock")
+S_PMD_LOST = site("__pmd_alloc:pmd_free")
+
+
+def pmd_alloc(ctx, mm, vpn: int):
+    """``pmd_alloc``: the pmd pointer for ``vpn``, allocating the PMD table (under
+    ``page_table_lock``, with the usual check, lock, recheck) if the pud is none."""
+    yield S_PUD_READ
+    ctx.access(mm, S_PUD_READ, False)
+    if mm.pud is None:
+        new = yield from pmd_alloc_one(ctx, mm, S_PMD_ALLOC, S_PMD_PTLOCK)
+        yield from spin_lock(ctx, mm.page_table_lock, S_PUD_LOCK)
+        yield S_PUD_RECHECK
+        ctx.access(mm, S_PUD_RECHECK, True)
+        if mm.pud is None:
+            mm.nr_pmds += 1
+            mm.pud = new
+            new = None
+        yield from spin_unlock(ctx, mm.page_table_lock, S_PUD_UNLOCK)
+        if new is not None:
+            yield from pmd_free(ctx, new, S_PMD_LOST)
+    return PmdPtr(mm.pud, pmd_index(ctx, vpn))
+
+
+def mm_find_pmd(ctx, mm, vpn: int):
+    """``mm_find_pmd``: the pmd pointer, or None if the PMD table is not there."""
+    yield S_PUD_READ
+    ctx.access(mm, S_PUD_READ, False)
+    if mm.pud is None:
+        return None
+    return PmdPtr(mm.pud, pmd_index(ctx, vpn))
+
+
+S_INSTALL_LOCK = site("pmd_install:pmd_lock")
+S_INSTALL_CHECK = site("pmd_install:pmd_none_recheck")
+S_INSTALL_POPULATE = site("pmd_install:pmd_populate")
+S_INSTALL_UNLOCK = site("pmd_install:spin_unlock")
+
+
+def pmd_install(ctx, mm, pmdp, table):
+    """mm/memory.c ``pmd_install``: under the pmd lock, install ``table`` if the pmd is
+    still none. Returns the table if it was *not* installed (the caller frees it)."""
+    pml = yield from pmd_lock(ctx, mm, pmdp, S_INSTALL_LOCK)
+    cur = yield from pmdp_get_lockless(ctx, pmdp, S_INSTALL_CHECK)
+    if cur is None:
+        mm.nr_ptes += 1                        # mm_inc_nr_ptes(); smp_wmb();
+        yield from pmd_populate(ctx, pmdp, table, S_INSTALL_POPULATE)
+        table = None
+    yield from spin_unlock(ctx, pml, S_INSTALL_UNLOCK)
+    return table
+
+
+S_PTE_ALLOC_ONE = site("__pte_alloc:pte_alloc_one")
+S_PTE_ALLOC_PTLOCK = site("__pte_alloc:ptlock_alloc")
+S_PTE_ALLOC_LOST = site("__pte_alloc:pte_free")
+
+
+def __pte_alloc(ctx, mm, pmdp):
+    """``__pte_alloc``: allocate, try to install, free the spare if somebody else won."""
+    new = yield from pte_alloc_one(ctx, mm, S_PTE_ALLOC_ONE, S_PTE_ALLOC_PTLOCK)
+    spare = yield from pmd_install(ctx, mm, pmdp, new)
+    if spare is not None:
+        yield from pte_free(ctx, spare, S_PTE_ALLOC_LOST)
+    return 0
+
+
+S_PTE_ALLOC_CHECK = site("pte_alloc:pmd_none")
+
+
+def pte_alloc(ctx, mm, pmdp):
+    """``pte_alloc()``: ``pmd_none(*pmd) && __pte_alloc()``. Returns 0 (it does not promise
+    that the pmd is a table afterwards: callers map with a primitive that can fail)."""
+    cur = yield from pmdp_get_lockless(ctx, pmdp, S_PTE_ALLOC_CHECK)
+    if cur is None:
+        return (yield from __pte_alloc(ctx, mm, pmdp))
+    return 0
+
+
+# -- anon_vma ----------------------------------------------------------------------------------
+
+S_ANON_VMA_READ = site("__anon_vma_prepare:read_anon_vma")
+S_ANON_VMA_ALLOC = site("__anon_vma_prepare:anon_vma_alloc")
+S_ANON_VMA_LOCK = site("__anon_vma_prepare:page_table_lock")
+S_ANON_VMA_SET = site("__anon_vma_prepare:set_anon_vma")
+S_ANON_VMA_UNLOCK = site("__anon_vma_prepare:spin_unlock")
+S_ANON_VMA_LOST = site("__anon_vma_prepare:anon_vma_free")
+
+
+def anon_vma_prepare(ctx, vma):
+    """``anon_vma_prepare``: give the VMA an anon_vma, published under
+    ``page_table_lock`` (a racing fault may have published one first)."""
+    yield S_ANON_VMA_READ
+    ctx.access(vma, S_ANON_VMA_READ, False)
+    if vma.anon_vma is not None:
+        return
+    av = yield from ctx.kernel.alloc.alloc(ctx, AnonVma(), S_ANON_VMA_ALLOC)
+    mm = vma.mm
+    yield from spin_lock(ctx, mm.page_table_lock, S_ANON_VMA_LOCK)
+    yield S_ANON_VMA_SET
+    ctx.access(vma, S_ANON_VMA_SET, True)
+    if vma.anon_vma is None:
+        vma.anon_vma = av
+        av.vmas.append(vma)
+        av = None
+    yield from spin_unlock(ctx, mm.page_table_lock, S_ANON_VMA_UNLOCK)
+    if av is not None:
+        yield from ctx.kernel.alloc.free(ctx, av, S_ANON_VMA_LOST, AnonVma)
+
+
+# -- the fault entry ------------------------------------------------------------------------------
+
+S_FAULT_PMD = site("__handle_mm_fault:pmdp_get_lockless")
+
+
+def handle_mm_fault(ctx, vma, vpn: int, write: bool):
+    """``handle_mm_fault`` -> ``__handle_mm_fault`` (the caller holds the mmap read lock,
+    which keeps ``vma`` stable). Returns 0 or a VM_FAULT code."""
+    from .memory_file import __split_huge_pmd_file   # file faults build on this module
+    vmf = Vmf(vma, vpn, write)
+    vmf.pmdp = yield from pmd_alloc(ctx, vma.mm, vpn)
+    orig_pmd = yield from pmdp_get_lockless(ctx, vmf.pmdp, S_FAULT_PMD)
+    if type(orig_pmd) is HugePmd:
+        if not write or orig_pmd.write:
+            return VM_FAULT_OK          # huge_pmd_set_accessed: the walk retries and fills
+        # wp_huge_pmd() on a file pmd: split (that is, unmap it) and fall back to ptes.
+        yield from __split_huge_pmd_file(ctx, vma, vmf.pmdp, vpn)
+    return (yield from handle_pte_fault(ctx, vmf))
+
+
+S_HPF_PMD_NONE = site("handle_pte_fault:pmd_none")
+S_HPF_PTE_READ = site("handle_pte_fault:ptep_get_lockless")
+S_HPF_UNMAP_NONE = site("handle_pte_fault:pte_unmap_none")
+S_HPF_LOCK = site("handle_pte_fault:spin_lock")
+S_HPF_RECHECK = site("handle_pte_fault:pte_same_recheck")
+S_HPF_SET = site("handle_pte_fault:ptep_set_access_flags")
+S_HPF_UNLOCK = site("handle_pte_fault:spin_unlock")
+S_HPF_UNMAP = site("handle_pte_fault:pte_unmap")
+S_HPF_VANISHED = site("handle_pte_fault:table_vanished")
+
+
+def handle_pte_fault(ctx, vmf: Vmf):
+    """``handle_pte_fault``: a none pmd defers the table to ``do_pte_missing``; otherwise
+    map with ``pte_offset_map_rw_nolock`` and a dummy pmdval (a matching non-none pte
+    proves the table is still attached), and return 0 (refault) if it vanished."""
+    cur = yield from pmdp_get_lockless(ctx, vmf.pmdp, S_HPF_PMD_NONE)
+    if cur is None:
+        vmf.table = None
+        vmf.orig_pte_valid = False
+    else:
+        table, i, _dummy, ptl = yield from pte_offset_map_rw_nolock(ctx, vmf.mm, vmf.pmdp,
+                                                                    vmf.vpn)
+        if table is None:
+            yield S_HPF_VANISHED
+            return VM_FAULT_OK
+        vmf.table, vmf.idx, vmf.ptl = table, i, ptl
+        vmf.orig_pte = yield from ptep_get(ctx, table, i, S_HPF_PTE_READ)
+        vmf.orig_pte_valid = True
+        if vmf.orig_pte is None or type(vmf.orig_pte) is not Pte:
+            yield from pte_unmap(ctx, S_HPF_UNMAP_NONE)
+            vmf.table = None
+    if vmf.table is None:
+        return (yield from do_pte_missing(ctx, vmf))
+    yield from spin_lock(ctx, vmf.ptl, S_HPF_LOCK)
+    entry = yield from ptep_get(ctx, vmf.table, vmf.idx, S_HPF_RECHECK)
+    if entry != vmf.orig_pte:
+        yield from pte_unmap_unlock(ctx, vmf.ptl, S_HPF_UNLOCK, S_HPF_UNMAP)
+        return VM_FAULT_OK
+    if vmf.write and not entry.write:
+        return (yield from do_wp_page(ctx, vmf, entry))
+    new = Pte(entry.folio, entry.page, entry.write, entry.dirty or vmf.write, True,
+              entry.special)
+    if new != entry:
+        yield from set_pte(ctx, vmf.table, vmf.idx, new, S_HPF_SET)
+    yield from pte_unmap_unlock(ctx, vmf.ptl, S_HPF_UNLOCK, S_HPF_UNMAP)
+    return VM_FAULT_OK
+
+
+def do_pte_missing(ctx, vmf: Vmf):
+    if vmf.vma.anonymous:
+        return (yield from do_anonymous_page(ctx, vmf))
+    from .memory_file import do_fault                # file faults build on this module
+    return (yield from do_fault(ctx, vmf))
+
+
+def vmf_pte_changed(vmf: Vmf, cur) -> bool:
+    """``vmf_pte_changed``: against the pte read earlier, or against none."""
+    if vmf.orig_pte_valid:
+        return cur != vmf.orig_pte
+    return cur is not None
+
+
+S_ANON_FOLIO = site("do_anonymous_page:folio_prealloc")
+S_ANON_CHANGED_UNLOCK = site("do_anonymous_page:pte_changed_unlock")
+S_ANON_CHANGED_UNMAP = site("do_anonymous_page:pte_changed_unmap")
+S_ANON_RELEASE = site("do_anonymous_page:folio_put")
+S_ANON_RECHECK = site("do_anonymous_page:vmf_pte_changed")
+S_ANON_SET = site("do_anonymous_page:set_ptes")
+S_ANON_UNLOCK = site("do_anonymous_page:spin_unlock")
+S_ANON_UNMAP = site("do_anonymous_page:pte_unmap")
+S_ANON_UFFD_UNLOCK = site("do_anonymous_page:uffd_unlock")
+S_ANON_UFFD_UNMAP = site("do_anonymous_page:uffd_unmap")
+S_ANON_NOTABLE = site("do_anonymous_page:table_vanished")
+
+
+def do_anonymous_page(ctx, vmf: Vmf):
+    """mm/memory.c ``do_anonymous_page``: ``pte_alloc``; for a read, map the zero page;
+    for a write, prepare the anon_vma, allocate the folio (the table may be reclaimed
+    meanwhile: IP-F2), then ``pte_offset_map_lock`` (refault if it fails), recheck the
+    pte under the lock, account, add the rmap and only then ``set_ptes``."""
+    vma, mm = vmf.vma, vmf.mm
+    if vma.shared:
+        return VM_FAULT_SIGBUS
+    yield from pte_alloc(ctx, mm, vmf.pmdp)
+    if not vmf.write:
+        entry = Pte(ctx.kernel.world.zero_folio, 0, False, False, True, True)
+        folio = None
+    else:
+        yield from anon_vma_prepare(ctx, vma)
+        folio = yield from folio_alloc(ctx, 1, True, S_ANON_FOLIO)
+        entry = Pte(folio, 0, vma.writable, vma.writable, True, False)
+    table, i, ptl = yield from __pte_offset_map_lock(ctx, mm, vmf.pmdp, vmf.vpn)
+    if table is None:
+        yield S_ANON_NOTABLE
+        if folio is not None:
+            yield from folio_put(ctx, folio, S_ANON_RELEASE)
+        return VM_FAULT_OK
+    cur = yield from ptep_get(ctx, table, i, S_ANON_RECHECK)
+    if vmf_pte_changed(vmf, cur):
+        yield from pte_unmap_unlock(ctx, ptl, S_ANON_CHANGED_UNLOCK, S_ANON_CHANGED_UNMAP)
+        if folio is not None:
+            yield from folio_put(ctx, folio, S_ANON_RELEASE)
+        return VM_FAULT_OK
+    if vma.uffd_missing:
+        yield from pte_unmap_unlock(ctx, ptl, S_ANON_UFFD_UNLOCK, S_ANON_UFFD_UNMAP)
+        if folio is not None:
+            yield from folio_put(ctx, folio, S_ANON_RELEASE)
+        return VM_FAULT_SIGBUS               # handle_userfault() without a handler
+    if vmf.orig_pte == UFFD_WP_MARKER:
+        entry = Pte(entry.folio, 0, False, entry.dirty, True, entry.special)
+    yield S_ANON_SET
+    ctx.access(table, S_ANON_SET, True)
+    if folio is not None:
+        add_mm_counter(ctx, mm, MM_ANONPAGES, 1)
+        folio_add_rmap(ctx, folio)
+        folio.index = vmf.vpn
+    table.slots[i] = entry
+    yield from pte_unmap_unlock(ctx, ptl, S_ANON_UNLOCK, S_ANON_UNMAP)
+    return VM_FAULT_OK
+
+
+# -- write-protect faults ---------------------------------------------------------------------
+
+S_WP_REUSE = site("wp_page_reuse:ptep_set_access_flags")
+S_WP_REUSE_UNLOCK = site("wp_page_reuse:spin_unlock")
+S_WP_REUSE_UNMAP = site("wp_page_reuse:pte_unmap")
+S_WP_DROP_UNLOCK = site("do_wp_page:spin_unlock")
+S_WP_DROP_UNMAP = site("do_wp_page:pte_unmap")
+S_WP_GET = site("do_wp_page:folio_get")
+S_COPY_ALLOC = site("wp_page_copy:folio_prealloc")
+S_COPY_DATA = site("wp_page_copy:__wp_page_copy_user")
+S_COPY_RECHECK = site("wp_page_copy:pte_same_recheck")
+S_COPY_CLEAR = site("wp_page_copy:ptep_clear_flush")
+S_COPY_FLUSH = site("wp_page_copy:flush_tlb_page")
+S_COPY_SET = site("wp_page_copy:set_pte_at")
+S_COPY_UNLOCK = site("wp_page_copy:spin_unlock")
+S_COPY_UNMAP = site("wp_page_copy:pte_unmap")
+S_COPY_PUT_NEW = site("wp_page_copy:folio_put_new")
+S_COPY_PUT_OLD = site("wp_page_copy:folio_put_old")
+S_COPY_NOTABLE = site("wp_page_copy:table_vanished")
+
+
+def do_wp_page(ctx, vmf: Vmf, entry: Pte):
+    """``do_wp_page`` (ptl held): reuse an exclusive anonymous page or a shared file page
+    (``wp_page_reuse``); otherwise copy (``wp_page_copy``)."""
+    vma = vmf.vma
+    folio = entry.folio
+    if not entry.special and (folio.anon or vma.shared):
+        new = Pte(folio, entry.page, True, True, True, False)
+        yield from set_pte(ctx, vmf.table, vmf.idx, new, S_WP_REUSE)
+        yield from pte_unmap_unlock(ctx, vmf.ptl, S_WP_REUSE_UNLOCK, S_WP_REUSE_UNMAP)
+        return VM_FAULT_OK
+    if not entry.special:
+        yield from folio_get(ctx, folio, S_WP_GET)
+    yield from pte_unmap_unlock(ctx, vmf.ptl, S_WP_DROP_UNLOCK, S_WP_DROP_UNMAP)
+    return (yield from wp_page_copy(ctx, vmf, entry))
+
+
+def wp_page_copy(ctx, vmf: Vmf, orig: Pte):
+    """``wp_page_copy``: a private copy of the page, installed if the pte is unchanged
+    (``pte_same`` on the non-none orig proves the table is still attached)."""
+    vma, mm = vmf.vma, vmf.mm
+    old = None if orig.special else orig.folio
+    yield from anon_vma_prepare(ctx, vma)
+    new_folio = yield from folio_alloc(ctx, 1, True, S_COPY_ALLOC)
+    yield S_COPY_DATA
+    if old is not None:
+        ctx.access(old, S_COPY_DATA, False)
+        new_folio.data[0] = old.data[orig.page]
+    table, i, ptl = yield from __pte_offset_map_lock(ctx, mm, vmf.pmdp, vmf.vpn)
+    if table is None:
+        yield S_COPY_NOTABLE
+        yield from folio_put(ctx, new_folio, S_COPY_PUT_NEW)
+        if old is not None:
+            yield from folio_put(ctx, old, S_COPY_PUT_OLD)
+        return VM_FAULT_OK
+    cur = yield from ptep_get(ctx, table, i, S_COPY_RECHECK)
+    if cur == orig:
+        yield from ptep_clear_flush(ctx, vma, table, i, vmf.vpn, S_COPY_CLEAR, S_COPY_FLUSH)
+        yield S_COPY_SET
+        ctx.access(table, S_COPY_SET, True)
+        add_mm_counter(ctx, mm, MM_ANONPAGES, 1)
+        folio_add_rmap(ctx, new_folio)
+        new_folio.index = vmf.vpn
+        table.slots[i] = Pte(new_folio, 0, True, True, True, False)
+        if old is not None:
+            add_mm_counter(ctx, mm, mm_counter(old), -1)
+            folio_remove_rmap(ctx, old, S_COPY_SET)
+        new_folio = None
+    yield from pte_unmap_unlock(ctx, ptl, S_COPY_UNLOCK, S_COPY_UNMAP)
+    if new_folio is not None:
+        yield from folio_put(ctx, new_folio, S_COPY_PUT_NEW)
+    if old is not None:
+        # The reference do_wp_page took, and (on success) the old mapping's reference.
+        yield from folio_put(ctx, old, S_COPY_PUT_OLD, refs=1 if new_folio is not None else 2)
+    return VM_FAULT_OK
+

@@ -1,0 +1,95 @@
+"""TLB flushing: ranged, whole-mm, and the batched flush of ``try_to_unmap``.
+
+Kernel files: arch/x86/mm/tlb.c (``flush_tlb_mm_range``, ``flush_tlb_multi``,
+``arch_tlbbatch_flush``), mm/rmap.c (``set_tlb_ubc_flush_pending``,
+``try_to_unmap_flush``, ``flush_tlb_batched_pending``), mm/pgtable-generic.c
+(``ptep_clear_flush``, ``pmdp_collapse_flush``).
+
+A flush is an IPI: this CPU flushes at once, every other CPU when it takes the IPI (only
+with IRQs enabled), and the flusher waits for all. Simplified: the IPI goes to every CPU
+(a superset of ``mm_cpumask``); ranged flushes always drop the paging-structure cache
+entries of the range too (INVLPG does).
+"""
+
+from __future__ import annotations
+
+from ..kernel import smp_call_function
+from ..sim import site
+from .pgtable import pmdp_huge_get_and_clear, ptep_get_and_clear
+from .world import tlb_of
+
+__all__ = ["flush_tlb_range", "flush_tlb_mm", "ptep_clear_flush", "pmdp_collapse_flush",
+           "set_tlb_ubc_flush_pending", "try_to_unmap_flush", "flush_tlb_batched_pending"]
+
+
+def flush_tlb_range(ctx, mm, start: int, end: int, site):
+    """``flush_tlb_mm_range(mm, start, end, ...)``: flush [start, end) on every CPU."""
+    ppte = ctx.config.ptrs_per_pte
+
+    def handler(c):
+        tlb_of(c).flush_range(mm, start, end, ppte)
+
+    yield from smp_call_function(ctx, handler, site, wait=True, include_self=True)
+
+
+def flush_tlb_mm(ctx, mm, site):
+    def handler(c):
+        tlb_of(c).flush_mm(mm)
+
+    yield from smp_call_function(ctx, handler, site, wait=True, include_self=True)
+
+
+def ptep_clear_flush(ctx, vma, table, i, vpn, site_clear, site_flush):
+    """Clear a pte and flush its translation everywhere; returns the old pte."""
+    old = yield from ptep_get_and_clear(ctx, table, i, site_clear)
+    yield from flush_tlb_range(ctx, vma.mm, vpn, vpn + 1, site_flush)
+    return old
+
+
+def pmdp_collapse_flush(ctx, vma, haddr: int, pmdp, site_clear, site_flush):
+    """mm/pgtable-generic.c: clear the pmd atomically, then flush the PMD range (a
+    synchronous IPI, while the caller holds pml and ptl)."""
+    old = yield from pmdp_huge_get_and_clear(ctx, pmdp, site_clear)
+    yield from flush_tlb_range(ctx, vma.mm, haddr, haddr + ctx.config.ptrs_per_pte, site_flush)
+    return old
+
+
+# -- batched flushes of try_to_unmap (mm/rmap.c) --------------------------------------------
+
+def set_tlb_ubc_flush_pending(ctx, mm) -> None:
+    """Defer the flush of an unmapped pte: note the mm in this CPU's batch and mark the mm
+    so that a later PTE-lock holder (``flush_tlb_batched_pending``) flushes first."""
+    ctx.data.setdefault("tlb_ubc", []).append(mm)
+    mm.tlb_flush_batched = True
+
+
+S_UBC_FLUSH = site("try_to_unmap_flush:flush_tlb_multi")
+
+
+def try_to_unmap_flush(ctx):
+    """Flush everything this CPU deferred (``arch_tlbbatch_flush``)."""
+    pending = ctx.data.pop("tlb_ubc", [])
+    if not pending:
+        return
+    mms = list(dict.fromkeys(pending))
+
+    def handler(c):
+        t = tlb_of(c)
+        for mm in mms:
+            t.flush_mm(mm)
+
+    yield from smp_call_function(ctx, handler, S_UBC_FLUSH, wait=True, include_self=True)
+
+
+S_BATCHED_READ = site("flush_tlb_batched_pending:atomic_read")
+S_BATCHED_FLUSH = site("flush_tlb_batched_pending:flush_tlb_mm")
+
+
+def flush_tlb_batched_pending(ctx, mm):
+    """Called under a PTE lock before changing ptes: if a reclaimer deferred a flush for
+    this mm, flush the whole mm now (so no stale writable translation survives)."""
+    yield S_BATCHED_READ
+    ctx.access(mm, S_BATCHED_READ, False)
+    if mm.tlb_flush_batched:
+        mm.tlb_flush_batched = False
+        yield from flush_tlb_mm(ctx, mm, S_BATCHED_FLUSH)

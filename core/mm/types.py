@@ -1,0 +1,320 @@
+"""The objects of the page-table model: entries, tables, folios, VMAs, mms and files.
+
+Addresses are page numbers (``vpn``) in a small configurable geometry: one PMD table per
+mm with ``ptrs_per_pmd`` entries, each covering ``ptrs_per_pte`` pages (one PTE table).
+"PMD_SIZE" is ``ptrs_per_pte`` pages. The PGD, P4D and PUD levels are folded into the mm's
+single PUD entry (``mm.pud``), which points to the PMD table once it is allocated.
+
+Entry values are immutable, so ``pte_same``/``pmd_same`` compare values, as the kernel
+compares words:
+
+* a PTE is ``None`` (pte_none), a :class:`Pte` (present: folio, page, write/dirty/young,
+  special for the zero page) or a :class:`PteMarker` (uffd-wp or guard marker);
+* a PMD is ``None`` (pmd_none), a :class:`PteTable` (points to a table: the value *is* the
+  table reference), a :class:`HugePmd` (maps a PMD-order folio), or ``PMD_MIGRATION`` /
+  ``PMD_BAD``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..kernel import KObject, RwSem, Spinlock, lock_class
+from ..kernel.sleeplock import SleepLock
+
+__all__ = [
+    "Pte", "PteMarker", "UFFD_WP_MARKER", "GUARD_MARKER", "HugePmd", "PMD_MIGRATION",
+    "PMD_BAD", "pmd_same", "pmd_is_table", "Folio", "Ptlock", "PteTable", "PmdTable",
+    "Vma", "AnonVma", "Mm", "File", "GatherBatch", "TableBatch", "MM_ANONPAGES",
+    "MM_FILEPAGES", "PTLOCK_CLASS", "PAGE_TABLE_LOCK_CLASS", "table_state",
+]
+
+PTLOCK_CLASS = lock_class("ptlock")                    # ptlock_init: one key for all split locks
+PAGE_TABLE_LOCK_CLASS = lock_class("mm->page_table_lock")
+MMAP_LOCK_CLASS = lock_class("mm->mmap_lock")
+I_MMAP_CLASS = lock_class("mapping->i_mmap_rwsem")
+ANON_VMA_CLASS = lock_class("anon_vma->rwsem")
+FOLIO_LOCK_CLASS = lock_class("folio_lock", nests=True)
+
+MM_ANONPAGES, MM_FILEPAGES = "MM_ANONPAGES", "MM_FILEPAGES"
+
+
+@dataclass(frozen=True, slots=True)
+class Pte:
+    """A present PTE mapping page ``page`` of ``folio``."""
+
+    folio: Folio
+    page: int
+    write: bool = False
+    dirty: bool = False
+    young: bool = True
+    special: bool = False           # the zero page (pte_special): no refcount, no rmap
+
+    def describe(self) -> str:
+        bits = "".join(b for b, on in (("W", self.write), ("D", self.dirty), ("A", self.young),
+                                       ("S", self.special)) if on)
+        return f"{self.folio.kind}#{self.folio.oid}[{self.page}]{bits and ' ' + bits}"
+
+
+@dataclass(frozen=True, slots=True)
+class PteMarker:
+    """A non-present marker entry (``pte_marker``): it keeps a table non-empty."""
+
+    kind: str                       # "uffd-wp" or "guard"
+
+    def describe(self) -> str:
+        return f"marker:{self.kind}"
+
+
+UFFD_WP_MARKER = PteMarker("uffd-wp")
+GUARD_MARKER = PteMarker("guard")
+
+
+@dataclass(frozen=True, slots=True)
+class HugePmd:
+    """A PMD leaf mapping a PMD-order folio."""
+
+    folio: Folio
+    write: bool = False
+
+    def describe(self) -> str:
+        return f"huge {self.folio.kind}#{self.folio.oid}"
+
+
+class _PmdSpecial:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def describe(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+PMD_MIGRATION = _PmdSpecial("pmd-migration")
+PMD_BAD = _PmdSpecial("pmd-bad")
+
+
+def pmd_same(a, b) -> bool:
+    """pmd_same(): the same word. A table pmd is the table reference itself."""
+    return a is b or (type(a) is HugePmd and a == b)
+
+
+def pmd_is_table(v) -> bool:
+    return type(v) is PteTable
+
+
+class Folio(KObject):
+    """A folio: refcount, mapcount (all mappings of all its pages), the folio lock, its
+    order and its contents (one value per page, for the data oracle)."""
+
+    __slots__ = ("npages", "anon", "mapping", "index", "refcount", "mapcount", "lock",
+                 "data", "pincount", "lazyfree", "uptodate", "zero")
+    kind = "folio"
+    slab = False
+
+    def __init__(self, npages: int, anon: bool, data=None):
+        super().__init__()
+        self.npages = npages
+        self.anon = anon
+        self.mapping = None          # File, for page-cache folios
+        self.index = 0               # page-cache index of the first page
+        self.refcount = 1
+        self.mapcount = 0
+        self.pincount = 0
+        self.lock = SleepLock("folio lock", FOLIO_LOCK_CLASS, self)
+        self.data = list(data) if data is not None else [0] * npages
+        self.lazyfree = False
+        self.uptodate = True
+        self.zero = False
+
+    def describe(self) -> str:
+        what = "anon" if self.anon else (f"file {self.mapping.name}@{self.index}"
+                                         if self.mapping is not None else "file (truncated)")
+        return (f"folio #{self.oid} ({self.kstate}, {what}, order-{self.npages.bit_length() - 1},"
+                f" refcount {self.refcount}, mapcount {self.mapcount})")
+
+
+class Ptlock(KObject):
+    """A separately allocated split page-table lock (ALLOC_SPLIT_PTLOCKS)."""
+
+    __slots__ = ("spin",)
+    kind = "ptlock"
+    slab = True
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.spin = Spinlock(name, PTLOCK_CLASS, self)
+
+
+class _Table(KObject):
+    __slots__ = ("slots", "ptl", "ptlock", "mm", "where")
+    slab = False
+
+    def __init__(self, n: int, mm):
+        super().__init__()
+        self.slots = [None] * n
+        self.ptl: Spinlock | None = None
+        self.ptlock: Ptlock | None = None
+        self.mm = mm
+        self.where = None            # pmd index while installed (for reports)
+
+
+class PteTable(_Table):
+    """A PTE table page; ``ptl`` is its split lock (embedded in the ptdesc, or the lock of
+    a separately allocated :class:`Ptlock`), or the mm's page_table_lock without split
+    locks. ``life`` follows kernel-paths §0.2."""
+
+    __slots__ = ("life",)
+    kind = "pte table"
+
+    def __init__(self, n: int, mm):
+        super().__init__(n, mm)
+        self.life = "allocated"
+
+    def describe(self) -> str:
+        return f"pte table #{self.oid} ({self.kstate}, {self.life})"
+
+
+class PmdTable(_Table):
+    __slots__ = ()
+    kind = "pmd table"
+
+
+def table_state(table: PteTable) -> str:
+    return table.life
+
+
+class AnonVma(KObject):
+    __slots__ = ("rwsem", "vmas")
+    kind = "anon_vma"
+
+    def __init__(self):
+        super().__init__()
+        self.rwsem = RwSem("anon_vma->rwsem", ANON_VMA_CLASS, self)
+        self.vmas: list = []
+
+
+class Vma(KObject):
+    """A VMA: [start, end) in pages, file and pgoff, private/shared, uffd modes."""
+
+    __slots__ = ("mm", "start", "end", "file", "pgoff", "shared", "anon_vma", "uffd_missing",
+                 "uffd_wp", "hugepage", "detached", "name", "writable")
+    kind = "vm_area_struct"
+
+    def __init__(self, mm, start: int, end: int, file=None, pgoff: int = 0,
+                 shared: bool = False, uffd_missing: bool = False, uffd_wp: bool = False,
+                 hugepage: bool = True, name: str = ""):
+        super().__init__()
+        self.mm = mm
+        self.start = start
+        self.end = end
+        self.file = file
+        self.pgoff = pgoff
+        self.shared = shared
+        self.anon_vma = None
+        self.uffd_missing = uffd_missing
+        self.uffd_wp = uffd_wp
+        self.hugepage = hugepage
+        self.detached = False
+        self.name = name
+        self.writable = True
+
+    @property
+    def anonymous(self) -> bool:
+        return self.file is None
+
+    @property
+    def uffd_armed(self) -> bool:
+        return self.uffd_missing or self.uffd_wp
+
+    def page_index(self, vpn: int) -> int:
+        """linear_page_index(): the file index mapped at ``vpn``."""
+        return self.pgoff + (vpn - self.start)
+
+    def describe(self) -> str:
+        kind = "anon" if self.file is None else ("shared " if self.shared else "private ") + self.file.name
+        return f"vma {self.name or '#' + str(self.oid)} [{self.start}, {self.end}) {kind}"
+
+
+class Mm(KObject):
+    """An mm_struct. ``pud`` is the folded PGD/P4D/PUD entry: the PMD table or None."""
+
+    __slots__ = ("name", "pud", "nr_ptes", "nr_pmds", "rss", "mmap_lock", "page_table_lock",
+                 "vmas", "mm_users", "mm_count", "oom_skip", "tlb_flush_pending",
+                 "tlb_flush_batched", "exited", "pid")
+    kind = "mm_struct"
+
+    def __init__(self, name: str, pid: int):
+        super().__init__()
+        self.name = name
+        self.pid = pid
+        self.pud: PmdTable | None = None
+        self.nr_ptes = 0
+        self.nr_pmds = 0
+        self.rss = {MM_ANONPAGES: 0, MM_FILEPAGES: 0}
+        self.mmap_lock = RwSem(f"{name}->mmap_lock", MMAP_LOCK_CLASS, self)
+        self.page_table_lock = Spinlock(f"{name}->page_table_lock", PAGE_TABLE_LOCK_CLASS, self)
+        self.vmas: list[Vma] = []
+        self.mm_users = 0
+        self.mm_count = 0
+        self.oom_skip = False
+        self.tlb_flush_pending = 0
+        self.tlb_flush_batched = False
+        self.exited = False
+
+    def find_vma(self, vpn: int) -> Vma | None:
+        """vma_lookup(): the VMA containing ``vpn`` (the caller holds a lock that keeps
+        the VMA tree stable)."""
+        for v in self.vmas:
+            if v.start <= vpn < v.end:
+                return v
+        return None
+
+
+class File(KObject):
+    """A file's address_space (tmpfs-like): page cache, i_mmap and its rwsem. Files live
+    for the whole run; ``contents`` is what the user should read (the data oracle keeps
+    its own copy)."""
+
+    __slots__ = ("name", "npages", "page_cache", "i_mmap", "i_mmap_rwsem", "seed")
+    kind = "file"
+
+    def __init__(self, name: str, npages: int, seed: int):
+        super().__init__()
+        self.name = name
+        self.npages = npages
+        self.seed = seed
+        self.page_cache: dict[int, Folio] = {}
+        self.i_mmap: list[Vma] = []
+        self.i_mmap_rwsem = RwSem(f"{name}->i_mmap_rwsem", I_MMAP_CLASS, self)
+
+    def lookup(self, index: int) -> Folio | None:
+        return self.page_cache.get(index)
+
+    def initial(self, index: int) -> int:
+        """The file's contents before anybody writes: distinct per file and page."""
+        return 1000 * self.seed + index
+
+
+class GatherBatch(KObject):
+    """An mmu_gather page batch beyond the on-stack one (``__get_free_page(GFP_NOWAIT)``)."""
+
+    __slots__ = ()
+    kind = "mmu_gather batch"
+    slab = False
+
+
+class TableBatch(KObject):
+    """An mmu_table_batch page: tables waiting for one RCU callback."""
+
+    __slots__ = ("tables",)
+    kind = "mmu_table_batch"
+    slab = False
+
+    def __init__(self):
+        super().__init__()
+        self.tables: list[PteTable] = []

@@ -1,0 +1,144 @@
+"""User loads and stores: the TLB, the hardware page walk, and the page-fault entry.
+
+A user access is one step: look the translation up in this CPU's TLB; on a miss (or a
+store through a clean or read-only entry) walk the page tables in the same atomic step
+(start from the paging-structure cache if it holds the table, else read the pmd), set
+the accessed and dirty bits, fill the TLB and do the access. If the walk finds nothing
+usable, take the page fault (arch/x86/mm/fault.c ``do_user_addr_fault`` ->
+``lock_mm_and_find_vma`` -> ``handle_mm_fault``) and try again.
+
+An access through a TLB or paging-structure-cache entry whose folio or table has been
+freed is the "use-after-free via stale TLB" report: a flush that should have come before
+the free did not.
+"""
+
+from __future__ import annotations
+
+from ..kernel import VALID_STATES, down_read, up_read
+from ..sim import KernelReport, Report, site
+from .memory import VM_FAULT_OK, handle_mm_fault
+from .types import HugePmd, Pte, PteTable
+from .world import tlb_of
+
+__all__ = ["user_read", "user_write", "do_user_addr_fault", "SEGV"]
+
+SEGV = "segv"
+
+
+def _stale(ctx, obj, how: str, site_) -> KernelReport:
+    r = Report(f"BUG: KASAN: use-after-free via stale TLB in {site_.func}", "stale-tlb",
+               thread=ctx.name, site=site_.name)
+    r.add("access", f"{how} through a stale {'TLB' if obj.kind == 'folio' else 'paging-structure cache'} entry")
+    r.add("object", obj.describe())
+    if obj.alloc_site is not None:
+        r.add("allocated by", f"{obj.alloc_thread} at {obj.alloc_site.name}")
+    if obj.queued_site is not None:
+        r.add("free queued by", f"{obj.queued_thread} at {obj.queued_site.name}")
+    if obj.free_site is not None:
+        r.add("freed by", f"{obj.free_thread} at {obj.free_site.name}")
+    return KernelReport(r)
+
+
+def _walk(ctx, mm, vpn: int, write: bool, tlb, site_):
+    """The hardware walk: (folio, page, writable, dirty) or None (fault)."""
+    n = ctx.config.ptrs_per_pte
+    pmdi, i = divmod(vpn, n)
+    table = tlb.psc.get((mm.oid, pmdi))
+    if table is not None and table.kstate not in VALID_STATES:
+        raise _stale(ctx, table, "walk", site_)
+    if table is None:
+        pmdt = mm.pud
+        if pmdt is None:
+            return None
+        ctx.access(pmdt, site_, False)
+        v = pmdt.slots[pmdi]
+        if type(v) is HugePmd:
+            if write and not v.write:
+                return None
+            return v.folio, i, v.write, v.write
+        if type(v) is not PteTable:
+            return None
+        table = v
+    ctx.access(table, site_, False)
+    pte = table.slots[i]
+    if type(pte) is not Pte or (write and not pte.write):
+        tlb.psc[(mm.oid, pmdi)] = table
+        return None
+    if not pte.young or (write and not pte.dirty):
+        ctx.access(table, site_, True)
+        pte = Pte(pte.folio, pte.page, pte.write, pte.dirty or write, True, pte.special)
+        table.slots[i] = pte
+    tlb.psc[(mm.oid, pmdi)] = table
+    return pte.folio, pte.page, pte.write, pte.dirty
+
+
+def _try_access(ctx, mm, vpn: int, write: bool, value, site_):
+    """One atomic user access. Returns (done, value read)."""
+    tlb = tlb_of(ctx)
+    key = (mm.oid, vpn)
+    e = tlb.entries.get(key)
+    if e is not None and (not write or (e[2] and e[3])):
+        folio, page = e[0], e[1]
+        if folio.kstate not in VALID_STATES:
+            raise _stale(ctx, folio, "store" if write else "load", site_)
+    else:
+        e = _walk(ctx, mm, vpn, write, tlb, site_)
+        if e is None:
+            return False, None
+        tlb.entries[key] = e
+        folio, page = e[0], e[1]
+        ctx.access(folio, site_, write)
+    if write:
+        folio.data[page] = value
+        got = value
+    else:
+        got = folio.data[page]
+    ctx.event("user_access", mm, vpn, folio, page, write, got)
+    return True, got
+
+
+S_FAULT_LOCK = site("lock_mm_and_find_vma:mmap_read_lock")
+S_FAULT_FIND = site("lock_mm_and_find_vma:find_vma")
+S_FAULT_UNLOCK = site("do_user_addr_fault:mmap_read_unlock")
+S_FAULT_BAD = site("bad_area:mmap_read_unlock")
+
+
+def do_user_addr_fault(ctx, mm, vpn: int, write: bool):
+    """The page-fault handler: find the VMA under the mmap read lock and fault."""
+    yield from down_read(ctx, mm.mmap_lock, S_FAULT_LOCK)
+    yield S_FAULT_FIND
+    ctx.access(mm, S_FAULT_FIND, False)
+    vma = mm.find_vma(vpn)
+    if vma is None or (write and not vma.writable):
+        yield from up_read(ctx, mm.mmap_lock, S_FAULT_BAD)
+        return SEGV
+    ret = yield from handle_mm_fault(ctx, vma, vpn, write)
+    yield from up_read(ctx, mm.mmap_lock, S_FAULT_UNLOCK)
+    return ret
+
+
+S_READ = site("user_read:load")
+S_READ_RETRY = site("user_read:retry_after_fault")
+S_WRITE = site("user_write:store")
+S_WRITE_RETRY = site("user_write:retry_after_fault")
+
+
+def _access(ctx, mm, vpn: int, write: bool, value, s_access, s_retry):
+    while True:
+        yield s_access
+        done, got = _try_access(ctx, mm, vpn, write, value, s_access)
+        if done:
+            return got
+        ret = yield from do_user_addr_fault(ctx, mm, vpn, write)
+        if ret != VM_FAULT_OK and ret not in ("nopage", "retry"):
+            return ret
+        yield s_retry
+
+
+def user_read(ctx, mm, vpn: int):
+    """A user load: the value, or ``"segv"``/``"sigbus"``/``"oom"``."""
+    return (yield from _access(ctx, mm, vpn, False, None, S_READ, S_READ_RETRY))
+
+
+def user_write(ctx, mm, vpn: int, value):
+    return (yield from _access(ctx, mm, vpn, True, value, S_WRITE, S_WRITE_RETRY))

@@ -1,0 +1,284 @@
+"""UFFDIO_MOVE: ``move_pages`` -> ``move_pages_pte`` (mm/userfaultfd.c, v6.14+).
+
+Per page: find both pmds (allocating the destination's table), then in
+``move_pages_pte``: map both tables (the destination's pmd value is kept, the source's is
+a dummy: a matching non-none source pte proves its table), sample both ptes under their
+locks one at a time, pin down the source folio (reference, folio lock, anon_vma lock; each
+may sleep, after unmapping, and retry), then take both PTE locks in address order
+(``double_pt_lock``) and check ``is_pte_pages_stable``: both ptes unchanged *and* the
+destination pmd unchanged (the recheck of 02/11: the destination pte was none, so
+``pte_same`` on it proves nothing about its table). Then clear and flush the source pte,
+move the rmap and set the destination pte. -EAGAIN makes ``move_pages`` retry the page.
+
+Simplified: the whole ioctl holds the mmap read lock (the kernel without per-VMA locks);
+order-0 anonymous folios only (no split, no huge pmds, no swap entries).
+"""
+
+from __future__ import annotations
+
+from ..kernel import (down_read, down_write, down_write_trylock, spin_lock, spin_lock_nested,
+                      spin_unlock, up_read, up_write)
+from ..sim import site, spin_site
+from .folio import folio_get, folio_lock, folio_put, folio_trylock, folio_unlock
+from .memory import mm_find_pmd, pmd_alloc, pte_alloc
+from .pgtable import pmdp_get_lockless, pte_offset_map_rw_nolock, pte_unmap, ptep_get, set_pte
+from .tlb import ptep_clear_flush
+from .types import HugePmd, Pte
+
+__all__ = ["move_pages", "move_pages_pte", "double_pt_lock", "double_pt_unlock",
+           "EAGAIN", "EEXIST", "ENOENT", "EINVAL", "EBUSY"]
+
+EAGAIN, EEXIST, ENOENT, EINVAL, EBUSY = "-EAGAIN", "-EEXIST", "-ENOENT", "-EINVAL", "-EBUSY"
+
+
+def _lock_key(lock):
+    return lock.mem.oid
+
+
+S_DPL_1 = site("double_pt_lock:spin_lock")
+S_DPL_2 = site("double_pt_lock:spin_lock_nested")
+S_DPU_1 = site("double_pt_unlock:spin_unlock")
+S_DPU_2 = site("double_pt_unlock:spin_unlock_second")
+
+
+def double_pt_lock(ctx, ptl1, ptl2):
+    """Lock both in address order (here: the order of the lock's memory), once if they
+    are the same lock."""
+    if _lock_key(ptl1) > _lock_key(ptl2):
+        ptl1, ptl2 = ptl2, ptl1
+    yield from spin_lock(ctx, ptl1, S_DPL_1)
+    if ptl1 is not ptl2:
+        yield from spin_lock_nested(ctx, ptl2, S_DPL_2)
+
+
+def double_pt_unlock(ctx, ptl1, ptl2):
+    yield from spin_unlock(ctx, ptl1, S_DPU_1)
+    if ptl1 is not ptl2:
+        yield from spin_unlock(ctx, ptl2, S_DPU_2)
+
+
+S_STABLE_SRC = site("is_pte_pages_stable:src_pte")
+S_STABLE_DST = site("is_pte_pages_stable:dst_pte")
+S_STABLE_PMD = site("is_pte_pages_stable:dst_pmd")
+
+
+def is_pte_pages_stable(ctx, dst, src, orig_dst, orig_src, dst_pmdp, dst_pmdval):
+    if (yield from ptep_get(ctx, src[0], src[1], S_STABLE_SRC)) != orig_src:
+        return False
+    if (yield from ptep_get(ctx, dst[0], dst[1], S_STABLE_DST)) != orig_dst:
+        return False
+    # BUG(uffd-move-no-dst-pmd-recheck): skip the destination pmd recheck (before
+    # dd95d2782a25): the destination table may have been freed by PT reclaim and a new
+    # one installed, and the page is moved into the detached one.
+    if "uffd-move-no-dst-pmd-recheck" in ctx.bugs:
+        return True
+    cur = yield from pmdp_get_lockless(ctx, dst_pmdp, S_STABLE_PMD)
+    return cur is dst_pmdval
+
+
+S_MP_CLEAR = site("move_present_pte:ptep_clear_flush")
+S_MP_FLUSH = site("move_present_pte:flush_tlb_page")
+S_MP_REPIN = site("move_present_pte:set_pte_at_src")
+S_MP_SET = site("move_present_pte:set_pte_at")
+
+
+def move_present_pte(ctx, dst_vma, src_vma, dst_vpn, src_vpn, dst, src, orig_dst, orig_src,
+                     dst_pmdp, dst_pmdval, dst_ptl, src_ptl, folio):
+    yield from double_pt_lock(ctx, dst_ptl, src_ptl)
+    err = 0
+    if not (yield from is_pte_pages_stable(ctx, dst, src, orig_dst, orig_src, dst_pmdp,
+                                           dst_pmdval)):
+        err = EAGAIN
+    elif folio.npages > 1 or folio.pincount or folio.mapcount != 1:
+        err = EBUSY
+    else:
+        old = yield from ptep_clear_flush(ctx, src_vma, src[0], src[1], src_vpn, S_MP_CLEAR,
+                                          S_MP_FLUSH)
+        if folio.pincount:
+            yield from set_pte(ctx, src[0], src[1], old, S_MP_REPIN)
+            err = EBUSY
+        else:
+            yield S_MP_SET
+            ctx.access(dst[0], S_MP_SET, True)
+            folio.index = dst_vpn                   # folio_move_anon_rmap(); ->index
+            dst[0].slots[dst[1]] = Pte(folio, 0, True, True, True, False)
+            ctx.event("page_moved", dst_vma.mm, dst_vpn, src_vpn)
+    yield from double_pt_unlock(ctx, dst_ptl, src_ptl)
+    return err
+
+
+S_MPP_DST_NOTABLE = site("move_pages_pte:dst_table_vanished")
+S_MPP_SRC_NOTABLE = site("move_pages_pte:src_table_vanished")
+S_MPP_SANITY = site("move_pages_pte:pmd_sanity")
+S_MPP_DST_LOCK = site("move_pages_pte:dst_spin_lock")
+S_MPP_DST_READ = site("move_pages_pte:dst_ptep_get")
+S_MPP_DST_UNLOCK = site("move_pages_pte:dst_spin_unlock")
+S_MPP_SRC_LOCK = site("move_pages_pte:src_spin_lock")
+S_MPP_SRC_READ = site("move_pages_pte:src_ptep_get")
+S_MPP_SRC_UNLOCK = site("move_pages_pte:src_spin_unlock")
+S_MPP_GET_LOCK = site("move_pages_pte:folio_get_spin_lock")
+S_MPP_GET_RECHECK = site("move_pages_pte:folio_get_pte_same")
+S_MPP_GET = site("move_pages_pte:folio_get")
+S_MPP_GET_UNLOCK = site("move_pages_pte:folio_get_spin_unlock")
+S_MPP_TRYLOCK = site("move_pages_pte:folio_trylock")
+S_MPP_SLEEP_UNMAP_SRC = site("move_pages_pte:folio_lock_unmap_src")
+S_MPP_SLEEP_UNMAP_DST = site("move_pages_pte:folio_lock_unmap_dst")
+S_MPP_FOLIO_LOCK = site("move_pages_pte:folio_lock")
+S_MPP_AV_TRY = site("move_pages_pte:anon_vma_trylock_write")
+S_MPP_AV_UNMAP_SRC = site("move_pages_pte:anon_vma_lock_unmap_src")
+S_MPP_AV_UNMAP_DST = site("move_pages_pte:anon_vma_lock_unmap_dst")
+S_MPP_AV_LOCK = site("move_pages_pte:anon_vma_lock_write")
+S_MPP_RETRY = spin_site("move_pages_pte:retry")
+S_MPP_OUT_AV = site("move_pages_pte:anon_vma_unlock_write")
+S_MPP_OUT_UNLOCK = site("move_pages_pte:folio_unlock")
+S_MPP_OUT_PUT = site("move_pages_pte:folio_put")
+S_MPP_OUT_UNMAP_DST = site("move_pages_pte:pte_unmap_dst")
+S_MPP_OUT_UNMAP_SRC = site("move_pages_pte:pte_unmap_src")
+
+
+def move_pages_pte(ctx, mm, dst_pmdp, src_pmdp, dst_vma, src_vma, dst_vpn: int,
+                   src_vpn: int):
+    src_folio = None
+    src_folio_pte = None
+    anon_vma = None
+    dst_mapped = src_mapped = False
+    err = 0
+    while True:                                      # retry:
+        dst_table, dst_i, dst_pmdval, dst_ptl = yield from pte_offset_map_rw_nolock(
+            ctx, mm, dst_pmdp, dst_vpn)
+        if dst_table is None:
+            yield S_MPP_DST_NOTABLE
+            err = EAGAIN
+            break
+        dst_mapped = True
+        src_table, src_i, _dummy, src_ptl = yield from pte_offset_map_rw_nolock(
+            ctx, mm, src_pmdp, src_vpn)
+        if src_table is None:
+            yield S_MPP_SRC_NOTABLE
+            err = EAGAIN
+            break
+        src_mapped = True
+        yield S_MPP_SANITY
+        ctx.access(dst_pmdp.table, S_MPP_SANITY, False)
+        d, s = dst_pmdp.table.slots[dst_pmdp.idx], src_pmdp.table.slots[src_pmdp.idx]
+        if d is None or s is None or type(d) is HugePmd or type(s) is HugePmd:
+            err = EINVAL
+            break
+        yield from spin_lock(ctx, dst_ptl, S_MPP_DST_LOCK)
+        orig_dst = yield from ptep_get(ctx, dst_table, dst_i, S_MPP_DST_READ)
+        yield from spin_unlock(ctx, dst_ptl, S_MPP_DST_UNLOCK)
+        if orig_dst is not None:
+            err = EEXIST
+            break
+        yield from spin_lock(ctx, src_ptl, S_MPP_SRC_LOCK)
+        orig_src = yield from ptep_get(ctx, src_table, src_i, S_MPP_SRC_READ)
+        yield from spin_unlock(ctx, src_ptl, S_MPP_SRC_UNLOCK)
+        if orig_src is None:
+            err = ENOENT
+            break
+        if src_folio is not None and src_folio_pte != orig_src:
+            err = EAGAIN
+            break
+        if type(orig_src) is not Pte or orig_src.special:
+            err = EBUSY                  # zero page, swap and migration entries: not modelled
+            break
+        if src_folio is None:
+            yield from spin_lock(ctx, src_ptl, S_MPP_GET_LOCK)
+            cur = yield from ptep_get(ctx, src_table, src_i, S_MPP_GET_RECHECK)
+            if cur != orig_src:
+                yield from spin_unlock(ctx, src_ptl, S_MPP_GET_UNLOCK)
+                err = EAGAIN
+                break
+            folio = orig_src.folio
+            if not folio.anon or folio.mapcount != 1:
+                yield from spin_unlock(ctx, src_ptl, S_MPP_GET_UNLOCK)
+                err = EBUSY
+                break
+            yield from folio_get(ctx, folio, S_MPP_GET)
+            src_folio, src_folio_pte = folio, orig_src
+            yield from spin_unlock(ctx, src_ptl, S_MPP_GET_UNLOCK)
+            if not (yield from folio_trylock(ctx, folio, S_MPP_TRYLOCK)):
+                yield from pte_unmap(ctx, S_MPP_SLEEP_UNMAP_SRC)
+                yield from pte_unmap(ctx, S_MPP_SLEEP_UNMAP_DST)
+                dst_mapped = src_mapped = False
+                yield from folio_lock(ctx, folio, S_MPP_FOLIO_LOCK)
+                yield S_MPP_RETRY
+                continue
+        if anon_vma is None:
+            av = src_vma.anon_vma
+            if not (yield from down_write_trylock(ctx, av.rwsem, S_MPP_AV_TRY)):
+                yield from pte_unmap(ctx, S_MPP_AV_UNMAP_SRC)
+                yield from pte_unmap(ctx, S_MPP_AV_UNMAP_DST)
+                dst_mapped = src_mapped = False
+                yield from down_write(ctx, av.rwsem, S_MPP_AV_LOCK)
+                anon_vma = av
+                yield S_MPP_RETRY
+                continue
+            anon_vma = av
+        err = yield from move_present_pte(ctx, dst_vma, src_vma, dst_vpn, src_vpn,
+                                          (dst_table, dst_i), (src_table, src_i), orig_dst,
+                                          orig_src, dst_pmdp, dst_pmdval, dst_ptl, src_ptl,
+                                          src_folio)
+        break
+    if anon_vma is not None:
+        yield from up_write(ctx, anon_vma.rwsem, S_MPP_OUT_AV)
+    if src_folio is not None:
+        if src_folio.lock.owner is ctx:
+            yield from folio_unlock(ctx, src_folio, S_MPP_OUT_UNLOCK)
+        yield from folio_put(ctx, src_folio, S_MPP_OUT_PUT)
+    if dst_mapped:
+        yield from pte_unmap(ctx, S_MPP_OUT_UNMAP_DST)
+    if src_mapped:
+        yield from pte_unmap(ctx, S_MPP_OUT_UNMAP_SRC)
+    return err
+
+
+S_MOVE_LOCK = site("move_pages:mmap_read_lock")
+S_MOVE_UNLOCK = site("move_pages:mmap_read_unlock")
+S_MOVE_VMAS = site("move_pages:validate_move_areas")
+S_MOVE_DST_PMD = site("move_pages:dst_pmdp_get_lockless")
+S_MOVE_SRC_PMD = site("move_pages:src_pmd_none")
+S_MOVE_AGAIN = spin_site("move_pages:eagain_retry")
+S_MOVE_RESCHED = site("move_pages:cond_resched")
+
+
+def move_pages(ctx, mm, dst: int, src: int, npages: int):
+    """UFFDIO_MOVE of [src, src + npages) to [dst, ...). Returns (pages moved, error)."""
+    yield from down_read(ctx, mm.mmap_lock, S_MOVE_LOCK)
+    yield S_MOVE_VMAS
+    ctx.access(mm, S_MOVE_VMAS, False)
+    dst_vma, src_vma = mm.find_vma(dst), mm.find_vma(src)
+    err = 0
+    moved = 0
+    if (dst_vma is None or src_vma is None or dst + npages > dst_vma.end
+            or src + npages > src_vma.end or not dst_vma.anonymous or not src_vma.anonymous
+            or dst_vma.shared or src_vma.shared or not dst_vma.uffd_armed
+            or not src_vma.uffd_armed or src_vma.anon_vma is None):
+        err = EINVAL
+    while not err and moved < npages:
+        d, s = dst + moved, src + moved
+        src_pmdp = yield from mm_find_pmd(ctx, mm, s)
+        if src_pmdp is None:
+            err = ENOENT
+            break
+        dst_pmdp = yield from pmd_alloc(ctx, mm, d)
+        dval = yield from pmdp_get_lockless(ctx, dst_pmdp, S_MOVE_DST_PMD)
+        if type(dval) is HugePmd:
+            err = EEXIST
+            break
+        sval = yield from pmdp_get_lockless(ctx, src_pmdp, S_MOVE_SRC_PMD)
+        if sval is None:
+            err = ENOENT
+            break
+        yield from pte_alloc(ctx, mm, dst_pmdp)
+        e = yield from move_pages_pte(ctx, mm, dst_pmdp, src_pmdp, dst_vma, src_vma, d, s)
+        yield S_MOVE_RESCHED
+        if e == EAGAIN:
+            yield S_MOVE_AGAIN
+            continue
+        if e:
+            err = e
+            break
+        moved += 1
+    yield from up_read(ctx, mm.mmap_lock, S_MOVE_UNLOCK)
+    return moved, err

@@ -1,0 +1,1 @@
+"""Programs: the operation vocabulary, run_program, the .kprog text format."""

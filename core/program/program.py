@@ -1,0 +1,249 @@
+"""Programs and ``run_program``.
+
+A program is a setup (processes, files, mappings, initial operations run one after another
+before any thread starts), a few threads (user threads on a process, kernel threads doing
+khugepaged work), an optional schedule, its config and bug switches. ``run_program`` runs
+it on a fresh machine in three phases of one run (setup; the threads; the teardown: every
+process exits, files are truncated, the final ``rcu_barrier``), then the end-of-run
+checks, and returns an :class:`Outcome`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..bugs import NO_BUGS, BugSet
+from ..kernel import Config
+from ..kernel.rcu import rcu_barrier
+from ..machine import Machine
+from ..mm.gup import unpin_user_pages
+from ..mm.mmap import exit_mm
+from ..mm.setup import boot_world, create_file, create_process, truncate_inode_pages
+from ..sim import ReplaySource, site
+from ..sim.strategies import RandomWalk, Replay, ScheduleLine
+from .ops import Mmap
+
+__all__ = ["Program", "ThreadSpec", "Outcome", "run_program", "ProgramError", "Env"]
+
+
+class ProgramError(ValueError):
+    """A program that cannot run (an unknown process, file or mapping)."""
+
+
+@dataclass(frozen=True)
+class ThreadSpec:
+    name: str
+    proc: str | None          # None: a kernel thread
+    ops: tuple
+
+    @property
+    def kthread(self) -> bool:
+        return self.proc is None
+
+
+@dataclass(frozen=True)
+class Program:
+    processes: tuple = ()                   # names
+    files: tuple = ()                       # (name, pages)
+    setup: tuple = ()                       # ops, run in order by the setup thread
+    threads: tuple = ()                     # ThreadSpec
+    config: Config = field(default_factory=Config)
+    bugs: BugSet = NO_BUGS
+    schedule: tuple | None = None           # ScheduleLine, "set" directives
+    choices: tuple | None = None            # the exact low-level stream, if recorded
+    expect: str | None = None
+    comments: tuple = ()                    # the story header, kept verbatim
+
+    def validate(self) -> None:
+        procs = set(self.processes)
+        files = {name for name, _ in self.files}
+        mappings: dict[str, str | None] = {}
+        for op in self.setup:
+            if isinstance(op, Mmap):
+                if op.proc not in procs:
+                    raise ProgramError(f"setup mmap {op.result}: unknown process {op.proc}")
+                if op.file is not None and op.file not in files:
+                    raise ProgramError(f"setup mmap {op.result}: unknown file {op.file}")
+                mappings[op.result] = op.proc
+            for m in op.mappings():
+                if m not in mappings:
+                    raise ProgramError(f"setup: {op.text()}: unknown mapping {m}")
+        names = set()
+        for t in self.threads:
+            if t.name in names:
+                raise ProgramError(f"thread {t.name} defined twice")
+            names.add(t.name)
+            if t.proc is not None and t.proc not in procs:
+                raise ProgramError(f"thread {t.name}: unknown process {t.proc}")
+            for op in t.ops:
+                if isinstance(op, Mmap):
+                    if op.file is not None and op.file not in files:
+                        raise ProgramError(f"{t.name}: mmap {op.result}: unknown file {op.file}")
+                    mappings.setdefault(op.result, t.proc)
+        for t in self.threads:
+            for k, op in enumerate(t.ops):
+                if t.kthread and not op.kthread:
+                    raise ProgramError(f"kernel thread {t.name} cannot {op.name}")
+                if not t.kthread and not op.user:
+                    raise ProgramError(f"user thread {t.name} cannot {op.name}")
+                if op.name == "exit" and k != len(t.ops) - 1:
+                    raise ProgramError(f"{t.name}: exit must be the last operation")
+                for m in op.mappings():
+                    if m not in mappings:
+                        raise ProgramError(f"{t.name}: {op.text()}: unknown mapping {m}")
+                    own = op.name in ("read", "write", "madvise", "uffd_move", "gup_fast",
+                                      "munmap")
+                    if own and mappings[m] != t.proc:
+                        raise ProgramError(f"{t.name}: {op.text()}: {m} belongs to another "
+                                           f"process")
+        if len(self.threads) > self.config.cpus:
+            raise ProgramError(f"{len(self.threads)} threads but config cpus={self.config.cpus}")
+
+
+@dataclass
+class Mapping:
+    proc: object
+    start: int
+    pages: int
+
+
+class Env:
+    """The run-time state of a program: names to objects, pins, op results."""
+
+    def __init__(self, program: Program, kernel):
+        self.program = program
+        self.kernel = kernel
+        self.world = kernel.world
+        self.maps: dict[str, Mapping] = {}
+        self.thread_proc: dict[str, str] = {t.name: t.proc for t in program.threads}
+        self.pins: dict[str, list] = {}
+        self.exited: set[str] = set()
+        self.results: dict[str, list] = {}
+
+    def process(self, name: str):
+        return self.world.processes[name]
+
+    def process_of(self, ctx):
+        return self.world.processes[self.thread_proc[ctx.name]]
+
+    def file(self, name: str):
+        return self.world.files[name]
+
+    def bind(self, name: str, proc, start: int, pages: int) -> None:
+        self.maps[name] = Mapping(proc, start, pages)
+
+    def mapping(self, name: str) -> Mapping | None:
+        return self.maps.get(name)
+
+
+@dataclass
+class Outcome:
+    title: str                      # "pass" or the report's title
+    report: object                  # core.sim.Report or None
+    trace: object                   # core.sim.Trace
+    nsteps: int
+    results: dict                   # thread -> [op result]
+    drift: object = None            # core.sim.strategies.Drift or None
+
+    @property
+    def passed(self) -> bool:
+        return self.report is None
+
+    @property
+    def trace_hash(self) -> str:
+        return self.trace.hash()
+
+
+class _Sequential(RandomWalk):
+    """The setup phase: the current thread runs until it blocks, with no draws."""
+
+    def pick(self, runnable, cur, keep):
+        if keep:
+            return cur
+        return runnable[0]
+
+
+def _zero(n, label=""):
+    return 0
+
+
+def _thread_body(env: Env, spec: ThreadSpec):
+    def body(ctx):
+        results = env.results.setdefault(spec.name, [])
+        for op in spec.ops:
+            r = yield from op.run(env, ctx)
+            results.append(r)
+            ctx.user_return(op.text())
+    return body
+
+
+S_TEARDOWN_UNPIN = site("teardown:unpin_user_pages")
+S_TEARDOWN_BARRIER = site("teardown:final_rcu_barrier")
+
+
+def _teardown(env: Env):
+    def body(ctx):
+        for name in sorted(env.pins):
+            yield from unpin_user_pages(ctx, env.pins.pop(name))
+        for pname in env.program.processes:
+            proc = env.process(pname)
+            while proc.threads > 0:
+                yield from exit_mm(ctx, proc)
+        for fname, _ in env.program.files:
+            yield from truncate_inode_pages(ctx, env.file(fname))
+        yield from rcu_barrier(ctx, S_TEARDOWN_BARRIER)
+    return body
+
+
+def _strategy_for(program: Program, strategy):
+    if strategy is not None:
+        return strategy
+    if program.schedule is not None:
+        return Replay([x for x in program.schedule if isinstance(x, ScheduleLine)],
+                      directives=[x for x in program.schedule if not isinstance(x, ScheduleLine)])
+    return RandomWalk()
+
+
+def run_program(program: Program, source=None, strategy=None, checkers=None,
+                bugs: BugSet | None = None) -> Outcome:
+    """Run ``program``. Without a source, its recorded ``choices`` (or none: the default
+    choices) are replayed; without a strategy, its schedule (or the random walk over the
+    source)."""
+    if source is None:
+        source = ReplaySource(program.choices or ())
+    strategy = _strategy_for(program, strategy)
+    m = Machine(source, _Sequential(), program.config,
+                program.bugs if bugs is None else bugs, checkers)
+    kernel, engine = m.kernel, m.engine
+    boot_world(kernel)
+    for name, pages in program.files:
+        create_file(kernel, name, pages)
+    for name in program.processes:
+        create_process(kernel, name)
+    env = Env(program, kernel)
+    for t in program.threads:
+        if t.proc is not None:
+            env.process(t.proc).threads += 1
+    for p in kernel.world.processes.values():
+        p.mm.mm_users = max(p.threads, 1)
+        if p.threads == 0:
+            p.threads = 1                      # the process's own reference (teardown)
+    # Phase 0: the setup, sequentially, with no choices drawn.
+    real_choose = engine.choose
+    engine.choose = _zero
+    if program.setup:
+        m.spawn("setup", _thread_body(env, ThreadSpec("setup", None, program.setup)),
+                what="setup")
+        res = engine.run()
+        if res.report is not None:
+            engine.choose = real_choose
+            return Outcome(res.title, res.report, res.trace, res.nsteps, env.results)
+    # Phase 1: the threads, under the strategy.
+    engine.choose = real_choose
+    engine.strategy = strategy
+    strategy.attach(engine)
+    for t in program.threads:
+        kernel.spawn(t.name, _thread_body(env, t))
+    res = m.run(teardown=_teardown(env))
+    drift = getattr(strategy, "drift", None)
+    return Outcome(res.title, res.report, res.trace, res.nsteps, env.results, drift)
