@@ -61,6 +61,11 @@ def _cmd_litmus(args) -> int:
     return run_litmus_command(args)
 
 
+def _cmd_replay(args) -> int:
+    from .replay_cmd import run_replay_command
+    return run_replay_command(args)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ptfuzz", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -75,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="preemption bound (default: none, every interleaving)")
     q.add_argument("--limit", type=int, default=100_000, help="at most this many runs each")
     q.set_defaults(func=_cmd_litmus)
+
+    q = sub.add_parser("replay", help="replay .kprog reproducers and compare with their expect")
+    q.add_argument("files", nargs="+", metavar="FILE")
+    q.add_argument("--bugs", default=None,
+                   help="bug switches to use instead of the file's (a list, or none)")
+    q.add_argument("--trace", action="store_true", help="print every step")
+    q.set_defaults(func=_cmd_replay)
     return p
 
 

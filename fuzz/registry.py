@@ -6,8 +6,10 @@ the list is empty and ``ptfuzz list`` says so. Strategies are the engine's sched
 
 from __future__ import annotations
 
+from core.program.ops import OPS
+
 __all__ = ["DRIVERS", "STRATEGIES", "OPERATIONS"]
 
 DRIVERS: list[str] = []
 STRATEGIES: list[str] = ["random", "pct", "dfs", "replay"]
-OPERATIONS: list[str] = []
+OPERATIONS: list[str] = list(OPS)

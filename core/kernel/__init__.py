@@ -15,7 +15,8 @@ from .spinlock import Spinlock, spin_lock, spin_lock_nested, spin_trylock, spin_
 
 __all__ = [
     "READ_ONCE", "WRITE_ONCE", "cmpxchg", "xchg", "ALLOCATED", "FREED", "QUARANTINED",
-    "RCU_PENDING", "UNALLOCATED", "VALID_STATES", "Allocator", "KObject", "Config", "ConfigError", "Ctx",
+    "RCU_PENDING", "UNALLOCATED", "VALID_STATES", "Allocator", "KObject", "Config",
+    "ConfigError", "Ctx",
     "HeldLock", "Hooks", "Kernel", "local_irq_disable", "local_irq_enable",
     "smp_call_function", "tlb_remove_table_sync_one", "Lock", "LockClass", "lock_class",
     "call_rcu", "rcu_barrier", "rcu_read_lock", "rcu_read_unlock", "synchronize_rcu",

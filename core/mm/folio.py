@@ -22,7 +22,7 @@ __all__ = ["folio_alloc", "folio_get", "folio_try_get", "folio_put", "folio_put_
 
 
 def folio_alloc(ctx, npages: int, anon: bool, site, data=None):
-    """Allocate a folio with one reference (``folio_alloc`` / ``vma_alloc_zeroed_movable_folio``)."""
+    """Allocate a folio with one reference (``vma_alloc_zeroed_movable_folio``)."""
     folio = yield from ctx.kernel.alloc.alloc(ctx, Folio(npages, anon, data), site)
     return folio
 

@@ -39,7 +39,7 @@ def vma_suits_huge(ctx, vma, haddr: int) -> bool:
             and (vma.start - vma.pgoff) % n == 0)
 
 
-# -- the page cache ------------------------------------------------------------------------------
+# -- the page cache -------------------------------------------------------------------------------
 
 S_FF_LOOKUP = site("filemap_fault:filemap_get_folio")
 S_FF_GET = site("filemap_fault:folio_try_get")
@@ -76,7 +76,7 @@ def filemap_fault(ctx, vmf: Vmf):
         yield S_FF_RETRY
 
 
-# -- do_fault ------------------------------------------------------------------------------------------
+# -- do_fault -------------------------------------------------------------------------------------
 
 S_DF_FREE_PREALLOC = site("do_fault:pte_free")
 
@@ -173,7 +173,7 @@ def do_shared_fault(ctx, vmf: Vmf):
     return VM_FAULT_OK if ret == VM_FAULT_NOPAGE else ret
 
 
-# -- finish_fault and do_set_pmd ---------------------------------------------------------------------
+# -- finish_fault and do_set_pmd ------------------------------------------------------------------
 
 S_FIN_PMD = site("finish_fault:pmd_none")
 S_FIN_CHANGED_UNLOCK = site("finish_fault:pte_changed_unlock")
@@ -253,7 +253,7 @@ def do_set_pmd(ctx, vmf: Vmf, folio):
     return VM_FAULT_OK
 
 
-# -- fault-around ------------------------------------------------------------------------------------
+# -- fault-around ---------------------------------------------------------------------------------
 
 S_FA_PMD = site("do_fault_around:pmd_none")
 S_FA_PREALLOC = site("do_fault_around:pte_alloc_one")
@@ -381,7 +381,7 @@ def filemap_map_pages(ctx, vmf: Vmf):
     return ret
 
 
-# -- splitting a file PMD mapping ------------------------------------------------------------------
+# -- splitting a file PMD mapping -----------------------------------------------------------------
 
 S_SPLIT_LOCK = site("__split_huge_pmd:pmd_lock")
 S_SPLIT_CHECK = site("__split_huge_pmd:pmd_trans_huge")

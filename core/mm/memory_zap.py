@@ -267,7 +267,7 @@ def unmap_vmas(ctx, tlb, vmas, start: int, end: int):
         yield from unmap_single_vma(ctx, tlb, vma, start, end, details)
 
 
-# -- free_pgtables -----------------------------------------------------------------------------------
+# -- free_pgtables --------------------------------------------------------------------------------
 
 S_UNLINK_ANON_LOCK = site("unlink_anon_vmas:anon_vma_lock_write")
 S_UNLINK_ANON_UNLOCK = site("unlink_anon_vmas:anon_vma_unlock_write")

@@ -236,7 +236,10 @@ class Vma(KObject):
         return self.pgoff + (vpn - self.start)
 
     def describe(self) -> str:
-        kind = "anon" if self.file is None else ("shared " if self.shared else "private ") + self.file.name
+        if self.file is None:
+            kind = "anon"
+        else:
+            kind = ("shared " if self.shared else "private ") + self.file.name
         return f"vma {self.name or '#' + str(self.oid)} [{self.start}, {self.end}) {kind}"
 
 

@@ -28,7 +28,8 @@ SEGV = "segv"
 def _stale(ctx, obj, how: str, site_) -> KernelReport:
     r = Report(f"BUG: KASAN: use-after-free via stale TLB in {site_.func}", "stale-tlb",
                thread=ctx.name, site=site_.name)
-    r.add("access", f"{how} through a stale {'TLB' if obj.kind == 'folio' else 'paging-structure cache'} entry")
+    cache = "TLB" if obj.kind == "folio" else "paging-structure cache"
+    r.add("access", f"{how} through a stale {cache} entry")
     r.add("object", obj.describe())
     if obj.alloc_site is not None:
         r.add("allocated by", f"{obj.alloc_thread} at {obj.alloc_site.name}")

@@ -25,7 +25,7 @@ from .pgtable import pmdp_get_lockless, pte_offset_map_rw_nolock, pte_unmap, pte
 from .tlb import ptep_clear_flush
 from .types import HugePmd, Pte
 
-__all__ = ["move_pages", "move_pages_pte", "double_pt_lock", "double_pt_unlock",
+__all__ = ["move_pages", "move_pages_pte", "userfaultfd_register", "double_pt_lock", "double_pt_unlock",
            "EAGAIN", "EEXIST", "ENOENT", "EINVAL", "EBUSY"]
 
 EAGAIN, EEXIST, ENOENT, EINVAL, EBUSY = "-EAGAIN", "-EEXIST", "-ENOENT", "-EINVAL", "-EBUSY"
@@ -282,3 +282,27 @@ def move_pages(ctx, mm, dst: int, src: int, npages: int):
         moved += 1
     yield from up_read(ctx, mm.mmap_lock, S_MOVE_UNLOCK)
     return moved, err
+
+
+S_REG_LOCK = site("userfaultfd_register:mmap_write_lock")
+S_REG_SET = site("userfaultfd_register:userfaultfd_set_vm_flags")
+S_REG_UNLOCK = site("userfaultfd_register:mmap_write_unlock")
+
+
+def userfaultfd_register(ctx, mm, vpn: int, mode: str):
+    """UFFDIO_REGISTER of the VMA at ``vpn`` (whole VMA), under the mmap write lock."""
+    yield from down_write(ctx, mm.mmap_lock, S_REG_LOCK)
+    yield S_REG_SET
+    ctx.access(mm, S_REG_SET, True)
+    vma = mm.find_vma(vpn)
+    err = 0
+    if vma is None:
+        err = EINVAL
+    else:
+        ctx.access(vma, S_REG_SET, True)
+        if mode == "missing":
+            vma.uffd_missing = True
+        else:
+            vma.uffd_wp = True
+    yield from up_write(ctx, mm.mmap_lock, S_REG_UNLOCK)
+    return err

@@ -17,10 +17,10 @@ from ..mm.madvise import khugepaged_scan_file, madvise_collapse, madvise_dontnee
 from ..mm.mmap import do_mmap, do_munmap, exit_mm, mmdrop, task_mm_grab
 from ..mm.pagewalk import pagemap_read
 from ..mm.uaccess import user_read, user_write
-from ..mm.userfaultfd import move_pages
+from ..mm.userfaultfd import move_pages, userfaultfd_register
 
 __all__ = ["Addr", "Op", "OPS", "OpError", "Mmap", "Munmap", "Exit", "Read", "Write",
-           "Madvise", "UffdMove", "GupFast", "Unpin", "PagemapRead", "KhugepagedScan",
+           "Madvise", "UffdRegister", "UffdMove", "GupFast", "Unpin", "PagemapRead", "KhugepagedScan",
            "USER_OPS", "KTHREAD_OPS"]
 
 
@@ -123,7 +123,8 @@ class Mmap(Op):
         if result is None:
             raise OpError("mmap needs a name: NAME = mmap ...")
         args = list(args)
-        proc = args.pop(0) if in_setup and args and args[0] not in ("anon", "shared", "private") else None
+        kinds = ("anon", "shared", "private")
+        proc = args.pop(0) if in_setup and args and args[0] not in kinds else None
         if in_setup and proc is None:
             raise OpError("a setup mmap names its process: NAME = mmap PROC ...")
         if not args:
@@ -434,8 +435,36 @@ class KhugepagedScan(Op):
         return result
 
 
+@dataclass(frozen=True)
+class UffdRegister(Op):
+    """``uffd_register NAME missing|wp``: UFFDIO_REGISTER the whole mapping."""
+
+    target: str
+    mode: str
+    name = "uffd_register"
+
+    def text(self) -> str:
+        return f"uffd_register {self.target} {self.mode}"
+
+    @staticmethod
+    def parse(result, args, kv, in_setup):
+        if len(args) != 2 or args[1] not in ("missing", "wp"):
+            raise OpError("uffd_register takes a mapping and missing or wp")
+        _done([], kv)
+        return UffdRegister(args[0], args[1])
+
+    def mappings(self):
+        return (self.target,)
+
+    def run(self, env, ctx):
+        m = env.mapping(self.target)
+        if m is None:
+            return EFAULT
+        return (yield from userfaultfd_register(ctx, m.proc.mm, m.start, self.mode))
+
+
 OPS: dict[str, type] = {cls.name: cls for cls in (
-    Mmap, Munmap, Exit, Read, Write, Madvise, UffdMove, GupFast, Unpin, PagemapRead,
-    KhugepagedScan)}
+    Mmap, Munmap, Exit, Read, Write, Madvise, UffdRegister, UffdMove, GupFast, Unpin,
+    PagemapRead, KhugepagedScan)}
 USER_OPS = [n for n, c in OPS.items() if c.user]
 KTHREAD_OPS = [n for n, c in OPS.items() if c.kthread]

@@ -1,0 +1,298 @@
+"""The ``.kprog`` text format: readable, editable, replayable reproducers.
+
+::
+
+    kprog 1
+    # title: ...            (comment lines before the first block are the story header)
+    bugs: pt-reclaim-semi-rcu
+    config: table_free=rcu split_ptlocks=on
+
+    setup {
+      p0 = process
+      f0 = file pages=16
+      m0 = mmap p0 anon pages=8
+      write m0+0 value=1
+    }
+    T0 on p0 {
+      pagemap_read m0+0 pages=8
+    }
+    K0 kthread {
+      khugepaged_scan m1+0
+    }
+    schedule {
+      T0 until __pte_offset_map_lock:spin_lock
+      T1 choose zap_pte_range:need_resched=1
+      T1 finish
+      *
+    }
+    choices { 0 1 1 0 }
+    expect: BUG: KASAN: use-after-free Read in __pte_offset_map_lock
+
+Loading is strict: an unknown key, operation, process, mapping, bug, config or site is an
+error naming the file and line. Writing is canonical: loading what was written gives the
+same program.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..bugs import BugError, BugSet
+from ..kernel import Config, ConfigError
+from ..sim import lookup_site
+from ..sim.strategies import ForceChoice, ScheduleLine
+from .ops import OPS, OpError
+from .program import Program, ProgramError, ThreadSpec
+
+__all__ = ["KprogError", "loads", "load", "dumps", "dump", "VERSION"]
+
+VERSION = 1
+_THREAD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s+(on\s+([A-Za-z_][A-Za-z0-9_]*)|kthread)\s*\{$")
+_ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+)$")
+
+
+class KprogError(ValueError):
+    """A malformed ``.kprog``: ``path:line: message``."""
+
+    def __init__(self, path: str, lineno: int, msg: str):
+        super().__init__(f"{path}:{lineno}: {msg}" if lineno else f"{path}: {msg}")
+        self.path = path
+        self.lineno = lineno
+
+
+def _split_op(text: str):
+    result = None
+    m = _ASSIGN.match(text)
+    if m and "=" not in m.group(1):
+        result, text = m.group(1), m.group(2)
+    words = text.split()
+    name, rest = words[0], words[1:]
+    args, kv = [], {}
+    for w in rest:
+        k, eq, v = w.partition("=")
+        if eq:
+            if k in kv:
+                raise OpError(f"{k}= given twice")
+            kv[k] = v
+        else:
+            args.append(w)
+    return result, name, args, kv
+
+
+def _parse_op(text: str, in_setup: bool):
+    result, name, args, kv = _split_op(text)
+    cls = OPS.get(name)
+    if cls is None:
+        raise OpError(f"unknown operation {name!r} (known: {', '.join(OPS)})")
+    if result is not None and name != "mmap":
+        raise OpError(f"{name} does not return a name")
+    return cls.parse(result, args, kv, in_setup)
+
+
+def _parse_schedule_line(text: str, lineno: int):
+    if text == "*":
+        return "*"
+    words = text.split()
+    if len(words) >= 2 and words[1] == "finish" and len(words) == 2:
+        return ScheduleLine(words[0], None, 1, lineno)
+    if len(words) in (3, 4) and words[1] == "until":
+        try:
+            s = lookup_site(words[2])
+        except KeyError:
+            raise OpError(f"unknown site {words[2]!r}") from None
+        count = 1
+        if len(words) == 4:
+            if not re.fullmatch(r"x[1-9][0-9]*", words[3]):
+                raise OpError(f"bad occurrence {words[3]!r} (expected xN)")
+            count = int(words[3][1:])
+        return ScheduleLine(words[0], s, count, lineno)
+    if len(words) == 3 and words[1] == "choose":
+        label, eq, v = words[2].rpartition("=")
+        if not eq or not label:
+            raise OpError("choose takes LABEL=VALUE")
+        try:
+            return ForceChoice(words[0], label, int(v), lineno)
+        except ValueError:
+            raise OpError(f"choose value {v!r} is not an integer") from None
+    raise OpError(f"bad schedule line {text!r} (expected 'T until SITE [xN]', 'T finish', "
+                  f"'T choose LABEL=V' or '*')")
+
+
+def loads(text: str, path: str = "<string>") -> Program:
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != f"kprog {VERSION}":
+        raise KprogError(path, 1, f"not a kprog file (the first line must be 'kprog {VERSION}')")
+    comments: list[str] = []
+    bugs: list[str] = []
+    config_items: list[tuple[int, str]] = []
+    processes: list[str] = []
+    files: list[tuple[str, int]] = []
+    setup: list = []
+    threads: list[ThreadSpec] = []
+    schedule: list | None = None
+    choices: list[int] | None = None
+    expect: str | None = None
+    seen_block = False
+    block = None              # ("setup"|"thread"|"schedule"|"choices", data)
+    for lineno, raw in enumerate(lines[1:], start=2):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            if not seen_block and block is None:
+                comments.append(raw.rstrip())
+            continue
+        try:
+            if block is not None:
+                kind, data = block
+                if line == "}":
+                    if kind == "thread":
+                        name, proc, ops = data
+                        threads.append(ThreadSpec(name, proc, tuple(ops)))
+                    block = None
+                    continue
+                if kind == "setup":
+                    m = _ASSIGN.match(line)
+                    if m and m.group(2).split()[0] == "process":
+                        if m.group(2).strip() != "process":
+                            raise OpError("process takes no arguments")
+                        processes.append(m.group(1))
+                    elif m and m.group(2).split()[0] == "file":
+                        _, _, args, kv = _split_op(m.group(2))
+                        if args or set(kv) != {"pages"}:
+                            raise OpError("file takes pages=N")
+                        files.append((m.group(1), int(kv["pages"])))
+                    else:
+                        setup.append(_parse_op(line, True))
+                elif kind == "thread":
+                    data[2].append(_parse_op(line, False))
+                elif kind == "schedule":
+                    item = _parse_schedule_line(line, lineno)
+                    if schedule and schedule[-1] == "*":
+                        raise OpError("nothing may follow '*'")
+                    schedule.append(item)
+                continue
+            if line.startswith("choices"):
+                m = re.fullmatch(r"choices\s*\{([0-9\s]*)\}", line)
+                if not m:
+                    raise OpError("choices { N N ... } on one line")
+                choices = [int(x) for x in m.group(1).split()]
+                continue
+            key, colon, value = line.partition(":")
+            if colon and key in ("bugs", "config", "expect"):
+                if key == "bugs":
+                    bugs.extend(x for x in value.replace(",", " ").split())
+                elif key == "config":
+                    config_items.extend((lineno, x) for x in value.split())
+                else:
+                    expect = value.strip()
+                continue
+            if line == "setup {":
+                block = ("setup", None)
+                seen_block = True
+                continue
+            if line == "schedule {":
+                if schedule is not None:
+                    raise OpError("a second schedule block")
+                schedule = []
+                block = ("schedule", None)
+                seen_block = True
+                continue
+            m = _THREAD.match(line)
+            if m:
+                block = ("thread", (m.group(1), m.group(3), []))
+                seen_block = True
+                continue
+            raise OpError(f"unexpected line {line!r}")
+        except (OpError, ValueError) as e:
+            raise KprogError(path, lineno, str(e)) from None
+    if block is not None:
+        raise KprogError(path, len(lines), f"unterminated {block[0]} block")
+    try:
+        bugset = BugSet.parse(bugs)
+    except BugError as e:
+        raise KprogError(path, 0, str(e)) from None
+    config = Config()
+    for lineno, item in config_items:
+        try:
+            config = config.parse([item])
+        except ConfigError as e:
+            raise KprogError(path, lineno, str(e)) from None
+    sched = None
+    if schedule is not None:
+        sched = tuple(x for x in schedule if x != "*")
+    prog = Program(tuple(processes), tuple(files), tuple(setup), tuple(threads), config,
+                   bugset, sched, tuple(choices) if choices is not None else None, expect,
+                   tuple(comments))
+    try:
+        prog.validate()
+        names = {t.name for t in prog.threads} | {"rcu_gp", "setup", "teardown"}
+        for item in prog.schedule or ():
+            if item.thread not in names:
+                raise ProgramError(f"schedule names unknown thread {item.thread}")
+    except ProgramError as e:
+        raise KprogError(path, 0, str(e)) from None
+    return prog
+
+
+def load(path: str) -> Program:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as e:
+        raise KprogError(path, 0, e.strerror or str(e)) from None
+    return loads(text, path)
+
+
+def dumps(prog: Program) -> str:
+    out = [f"kprog {VERSION}"]
+    out.extend(prog.comments)
+    if prog.bugs:
+        out.append(f"bugs: {prog.bugs.text()}")
+    diff = prog.config.diff()
+    if diff:
+        def fmt(v):
+            return ("on" if v else "off") if isinstance(v, bool) else str(v)
+        out.append("config: " + " ".join(f"{k}={fmt(v)}" for k, v in diff.items()))
+    out.append("")
+    out.append("setup {")
+    for p in prog.processes:
+        out.append(f"  {p} = process")
+    for name, pages in prog.files:
+        out.append(f"  {name} = file pages={pages}")
+    for op in prog.setup:
+        out.append(f"  {op.text()}")
+    out.append("}")
+    for t in prog.threads:
+        head = f"{t.name} kthread {{" if t.kthread else f"{t.name} on {t.proc} {{"
+        out.append(head)
+        for op in t.ops:
+            out.append(f"  {op.text()}")
+        out.append("}")
+    if prog.schedule is not None:
+        out.append("schedule {")
+        for item in prog.schedule:
+            out.append(f"  {item.text()}")
+        out.append("  *")
+        out.append("}")
+    if prog.choices is not None:
+        out.append("choices { " + " ".join(str(c) for c in prog.choices) + " }")
+    if prog.expect is not None:
+        out.append(f"expect: {prog.expect}")
+    return "\n".join(out) + "\n"
+
+
+def dump(prog: Program, path: str) -> None:
+    """Write atomically (a reader never sees half a file)."""
+    import os
+    import tempfile
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".kprog-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(dumps(prog))
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
