@@ -8,6 +8,11 @@ Kernel files: mm/swap.c (``folio_put``), mm/page_alloc.c (``free_pages_prepare``
 
 Simplified: mapcount is one counter per folio (the kernel keeps per-page and large-folio
 counts); no LRU, memcg or swap cache; the refcount is an atomic word accessed in one step.
+
+The folio's metadata (refcount, mapcount, lock: ``struct page`` fields) stays addressable
+after the folio is freed, as in the kernel, where lookups take speculative references
+(``folio_try_get`` fails on a zero refcount); only the folio's contents are shadow-checked.
+A reference dropped once too often is a "Bad page state".
 """
 
 from __future__ import annotations
@@ -29,14 +34,12 @@ def folio_alloc(ctx, npages: int, anon: bool, site, data=None):
 
 def folio_get(ctx, folio, site):
     yield site
-    ctx.access(folio, site, True)
     folio.refcount += 1
 
 
 def folio_try_get(ctx, folio, site) -> bool:
     """``folio_try_get``: take a reference unless the folio is already being freed."""
     yield site
-    ctx.access(folio, site, True)
     if folio.refcount <= 0:
         return False
     folio.refcount += 1
@@ -53,7 +56,6 @@ def folio_put_now(ctx, folio, site, refs: int = 1) -> None:
     """The body of ``folio_put`` for a caller that already yielded at ``site``."""
     if folio.zero:
         return
-    ctx.access(folio, site, True)
     folio.refcount -= refs
     if folio.refcount == 0:
         if folio.mapcount != 0 or folio.pincount != 0:

@@ -39,7 +39,6 @@ S_LEAF_PUT = site("gup_fast_pmd_leaf:gup_put_folio")
 def _grab(ctx, folio, site_) -> bool:
     """``try_grab_folio_fast(FOLL_PIN)``: fails if the folio is already being freed."""
     yield site_
-    ctx.access(folio, site_, True)
     if folio.refcount <= 0:
         return False
     folio.refcount += 1
@@ -49,7 +48,6 @@ def _grab(ctx, folio, site_) -> bool:
 
 def _unpin(ctx, folio, site_):
     yield site_
-    ctx.access(folio, site_, True)
     folio.pincount -= 1
     folio_put_now(ctx, folio, site_)
 

@@ -22,12 +22,13 @@ cache's and ours); no mmu notifiers (their calls remain scheduling points).
 
 from __future__ import annotations
 
-from ..kernel import down_read, sleep_trylock, spin_lock, spin_lock_nested, spin_unlock, up_read
+from ..kernel import (down_read, local_irq_disable, local_irq_enable, sleep_trylock, spin_lock,
+                      spin_lock_nested, spin_unlock, up_read)
 from ..sim import site
-from .folio import (add_mm_counter, folio_add_rmap, folio_alloc, folio_lock, folio_put,
-                    folio_remove_rmap, folio_try_get, folio_trylock, folio_unlock, mm_counter)
+from .folio import (add_mm_counter, folio_add_rmap, folio_alloc, folio_get, folio_put,
+                    folio_remove_rmap, folio_trylock, folio_unlock, mm_counter)
 from .memory import mm_find_pmd, pmd_alloc
-from .memory_file import vma_suits_huge
+from .memory_file import filemap_lock_folio, vma_suits_huge
 from .pgtable import (__pte_offset_map_lock, pmd_lock, pmd_pgtable, pmdp_get_lockless,
                       pte_free_defer, pte_lockptr, pte_offset_map_rw_nolock, pte_unmap,
                       pte_unmap_unlock, ptep_get, ptep_get_and_clear)
@@ -154,6 +155,14 @@ def retract_page_tables(ctx, f, pgoff: int):
 
 S_CF_ALLOC = site("collapse_file:alloc_charge_folio")
 S_CF_LOCK_NEW = site("collapse_file:__folio_set_locked")
+S_CF_XA_IRQ = site("collapse_file:xas_lock_irq")
+S_CF_XA_LOCK = site("collapse_file:xa_lock")
+S_CF_XA_UNLOCK = site("collapse_file:xa_unlock")
+S_CF_XA_IRQ_ON = site("collapse_file:xas_unlock_irq")
+S_CF_XA_IRQ2 = site("collapse_file:xas_lock_irq_store")
+S_CF_XA_LOCK2 = site("collapse_file:xa_lock_store")
+S_CF_XA_UNLOCK2 = site("collapse_file:xa_unlock_store")
+S_CF_XA_IRQ2_ON = site("collapse_file:xas_unlock_irq_store")
 S_CF_LOAD = site("collapse_file:xas_load")
 S_CF_TRYLOCK = site("collapse_file:folio_trylock")
 S_CF_GET = site("collapse_file:folio_get")
@@ -183,28 +192,27 @@ def collapse_file(ctx, f, start: int, is_khugepaged: bool):
     new.uptodate = False
     pagelist = []
     result = SCAN_SUCCEED
+    xa = f.i_pages_lock
     for index in range(start, start + n):
+        yield from local_irq_disable(ctx, S_CF_XA_IRQ)            # xas_lock_irq()
+        yield from spin_lock(ctx, xa, S_CF_XA_LOCK)
         yield S_CF_LOAD
         ctx.access(f, S_CF_LOAD, False)
         old = f.page_cache.get(index)
-        if old is None:
-            result = SCAN_FAIL
-            break
-        if old.npages != 1:
-            result = SCAN_PAGE_COMPOUND
-            break
-        if not (yield from folio_trylock(ctx, old, S_CF_TRYLOCK)):
+        if old is None or old.npages != 1:
+            result = SCAN_FAIL if old is None else SCAN_PAGE_COMPOUND
+        elif not (yield from folio_trylock(ctx, old, S_CF_TRYLOCK)):
             result = SCAN_PAGE_LOCK
+        else:
+            yield from folio_get(ctx, old, S_CF_GET)
+            pagelist.append(old)
+        yield from spin_unlock(ctx, xa, S_CF_XA_UNLOCK)           # xas_unlock_irq()
+        yield from local_irq_enable(ctx, S_CF_XA_IRQ_ON)
+        if result != SCAN_SUCCEED:
             break
-        if not (yield from folio_try_get(ctx, old, S_CF_GET)):
-            yield from folio_unlock(ctx, old, S_CF_ROLLBACK_UNLOCK)
-            result = SCAN_FAIL
-            break
-        pagelist.append(old)
         if old.mapcount:
             yield from try_to_unmap(ctx, old)
         yield S_CF_REFCHECK
-        ctx.access(old, S_CF_REFCHECK, False)
         if old.refcount != 2 or old.mapcount:
             result = SCAN_PAGE_COUNT
             break
@@ -222,19 +230,22 @@ def collapse_file(ctx, f, start: int, is_khugepaged: bool):
         yield S_CF_COPY
         ctx.access(old, S_CF_COPY, False)
         new.data[i] = old.data[0]
+    yield from local_irq_disable(ctx, S_CF_XA_IRQ2)
+    yield from spin_lock(ctx, xa, S_CF_XA_LOCK2)
     yield S_CF_STORE
     ctx.access(f, S_CF_STORE, True)
     new.uptodate = True
     new.refcount += n                         # folio_ref_add(): one per page-cache slot
     for index in range(start, start + n):
         f.page_cache[index] = new
+    yield from spin_unlock(ctx, xa, S_CF_XA_UNLOCK2)
+    yield from local_irq_enable(ctx, S_CF_XA_IRQ2_ON)
     yield from retract_page_tables(ctx, f, start)
     if not is_khugepaged:
         result = SCAN_PTE_MAPPED_HUGEPAGE
     yield from folio_unlock(ctx, new, S_CF_UNLOCK_NEW)
     for old in pagelist:
         yield S_CF_OLD_MAPPING
-        ctx.access(old, S_CF_OLD_MAPPING, True)
         old.mapping = None
         yield from folio_unlock(ctx, old, S_CF_UNLOCK_OLD)
         yield from folio_put(ctx, old, S_CF_PUT_OLD, refs=2)
@@ -246,9 +257,6 @@ def collapse_file(ctx, f, start: int, is_khugepaged: bool):
 
 S_CPM_VMA = site("collapse_pte_mapped_thp:vma_lookup")
 S_CPM_FIND1 = site("collapse_pte_mapped_thp:find_pmd_fast_check")
-S_CPM_LOOKUP = site("filemap_lock_folio:filemap_get_entry")
-S_CPM_GET = site("filemap_lock_folio:folio_try_get")
-S_CPM_LOCK = site("filemap_lock_folio:folio_lock")
 S_CPM_FIND2 = site("collapse_pte_mapped_thp:find_pmd_or_thp_or_none")
 S_CPM_SCAN = site("collapse_pte_mapped_thp:step1_ptep_get")
 S_CPM_STEP1_UNLOCK = site("collapse_pte_mapped_thp:step1_spin_unlock")
@@ -298,23 +306,12 @@ def set_huge_pmd(ctx, vma, haddr: int, pmdp, folio):
         return SCAN_FAIL
     yield S_SHP_SET
     ctx.access(pmdp.table, S_SHP_SET, True)
-    ctx.access(folio, S_SHP_SET, True)
     add_mm_counter(ctx, mm, mm_counter(folio), ctx.config.ptrs_per_pte)
     folio_add_rmap(ctx, folio)
     folio.refcount += 1
     pmdp.table.slots[pmdp.idx] = HugePmd(folio, False)
     yield from spin_unlock(ctx, pml, S_SHP_UNLOCK)
     return SCAN_SUCCEED
-
-
-def filemap_lock_folio(ctx, f, index: int):
-    yield S_CPM_LOOKUP
-    ctx.access(f, S_CPM_LOOKUP, False)
-    folio = f.page_cache.get(index)
-    if folio is None or not (yield from folio_try_get(ctx, folio, S_CPM_GET)):
-        return None
-    yield from folio_lock(ctx, folio, S_CPM_LOCK)
-    return folio
 
 
 def collapse_pte_mapped_thp(ctx, mm, addr: int, install_pmd: bool):
@@ -396,7 +393,6 @@ def _collapse_locked(ctx, mm, vma, haddr: int, folio, install_pmd: bool):
     # step 3: references and counters
     if nr_ptes:
         yield S_CPM_STEP3
-        ctx.access(folio, S_CPM_STEP3, True)
         folio.refcount -= nr_ptes
         add_mm_counter(ctx, mm, mm_counter(folio), -nr_ptes)
     # step 4: remove the (now empty) table
@@ -435,7 +431,6 @@ def _abort(ctx, mm, folio, nr_ptes: int, table, ptl, pml, site_):
     if nr_ptes:
         yield from flush_tlb_mm(ctx, mm, S_CPM_ABORT_FLUSH)
         yield S_CPM_ABORT_REFS
-        ctx.access(folio, S_CPM_ABORT_REFS, True)
         folio.refcount -= nr_ptes
         add_mm_counter(ctx, mm, mm_counter(folio), -nr_ptes)
     if table is not None:

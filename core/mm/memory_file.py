@@ -41,39 +41,70 @@ def vma_suits_huge(ctx, vma, haddr: int) -> bool:
 
 # -- the page cache -------------------------------------------------------------------------------
 
-S_FF_LOOKUP = site("filemap_fault:filemap_get_folio")
-S_FF_GET = site("filemap_fault:folio_try_get")
-S_FF_LOCK = site("filemap_fault:folio_lock")
-S_FF_CHECK = site("filemap_fault:folio_mapping_check")
-S_FF_STALE_UNLOCK = site("filemap_fault:stale_folio_unlock")
-S_FF_STALE_PUT = site("filemap_fault:stale_folio_put")
-S_FF_RETRY = spin_site("filemap_fault:retry_find")
+S_GE_RCU = site("filemap_get_entry:rcu_read_lock")
+S_GE_LOAD = site("filemap_get_entry:xas_load")
+S_GE_GET = site("filemap_get_entry:folio_try_get")
+S_GE_RELOAD = site("filemap_get_entry:xas_reload")
+S_GE_STALE_PUT = site("filemap_get_entry:folio_put")
+S_GE_RETRY = spin_site("filemap_get_entry:repeat")
+S_GE_UNLOCK = site("filemap_get_entry:rcu_read_unlock")
+
+
+def filemap_get_entry(ctx, f, index: int):
+    """mm/filemap.c ``filemap_get_entry``: under RCU, load the slot, take a speculative
+    reference (which fails on a folio being freed), and reload the slot to be sure the
+    folio is still there. Returns the referenced folio or None."""
+    yield from rcu_read_lock(ctx, S_GE_RCU)
+    while True:
+        yield S_GE_LOAD
+        ctx.access(f, S_GE_LOAD, False)
+        folio = f.page_cache.get(index)
+        if folio is None:
+            break
+        if (yield from folio_try_get(ctx, folio, S_GE_GET)):
+            yield S_GE_RELOAD
+            ctx.access(f, S_GE_RELOAD, False)
+            if f.page_cache.get(index) is folio:
+                break
+            yield from folio_put(ctx, folio, S_GE_STALE_PUT)
+        yield S_GE_RETRY
+    yield from rcu_read_unlock(ctx, S_GE_UNLOCK)
+    return folio
+
+
+S_LF_LOCK = site("filemap_lock_folio:folio_lock")
+S_LF_CHECK = site("filemap_lock_folio:folio_mapping_check")
+S_LF_STALE_UNLOCK = site("filemap_lock_folio:stale_folio_unlock")
+S_LF_STALE_PUT = site("filemap_lock_folio:stale_folio_put")
+S_LF_RETRY = spin_site("filemap_lock_folio:repeat")
+
+
+def filemap_lock_folio(ctx, f, index: int):
+    """``__filemap_get_folio(FGP_LOCK)``: the referenced, locked folio still in the
+    mapping (after sleeping on the lock, a truncation or collapse may have replaced it:
+    look again), or None."""
+    while True:
+        folio = yield from filemap_get_entry(ctx, f, index)
+        if folio is None:
+            return None
+        yield from folio_lock(ctx, folio, S_LF_LOCK)
+        yield S_LF_CHECK
+        ctx.access(f, S_LF_CHECK, False)
+        if folio.mapping is f and f.page_cache.get(index) is folio:
+            return folio
+        yield from folio_unlock(ctx, folio, S_LF_STALE_UNLOCK)
+        yield from folio_put(ctx, folio, S_LF_STALE_PUT)
+        yield S_LF_RETRY
 
 
 def filemap_fault(ctx, vmf: Vmf):
     """``filemap_fault`` / ``shmem_fault``: the page-cache folio for the faulting index,
-    referenced and locked; after sleeping on the lock, check it is still in the mapping
-    (``collapse_file`` may have replaced it) and look again if not."""
+    referenced and locked."""
     vma = vmf.vma
-    f = vma.file
     index = vma.page_index(vmf.vpn)
-    if index >= f.npages:
+    if index >= vma.file.npages:
         return None
-    while True:
-        yield S_FF_LOOKUP
-        ctx.access(f, S_FF_LOOKUP, False)
-        folio = f.page_cache.get(index)
-        if folio is None:
-            return None
-        if (yield from folio_try_get(ctx, folio, S_FF_GET)):
-            yield from folio_lock(ctx, folio, S_FF_LOCK)
-            yield S_FF_CHECK
-            ctx.access(f, S_FF_CHECK, False)
-            if folio.mapping is f and f.page_cache.get(index) is folio:
-                return folio
-            yield from folio_unlock(ctx, folio, S_FF_STALE_UNLOCK)
-            yield from folio_put(ctx, folio, S_FF_STALE_PUT)
-        yield S_FF_RETRY
+    return (yield from filemap_lock_folio(ctx, vma.file, index))
 
 
 # -- do_fault -------------------------------------------------------------------------------------
@@ -276,6 +307,7 @@ def do_fault_around(ctx, vmf: Vmf):
 S_FMP_NEXT = site("next_uptodate_folio:xas_find")
 S_FMP_TRYLOCK = site("next_uptodate_folio:folio_trylock")
 S_FMP_GET = site("next_uptodate_folio:folio_try_get")
+S_FMP_RELOAD = site("next_uptodate_folio:xas_reload")
 S_FMP_SKIP_PUT = site("next_uptodate_folio:folio_put")
 S_FMP_NOTABLE_UNLOCK = site("filemap_map_pages:notable_folio_unlock")
 S_FMP_NOTABLE_PUT = site("filemap_map_pages:notable_folio_put")
@@ -299,7 +331,8 @@ def _window(ctx, vmf: Vmf):
 
 def next_uptodate_folio(ctx, vmf: Vmf, vpn: int, end: int):
     """The next page-cache folio at or after ``vpn`` that is uptodate and can be locked
-    without sleeping (``folio_trylock``), with a reference; its first vpn in the window."""
+    without sleeping (``folio_trylock``), referenced (speculatively, with the slot
+    reloaded); and its first vpn in the window. The caller is under RCU."""
     vma = vmf.vma
     f = vma.file
     while vpn < end:
@@ -308,10 +341,13 @@ def next_uptodate_folio(ctx, vmf: Vmf, vpn: int, end: int):
         ctx.access(f, S_FMP_NEXT, False)
         folio = f.page_cache.get(index)
         if folio is not None and (yield from folio_try_get(ctx, folio, S_FMP_GET)):
-            if (yield from folio_trylock(ctx, folio, S_FMP_TRYLOCK)):
-                if folio.mapping is f and folio.uptodate:
-                    return folio, vpn
-                yield from folio_unlock(ctx, folio, S_FMP_FOLIO_UNLOCK)
+            yield S_FMP_RELOAD
+            ctx.access(f, S_FMP_RELOAD, False)
+            if f.page_cache.get(index) is folio:
+                if (yield from folio_trylock(ctx, folio, S_FMP_TRYLOCK)):
+                    if folio.mapping is f and folio.uptodate:
+                        return folio, vpn
+                    yield from folio_unlock(ctx, folio, S_FMP_FOLIO_UNLOCK)
             yield from folio_put(ctx, folio, S_FMP_SKIP_PUT)
         vpn += 1
     return None, end
@@ -364,7 +400,6 @@ def filemap_map_pages(ctx, vmf: Vmf):
             if cur is None:
                 yield S_FMP_SET
                 ctx.access(table, S_FMP_SET, True)
-                ctx.access(folio, S_FMP_SET, True)
                 folio.refcount += 1           # each mapping holds a reference
                 folio_add_rmap(ctx, folio)
                 table.slots[vpn % n] = Pte(folio, vma.page_index(vpn) - first, False, False,

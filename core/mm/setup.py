@@ -7,7 +7,7 @@ allocate without scheduling points. ``truncate_inode_pages`` runs in the teardow
 
 from __future__ import annotations
 
-from ..kernel import ALLOCATED
+from ..kernel import ALLOCATED, spin_lock, spin_unlock
 from ..sim import site
 from .folio import folio_put_now
 from .mmap import mm_alloc
@@ -48,7 +48,9 @@ def create_process(kernel, name: str) -> Process:
     return p
 
 
+S_TRUNCATE_LOCK = site("truncate_inode_pages:xa_lock")
 S_TRUNCATE = site("truncate_inode_pages:xas_store")
+S_TRUNCATE_UNLOCK = site("truncate_inode_pages:xa_unlock")
 S_TRUNCATE_PUT = site("truncate_inode_pages:folio_put")
 
 
@@ -56,11 +58,13 @@ def truncate_inode_pages(ctx, f):
     """Drop every page-cache folio (the page cache holds one reference per page)."""
     while f.page_cache:
         index = min(f.page_cache)
+        yield from spin_lock(ctx, f.i_pages_lock, S_TRUNCATE_LOCK)
         yield S_TRUNCATE
         ctx.access(f, S_TRUNCATE, True)
         folio = f.page_cache[index]
         for i in range(folio.index, folio.index + folio.npages):
             f.page_cache.pop(i, None)
+        yield from spin_unlock(ctx, f.i_pages_lock, S_TRUNCATE_UNLOCK)
         yield S_TRUNCATE_PUT
         folio.mapping = None
         folio_put_now(ctx, folio, S_TRUNCATE_PUT, folio.npages)

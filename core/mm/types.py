@@ -35,6 +35,7 @@ MMAP_LOCK_CLASS = lock_class("mm->mmap_lock")
 I_MMAP_CLASS = lock_class("mapping->i_mmap_rwsem")
 ANON_VMA_CLASS = lock_class("anon_vma->rwsem")
 FOLIO_LOCK_CLASS = lock_class("folio_lock", nests=True)
+I_PAGES_CLASS = lock_class("mapping->i_pages")
 
 MM_ANONPAGES, MM_FILEPAGES = "MM_ANONPAGES", "MM_FILEPAGES"
 
@@ -283,7 +284,8 @@ class File(KObject):
     for the whole run; ``contents`` is what the user should read (the data oracle keeps
     its own copy)."""
 
-    __slots__ = ("name", "npages", "page_cache", "i_mmap", "i_mmap_rwsem", "seed")
+    __slots__ = ("name", "npages", "page_cache", "i_mmap", "i_mmap_rwsem", "i_pages_lock",
+                 "seed")
     kind = "file"
 
     def __init__(self, name: str, npages: int, seed: int):
@@ -294,6 +296,7 @@ class File(KObject):
         self.page_cache: dict[int, Folio] = {}
         self.i_mmap: list[Vma] = []
         self.i_mmap_rwsem = RwSem(f"{name}->i_mmap_rwsem", I_MMAP_CLASS, self)
+        self.i_pages_lock = Spinlock(f"{name}->i_pages", I_PAGES_CLASS, self)
 
     def lookup(self, index: int) -> Folio | None:
         return self.page_cache.get(index)

@@ -1,0 +1,196 @@
+"""Generating programs from the choice stream.
+
+Every decision (processes, mappings, initial touches, threads, operations, arguments,
+config) is a draw from the same ``ChoiceSource`` that later schedules the run, so one
+recorded stream reproduces a generated program and its interleaving together, and
+shrinking the stream simplifies both (0 is always the simplest answer: fewer threads,
+fewer operations, the first kind, offset 0, the default config).
+
+Arguments are biased toward the same tables: every mapping is one PTE table long and
+PMD-aligned, offsets are small, DONTNEED usually covers the whole table (so PT reclaim
+runs), and threads of one process share their mappings. ``Swarm`` switches operation
+kinds off per run and weights the rest (swarm testing, Groce et al. 2012).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..bugs import NO_BUGS
+from ..kernel import Config
+from .ops import (Addr, Exit, GupFast, KhugepagedScan, Madvise, Mmap, Munmap, PagemapRead, Read,
+                  UffdMove, UffdRegister, Unpin, Write)
+from .program import Program, ThreadSpec
+
+__all__ = ["Swarm", "generate_program", "CONFIG_CHOICES", "USER_KINDS"]
+
+USER_KINDS = ("read", "write", "dontneed", "collapse", "uffd_move", "gup_fast", "pagemap_read",
+              "munmap", "exit")
+
+# Valid (split_ptlocks, alloc_split_ptlocks, table_free, pt_reclaim); the default first.
+CONFIG_CHOICES = (
+    (True, False, "rcu", True),
+    (True, True, "rcu", True),
+    (False, False, "rcu", True),
+    (True, False, "semi_rcu", False),
+    (True, True, "semi_rcu", False),
+    (False, False, "tlb_only", False),
+    (True, False, "tlb_only", False),
+)
+
+
+@dataclass
+class Swarm:
+    """Which operation kinds a run may use, and their weights."""
+
+    weights: dict = field(default_factory=lambda: {k: 1 for k in USER_KINDS})
+    khugepaged: bool = True
+
+    @staticmethod
+    def draw(src) -> "Swarm":
+        """Each kind is off with probability 1/4 (but never all off); others get a
+        weight 1-3. All zeros: every kind on, weight 1."""
+        weights = {}
+        for k in USER_KINDS:
+            if src.choose(4, "gen:swarm_off") == 3:
+                continue
+            weights[k] = 1 + src.choose(3, "gen:swarm_weight")
+        if not weights:
+            weights = {"read": 1, "write": 1}
+        return Swarm(weights, src.choose(4, "gen:swarm_khugepaged") != 3)
+
+    def pick(self, src) -> str:
+        kinds = [k for k in USER_KINDS if k in self.weights]
+        total = sum(self.weights[k] for k in kinds)
+        r = src.choose(total, "gen:op")
+        for k in kinds:
+            r -= self.weights[k]
+            if r < 0:
+                return k
+        return kinds[-1]
+
+
+def _config(src, base: Config | None) -> Config:
+    if base is not None:
+        return base
+    split, alloc, tf, reclaim = CONFIG_CHOICES[src.choose(len(CONFIG_CHOICES), "gen:config")]
+    c = Config(split_ptlocks=split, alloc_split_ptlocks=alloc, table_free=tf, pt_reclaim=reclaim)
+    return c.with_values(fault_around=src.choose(4, "gen:fault_around") != 3,
+                         tlb_batch=(8, 3, 4)[src.choose(3, "gen:tlb_batch")])
+
+
+def _user_op(src, kind: str, own: list, anon: list, filemaps: list, uffd: list, n: int,
+             value: int):
+    """One operation of ``kind`` on the thread's own mappings, or None if none fits."""
+    def off():
+        return src.choose(n, "gen:offset")
+
+    def pick(names):
+        return names[src.choose(len(names), "gen:mapping")] if names else None
+
+    if kind == "read":
+        m = pick(own)
+        return Read(Addr(m, off())) if m else None
+    if kind == "write":
+        m = pick([x for x in own if x not in uffd] or own)
+        return Write(Addr(m, off()), value) if m else None
+    if kind == "dontneed":
+        m = pick(own)
+        if not m:
+            return None
+        if src.choose(4, "gen:partial") == 3:
+            start = off()
+            return Madvise(Addr(m, start), 1 + src.choose(n - start, "gen:pages"), "DONTNEED")
+        return Madvise(Addr(m, 0), n, "DONTNEED")
+    if kind == "collapse":
+        m = pick(filemaps)
+        return Madvise(Addr(m, 0), n, "COLLAPSE") if m else None
+    if kind == "uffd_move":
+        if len(uffd) < 2:
+            return None
+        d = src.choose(2, "gen:uffd_dir")
+        return UffdMove(Addr(uffd[1 - d], off()), Addr(uffd[d], off()), 1)
+    if kind == "gup_fast":
+        m = pick(own)
+        return GupFast(Addr(m, off()), 1 + src.choose(2, "gen:pages")) if m else None
+    if kind == "pagemap_read":
+        m = pick(own)
+        return PagemapRead(Addr(m, 0), n) if m else None
+    if kind == "munmap":
+        m = pick(own)
+        return Munmap(m) if m else None
+    if kind == "exit":
+        return Exit()
+    raise ValueError(kind)
+
+
+def generate_program(src, config: Config | None = None, swarm: Swarm | None = None,
+                     bugs=NO_BUGS, max_threads: int = 3, max_ops: int = 3) -> Program:
+    """A random program drawn from ``src``."""
+    cfg = _config(src, config)
+    n = cfg.ptrs_per_pte
+    sw = swarm if swarm is not None else Swarm.draw(src)
+    nprocs = 1 + src.choose(2, "gen:nprocs")
+    procs = [f"p{i}" for i in range(nprocs)]
+    files = (("f0", 2 * n),)
+    setup: list = []
+    owner: dict[str, str] = {}
+    kinds: dict[str, str] = {}
+    # p0: an anonymous table, a file table, two uffd-registered anonymous tables.
+    setup.append(Mmap("m0", "anon", n, proc="p0"))
+    fkind = ("shared", "private")[src.choose(2, "gen:file_kind")]
+    setup.append(Mmap("m1", fkind, n, "f0", proc="p0"))
+    owner.update(m0="p0", m1="p0")
+    kinds.update(m0="anon", m1="file")
+    with_uffd = src.choose(3, "gen:uffd") == 2
+    if with_uffd:
+        setup.append(Mmap("m2", "anon", n, proc="p0"))
+        setup.append(Mmap("m3", "anon", n, proc="p0"))
+        owner.update(m2="p0", m3="p0")
+        kinds.update(m2="uffd", m3="uffd")
+    if nprocs == 2:
+        setup.append(Mmap("m4", "shared", n, "f0", proc="p1"))
+        setup.append(Mmap("m5", "anon", n, proc="p1"))
+        owner.update(m4="p1", m5="p1")
+        kinds.update(m4="file", m5="anon")
+    # Initial touches, so that tables exist and hold pages.
+    for _ in range(src.choose(4, "gen:touches")):
+        m = sorted(owner)[src.choose(len(owner), "gen:touch_mapping")]
+        if src.choose(2, "gen:touch_kind") or kinds[m] != "file":
+            setup.append(Write(Addr(m, src.choose(n, "gen:offset")), 1 + len(setup)))
+        else:
+            setup.append(Read(Addr(m, src.choose(n, "gen:offset"))))
+    if with_uffd:
+        setup.append(UffdRegister("m2", "missing"))
+        setup.append(UffdRegister("m3", "missing"))
+    nthreads = 2 + src.choose(max_threads - 1, "gen:nthreads")
+    threads = []
+    value = 10
+    for t in range(nthreads):
+        proc = procs[src.choose(nprocs, "gen:thread_proc")] if t else "p0"
+        own = sorted(m for m, p in owner.items() if p == proc)
+        anon = [m for m in own if kinds[m] == "anon"]
+        fmaps = [m for m in own if kinds[m] == "file"]
+        uffd = [m for m in own if kinds[m] == "uffd"]
+        ops = []
+        for _ in range(1 + src.choose(max_ops, "gen:nops")):
+            kind = sw.pick(src)
+            value += 1
+            op = _user_op(src, kind, own, anon, fmaps, uffd, n, value)
+            if op is None:
+                continue
+            if isinstance(op, GupFast) and src.choose(2, "gen:unpin"):
+                ops.append(op)
+                op = Unpin()
+            ops.append(op)
+            if isinstance(op, Exit):
+                break
+        if ops:
+            threads.append(ThreadSpec(f"T{t}", proc, tuple(ops)))
+    if sw.khugepaged and src.choose(3, "gen:khugepaged") == 2:
+        fmaps = sorted(m for m, k in kinds.items() if k == "file")
+        m = fmaps[src.choose(len(fmaps), "gen:mapping")]
+        threads.append(ThreadSpec("K0", None, (KhugepagedScan(Addr(m, 0)),)))
+    prog = Program(tuple(procs), files, tuple(setup), tuple(threads), cfg, bugs)
+    prog.validate()
+    return prog
