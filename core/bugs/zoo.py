@@ -28,7 +28,7 @@ ZOO = [
         "mainline dd95d2782a25 (v4 02/11 \"mm: userfaultfd: recheck dst_pmd entry in "
         "move_pages_pte()\")",
         "core/mm/userfaultfd.py",
-        "BUG: data corruption: read returned a wrong value")),
+        "BUG: Bad rss-counter state")),
     register(BugSwitch(
         "pt-reclaim-semi-rcu",
         "with PT reclaim, the single-table fallback of tlb_remove_table() frees after an "
@@ -37,7 +37,7 @@ ZOO = [
         "mainline 718b13861d22 (\"x86: mm: free page table pages by RCU instead of semi "
         "RCU\")",
         "core/mm/mmu_gather.py",
-        "BUG: KASAN: use-after-free Read in __pte_offset_map_lock")),
+        "BUG: KASAN: use-after-free Read in handle_pte_fault")),
     register(BugSwitch(
         "ptlock-free-immediate",
         "with ALLOC_SPLIT_PTLOCKS, the ptlock object is freed (pagetable_dtor) when the table "

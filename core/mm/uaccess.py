@@ -85,6 +85,11 @@ def _try_access(ctx, mm, vpn: int, write: bool, value, site_):
     else:
         e = _walk(ctx, mm, vpn, write, tlb, site_)
         if e is None:
+            # A page fault invalidates the faulting address's TLB and paging-structure
+            # cache entries (Intel SDM 4.10.4.1), so a stale, more restrictive entry
+            # cannot make the access fault forever.
+            tlb.entries.pop(key, None)
+            tlb.psc.pop((mm.oid, vpn // ctx.config.ptrs_per_pte), None)
             return False, None
         tlb.entries[key] = e
         folio, page = e[0], e[1]

@@ -25,8 +25,8 @@ from .pgtable import pmdp_get_lockless, pte_offset_map_rw_nolock, pte_unmap, pte
 from .tlb import ptep_clear_flush
 from .types import HugePmd, Pte
 
-__all__ = ["move_pages", "move_pages_pte", "userfaultfd_register", "double_pt_lock", "double_pt_unlock",
-           "EAGAIN", "EEXIST", "ENOENT", "EINVAL", "EBUSY"]
+__all__ = ["move_pages", "move_pages_pte", "userfaultfd_register", "double_pt_lock",
+           "double_pt_unlock", "EAGAIN", "EEXIST", "ENOENT", "EINVAL", "EBUSY"]
 
 EAGAIN, EEXIST, ENOENT, EINVAL, EBUSY = "-EAGAIN", "-EEXIST", "-ENOENT", "-EINVAL", "-EBUSY"
 

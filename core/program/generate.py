@@ -47,7 +47,7 @@ class Swarm:
     khugepaged: bool = True
 
     @staticmethod
-    def draw(src) -> "Swarm":
+    def draw(src) -> Swarm:
         """Each kind is off with probability 1/4 (but never all off); others get a
         weight 1-3. All zeros: every kind on, weight 1."""
         weights = {}

@@ -18,6 +18,7 @@ from ..kernel.rcu import rcu_barrier
 from ..machine import Machine
 from ..mm.gup import unpin_user_pages
 from ..mm.mmap import exit_mm
+from ..mm.picture import mm_picture
 from ..mm.setup import boot_world, create_file, create_process, truncate_inode_pages
 from ..sim import ReplaySource, site
 from ..sim.strategies import RandomWalk, Replay, ScheduleLine
@@ -119,6 +120,7 @@ class Env:
         self.pins: dict[str, list] = {}
         self.exited: set[str] = set()
         self.results: dict[str, list] = {}
+        self.pictures: dict[str, str] = {}
 
     def process(self, name: str):
         return self.world.processes[name]
@@ -144,6 +146,7 @@ class Outcome:
     nsteps: int
     results: dict                   # thread -> [op result]
     drift: object = None            # core.sim.strategies.Drift or None
+    pictures: dict = field(default_factory=dict)   # process -> page tables before teardown
 
     @property
     def passed(self) -> bool:
@@ -183,6 +186,8 @@ S_TEARDOWN_BARRIER = site("teardown:final_rcu_barrier")
 
 def _teardown(env: Env):
     def body(ctx):
+        env.pictures = {name: mm_picture(p.mm) for name, p in env.world.processes.items()
+                        if p.mm.kstate == "allocated"}
         for name in sorted(env.pins):
             yield from unpin_user_pages(ctx, env.pins.pop(name))
         for pname in env.program.processes:
@@ -246,4 +251,5 @@ def run_program(program: Program, source=None, strategy=None, checkers=None,
         kernel.spawn(t.name, _thread_body(env, t))
     res = m.run(teardown=_teardown(env))
     drift = getattr(strategy, "drift", None)
-    return Outcome(res.title, res.report, res.trace, res.nsteps, env.results, drift)
+    return Outcome(res.title, res.report, res.trace, res.nsteps, env.results, drift,
+                   env.pictures)

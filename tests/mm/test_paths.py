@@ -1,0 +1,170 @@
+"""Single-thread path tests: a program, then the page tables (before teardown) and the
+operations' results (a read returns the value, a write the value written), exactly."""
+
+import pytest
+
+from core.program.kprog import loads
+from core.program.program import run_program
+
+SETUP = """kprog 1
+{config}
+setup {{
+  p0 = process
+  f0 = file pages=16
+  m0 = mmap p0 anon pages=8
+  m1 = mmap p0 {fkind} f0 pages=8
+{setup}
+}}
+T0 on p0 {{
+{ops}
+}}
+"""
+
+
+def run(ops, setup="", fkind="shared", config=""):
+    text = SETUP.format(config=f"config: {config}" if config else "", fkind=fkind,
+                        setup="\n".join("  " + s for s in setup.split(";") if s.strip()),
+                        ops="\n".join("  " + o for o in ops.split(";") if o.strip()))
+    out = run_program(loads(text))
+    assert out.title == "pass", out.report.format()
+    return out.pictures.get("p0"), out.results["T0"]
+
+
+def picture(*rows):
+    return "\n".join(rows)
+
+
+CASES = {
+    "anonymous write fault, read of the zero page": (
+        dict(ops="write m0+0 value=7; read m0+1; read m0+0"),
+        picture("p0: nr_ptes=1 rss=anon:1 file:0",
+                "  pmd 0: table [A7 Z0 .. .. .. .. .. ..]",
+                "  pmd 1: none", "  pmd 2: none", "  pmd 3: none"),
+        [7, 0, 7]),
+    "MADV_DONTNEED of the whole table frees it (PT reclaim)": (
+        dict(setup="write m0+0 value=7; write m0+3 value=8",
+             ops="madvise m0+0 pages=8 DONTNEED; read m0+3"),
+        picture("p0: nr_ptes=1 rss=anon:0 file:0",
+                "  pmd 0: table [.. .. .. Z0 .. .. .. ..]",
+                "  pmd 1: none", "  pmd 2: none", "  pmd 3: none"),
+        [0, 0]),
+    "MADV_DONTNEED with nothing read back leaves no table": (
+        dict(setup="write m0+0 value=7", ops="madvise m0+0 pages=8 DONTNEED"),
+        picture("p0: nr_ptes=0 rss=anon:0 file:0",
+                "  pmd 0: none", "  pmd 1: none", "  pmd 2: none", "  pmd 3: none"),
+        [0]),
+    "partial MADV_DONTNEED keeps the table": (
+        dict(setup="write m0+0 value=7; write m0+5 value=8",
+             ops="madvise m0+4 pages=4 DONTNEED"),
+        picture("p0: nr_ptes=1 rss=anon:1 file:0",
+                "  pmd 0: table [A7 .. .. .. .. .. .. ..]",
+                "  pmd 1: none", "  pmd 2: none", "  pmd 3: none"),
+        [0]),
+    "without pt_reclaim the empty table stays": (
+        dict(setup="write m0+0 value=7", ops="madvise m0+0 pages=8 DONTNEED",
+             config="pt_reclaim=off"),
+        picture("p0: nr_ptes=1 rss=anon:0 file:0",
+                "  pmd 0: table [.. .. .. .. .. .. .. ..]",
+                "  pmd 1: none", "  pmd 2: none", "  pmd 3: none"),
+        [0]),
+    "file read fault maps the window around it": (
+        dict(ops="read m1+2"),
+        picture("p0: nr_ptes=1 rss=anon:0 file:8",
+                "  pmd 0: none",
+                "  pmd 1: table [F1000 F1001 F1002 F1003 F1004 F1005 F1006 F1007]",
+                "  pmd 2: none", "  pmd 3: none"),
+        [1002]),
+    "without fault-around one page is mapped": (
+        dict(ops="read m1+2", config="fault_around=off"),
+        picture("p0: nr_ptes=1 rss=anon:0 file:1",
+                "  pmd 0: none",
+                "  pmd 1: table [.. .. F1002 .. .. .. .. ..]",
+                "  pmd 2: none", "  pmd 3: none"),
+        [1002]),
+    "private file write copies the page": (
+        dict(fkind="private", ops="read m1+1; write m1+1 value=5; read m1+1; read m1+2"),
+        picture("p0: nr_ptes=1 rss=anon:1 file:7",
+                "  pmd 0: none",
+                "  pmd 1: table [F1000 A5 F1002 F1003 F1004 F1005 F1006 F1007]",
+                "  pmd 2: none", "  pmd 3: none"),
+        [1001, 5, 5, 1002]),
+    "shared file write goes to the page cache": (
+        dict(ops="write m1+1 value=5; read m1+1"),
+        picture("p0: nr_ptes=1 rss=anon:0 file:1",
+                "  pmd 0: none",
+                "  pmd 1: table [.. F5 .. .. .. .. .. ..]",
+                "  pmd 2: none", "  pmd 3: none"),
+        [5, 5]),
+    "MADV_COLLAPSE of a file table installs a huge pmd": (
+        dict(setup="read m1+0", ops="madvise m1+0 pages=8 COLLAPSE; read m1+3"),
+        picture("p0: nr_ptes=0 rss=anon:0 file:8",
+                "  pmd 0: none",
+                "  pmd 1: huge [F1000 F1001 F1002 F1003 F1004 F1005 F1006 F1007]",
+                "  pmd 2: none", "  pmd 3: none"),
+        [["succeed"], 1003]),
+    "munmap of the last mappings frees every table": (
+        dict(setup="write m0+0 value=7; read m1+0", ops="munmap m0; munmap m1"),
+        picture("p0: nr_ptes=0 rss=anon:0 file:0", "  no pmd table"),
+        [0, 0]),
+    "pagemap shows the present pages": (
+        dict(setup="write m0+0 value=7; write m0+6 value=8", ops="pagemap_read m0+0 pages=8"),
+        picture("p0: nr_ptes=1 rss=anon:2 file:0",
+                "  pmd 0: table [A7 .. .. .. .. .. A8 ..]",
+                "  pmd 1: none", "  pmd 2: none", "  pmd 3: none"),
+        ["p.....p."]),
+    "GUP-fast pins present pages only": (
+        dict(setup="write m0+0 value=7", ops="gup_fast m0+0 pages=2; unpin"),
+        picture("p0: nr_ptes=1 rss=anon:1 file:0",
+                "  pmd 0: table [A7 .. .. .. .. .. .. ..]",
+                "  pmd 1: none", "  pmd 2: none", "  pmd 3: none"),
+        [1, 1]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_single_thread_path(name):
+    kwargs, expected_picture, expected_results = CASES[name]
+    pic, results = run(**kwargs)
+    assert pic == expected_picture
+    assert results == expected_results
+
+
+def test_uffd_move_moves_the_page():
+    text = """kprog 1
+setup {
+  p0 = process
+  m0 = mmap p0 anon pages=8
+  m1 = mmap p0 anon pages=8
+  write m0+2 value=7
+  uffd_register m0 missing
+  uffd_register m1 missing
+}
+T0 on p0 {
+  uffd_move m1+5 m0+2 pages=1
+  read m1+5
+  read m0+2
+}
+"""
+    out = run_program(loads(text))
+    assert out.title == "pass"
+    assert out.results["T0"] == [1, 7, "sigbus"]
+    assert out.pictures["p0"].splitlines()[1:3] == [
+        "  pmd 0: table [.. .. .. .. .. .. .. ..]",
+        "  pmd 1: table [.. .. .. .. .. A7 .. ..]"]
+
+
+def test_exit_tears_the_mm_down_before_the_teardown():
+    text = """kprog 1
+setup {
+  p0 = process
+  m0 = mmap p0 anon pages=8
+  write m0+0 value=7
+}
+T0 on p0 {
+  exit
+}
+"""
+    out = run_program(loads(text))
+    assert out.title == "pass"
+    assert out.pictures == {}
+    assert "T0@exit_mmap:mmap_read_lock" in set(out.trace.lines())
