@@ -95,3 +95,23 @@ def test_written_and_loaded_is_the_same_program(bug):
     again = loads(text)
     assert again == prog
     assert dumps(again) == text
+
+
+def test_switches_compose():
+    """All six switches at once: every reproducer still reports."""
+    every = load(str(CORPUS / "pte-map-lock-no-pmd-same.kprog")).bugs.parse(list(REGISTRY))
+    for bug in REGISTRY:
+        prog = load(str(CORPUS / f"{bug}.kprog"))
+        assert run_program(prog, bugs=every).title != "pass", bug
+
+
+def test_finding_in_the_fixed_model_replays():
+    """corpus/findings: a suspected kernel bug (see the file's story), with split locks
+    off only."""
+    path = CORPUS.parent / "findings" / "collapse-pte-mapped-thp-pml-leak.kprog"
+    prog = load(str(path))
+    assert not prog.bugs
+    out = run_program(prog)
+    assert out.drift is None and out.title == prog.expect
+    split = dataclasses.replace(prog, config=prog.config.with_values(split_ptlocks=True))
+    assert run_program(split).title == "pass"
