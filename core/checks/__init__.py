@@ -5,15 +5,23 @@ from __future__ import annotations
 from .. import kasan
 from ..kernel import lockdep
 from . import oracle
+from ..mm.types import LOCK_ORDER, LOCK_ORDER_SOURCE
 from .leaks import leak_scan
 
 __all__ = ["CHECKERS", "install", "leak_scan"]
 
 # name -> installer(kernel). Each can be switched off (to measure its cost, or to let a
 # real deadlock happen instead of lockdep's earlier warning).
+def _lockdep(kernel):
+    ld = lockdep.install(kernel)
+    for chain in LOCK_ORDER:
+        ld.seed(chain, LOCK_ORDER_SOURCE)
+    return ld
+
+
 CHECKERS = {
     "kasan": kasan.install,
-    "lockdep": lockdep.install,
+    "lockdep": _lockdep,
     "leaks": lambda kernel: kernel.hooks.end.append(leak_scan),
     "oracle": oracle.install,
 }

@@ -324,3 +324,16 @@ class TableBatch(KObject):
     def __init__(self):
         super().__init__()
         self.tables: list[PteTable] = []
+
+
+# The lock order of mm/rmap.c's comment (outermost first), the part this model takes:
+# mmap_lock > folio_lock > vma_start_write > i_mmap_rwsem > anon_vma->rwsem >
+# page_table_lock or pte lock > ... > i_pages lock. Two chains, because page_table_lock
+# and the split pte locks are alternatives at the same level.
+LOCK_ORDER = (
+    ("mm->mmap_lock", "folio_lock", "vma->vm_lock", "mapping->i_mmap_rwsem",
+     "anon_vma->rwsem", "ptlock", "mapping->i_pages"),
+    ("mm->mmap_lock", "folio_lock", "vma->vm_lock", "mapping->i_mmap_rwsem",
+     "anon_vma->rwsem", "mm->page_table_lock", "mapping->i_pages"),
+)
+LOCK_ORDER_SOURCE = "documented order (mm/rmap.c)"

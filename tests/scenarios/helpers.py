@@ -83,6 +83,10 @@ class Steps(list):
     def count(self, site) -> int:
         return super().count(mark(site))
 
+    def __getitem__(self, i):
+        r = super().__getitem__(i)
+        return Steps(r) if isinstance(i, slice) else r
+
 
 def steps(o: Outcome, thread: str) -> Steps:
     """The sites ``thread`` executed, in order."""

@@ -1,6 +1,6 @@
-"""Anonymous faults against PT reclaim and each other: ``__pte_offset_map_lock``'s
-``pmd_same`` retry, ``pmd_install``'s ``pmd_none`` recheck, and the two "table vanished"
-refaults (spec 1.1, 1.2)."""
+"""Faults against PT reclaim and each other: ``__pte_offset_map_lock``'s ``pmd_same``
+retry, ``pmd_install``'s ``pmd_none`` recheck, and the "table vanished" refaults of
+``handle_pte_fault``, ``do_anonymous_page`` and ``wp_page_copy`` (spec 1.1, 1.2)."""
 
 from .helpers import control, count, follows, raced, steps
 
@@ -165,3 +165,43 @@ def test_do_anonymous_page_table_vanished_releases_the_folio():
     assert count(o, "T0", "user_write:retry_after_fault") == 2
     control(DO_ANONYMOUS_PAGE_VANISHED, SERIAL, m)
     control(DO_ANONYMOUS_PAGE_VANISHED, SERIAL_REVERSED, m)
+
+
+WP_PAGE_COPY_VANISHED = """
+    kprog 1
+    # T0 write-faults m1+2, a read-only pte of a private file mapping: do_wp_page takes a
+    # reference, drops ptl and wp_page_copy stops before allocating the copy. T1's
+    # MADV_DONTNEED zaps all of m1 and reclaims the table. wp_page_copy's
+    # pte_offset_map_lock fails: both folios are released and the access is retried (a
+    # COW fault on a none pmd this time).
+    setup {
+      p0 = process
+      f0 = file pages=8
+      m1 = mmap p0 private f0 pages=8
+      read m1+0
+    }
+    T0 on p0 {
+      write m1+2 value=5
+    }
+    T1 on p0 {
+      madvise m1+0 pages=8 DONTNEED
+    }
+    schedule {
+      T0 until wp_page_copy:folio_prealloc
+      T1 finish
+      *
+    }
+"""
+
+
+def test_wp_page_copy_table_vanished_refaults():
+    m = "wp_page_copy:table_vanished"
+    o = raced(WP_PAGE_COPY_VANISHED, m)
+    assert o.results["T0"] == [5]
+    s = steps(o, "T0")
+    i = s.index(m)
+    assert s[i + 1:i + 4] == ["wp_page_copy:folio_put_new", "wp_page_copy:folio_put_old",
+                              "do_user_addr_fault:mmap_read_unlock"]
+    assert "do_cow_fault:copy_user_highpage" in s[i:]
+    control(WP_PAGE_COPY_VANISHED, SERIAL, m)
+    control(WP_PAGE_COPY_VANISHED, SERIAL_REVERSED, m)

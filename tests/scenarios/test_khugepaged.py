@@ -106,7 +106,8 @@ LOCK_FOLIO_STALE = """
     # so filemap_fault looks up index 3, takes a reference on the small folio and sleeps
     # on its lock. T0 replaces the folios with the huge one and unlocks the old ones (their
     # mapping is gone). T1 wakes, sees the folio is no longer f0's, unlocks and drops it,
-    # and looks again: it finds and maps the huge folio.
+    # and looks again: it finds the huge folio, already mapped by the huge pmd T0's
+    # collapse installed, and reads through it.
     setup {
       p0 = process
       f0 = file pages=8
@@ -234,3 +235,50 @@ def test_collapse_pte_mapped_thp_pmd_same_after_rw_nolock_fails():
     assert follows(o, "T0", recheck, abort)
     assert count(o, "T0", "collapse_pte_mapped_thp:step2_ptep_get") == 0
     _pte_mapped_thp_control(program, abort)
+
+
+UFFD_ARMED_TABLE_VANISHED = """
+    kprog 1
+    # As above, but m2 is registered with userfaultfd (missing mode): for a uffd-armed
+    # private VMA collapse_pte_mapped_thp takes the pmd lock before mapping the table
+    # again. T1 reclaims the table between step 1 and that pmd lock: the map fails with
+    # pml held, and the abort path releases pml. (With split_ptlocks=off it does not:
+    # see corpus/findings/collapse-pte-mapped-thp-pml-leak.kprog.)
+    setup {
+      p0 = process
+      f0 = file pages=16
+      m1 = mmap p0 shared f0 pages=8
+      m2 = mmap p0 private f0 pages=16
+      read m2+0
+      write m2+8 value=9
+      madvise m1+0 pages=8 COLLAPSE
+      read m2+1
+      uffd_register m2 missing
+    }
+    T0 on p0 {
+      madvise m2+0 pages=8 COLLAPSE
+    }
+    T1 on p0 {
+      madvise m2+0 pages=8 DONTNEED
+    }
+    schedule {
+      T0 until collapse_pte_mapped_thp:uffd_pmd_lock
+      T1 finish
+      *
+    }
+"""
+
+
+def test_collapse_pte_mapped_thp_table_vanished_with_pml_held():
+    m = "collapse_pte_mapped_thp:table_vanished"
+    o = raced(UFFD_ARMED_TABLE_VANISHED, m, "collapse_pte_mapped_thp:abort_spin_unlock_pml")
+    assert o.results["T0"] == [["fail"]]
+    s = steps(o, "T0")
+    i = s.index("collapse_pte_mapped_thp:uffd_pmd_lock")
+    assert s[i + 1:i + 6] == [
+        "__pte_offset_map:rcu_read_lock", "__pte_offset_map:pmdp_get_lockless",
+        "__pte_offset_map:rcu_read_unlock", m, "collapse_pte_mapped_thp:abort_spin_unlock_pml"]
+    for order, pml_steps in ((SERIAL, 1), (SERIAL_REVERSED, 0)):
+        c = control(UFFD_ARMED_TABLE_VANISHED, order, m)
+        assert c.results["T0"] == [["succeed"]]
+        assert count(c, "T0", "collapse_pte_mapped_thp:uffd_pmd_lock") == pml_steps

@@ -1,5 +1,5 @@
-"""Lockless walkers against PT reclaim: UFFDIO_MOVE's destination ``pmd_same`` check and
-GUP-fast's pmd and pte rechecks (spec 1.11, 1.12)."""
+"""Walkers against PT reclaim: UFFDIO_MOVE's destination checks, GUP-fast's pmd and pte
+rechecks, and the pagemap walk's ``ACTION_AGAIN`` (spec 1.11, 1.12, 1.16)."""
 
 from .helpers import between, control, count, follows, raced, steps
 
@@ -51,6 +51,45 @@ def test_move_pages_pte_dst_pmd_recheck_fails_and_retries_with_eagain():
     control(UFFD_MOVE_DST_PMD_CHANGED, SERIAL, m)
     c = control(UFFD_MOVE_DST_PMD_CHANGED, SERIAL_REVERSED, m)
     assert c.results["T0"] == [1, 7]
+
+
+UFFD_MOVE_DST_TABLE_VANISHED = """
+    kprog 1
+    # T0's UFFDIO_MOVE of m0+0 to m1+0 installs the destination table and stops before
+    # move_pages_pte's pte_offset_map_rw_nolock reads the destination pmd. T1's
+    # MADV_DONTNEED over m1 reclaims the empty table. The map fails: move_pages_pte
+    # returns -EAGAIN at once and move_pages retries the page (installing a new table).
+    setup {
+      p0 = process
+      m0 = mmap p0 anon pages=8
+      m1 = mmap p0 anon pages=8
+      write m0+0 value=7
+      uffd_register m0 missing
+      uffd_register m1 missing
+    }
+    T0 on p0 {
+      uffd_move m1+0 m0+0 pages=1
+    }
+    T1 on p0 {
+      madvise m1+0 pages=8 DONTNEED
+    }
+    schedule {
+      T0 until __pte_offset_map:pmdp_get_lockless
+      T1 finish
+      *
+    }
+"""
+
+
+def test_move_pages_pte_dst_table_vanished_retries_with_eagain():
+    m = "move_pages_pte:dst_table_vanished"
+    o = raced(UFFD_MOVE_DST_TABLE_VANISHED, m, "move_pages:eagain_retry")
+    assert o.results["T0"] == [1]
+    assert follows(o, "T0", "__pte_offset_map:rcu_read_unlock", m)
+    assert count(o, "T0", "double_pt_lock:spin_lock") == 1
+    assert count(o, "T0", "pmd_install:pmd_populate") == 2
+    control(UFFD_MOVE_DST_TABLE_VANISHED, SERIAL, m, "move_pages:eagain_retry")
+    control(UFFD_MOVE_DST_TABLE_VANISHED, SERIAL_REVERSED, m, "move_pages:eagain_retry")
 
 
 GUP_FAST = """
@@ -122,3 +161,41 @@ def test_gup_fast_pte_recheck_fails_with_the_pmd_unchanged():
     assert c.results["T0"] == [1, 1]
     c = control(GUP_FAST_PTE_CHANGED, SERIAL_REVERSED, m)
     assert c.results["T0"] == [0, 0]
+
+
+PAGEMAP_ACTION_AGAIN = """
+    kprog 1
+    # T0 reads /proc/self/pagemap over m0: walk_pmd_range sees a table and
+    # pagemap_pmd_range stops before pte_offset_map_lock reads the pmd. T1's MADV_DONTNEED
+    # reclaims the table. The map fails, the walk returns ACTION_AGAIN and reads the pmd
+    # again: none, a hole.
+    setup {
+      p0 = process
+      m0 = mmap p0 anon pages=8
+      write m0+0 value=1
+    }
+    T0 on p0 {
+      pagemap_read m0+0 pages=8
+    }
+    T1 on p0 {
+      madvise m0+0 pages=8 DONTNEED
+    }
+    schedule {
+      T0 until __pte_offset_map:pmdp_get_lockless
+      T1 finish
+      *
+    }
+"""
+
+
+def test_pagemap_walk_table_vanished_action_again():
+    m = "pagemap_pmd_range:action_again"
+    o = raced(PAGEMAP_ACTION_AGAIN, m, "walk_pmd_range:action_again")
+    assert o.results["T0"] == ["........"]
+    s = steps(o, "T0")
+    i = s.index(m)
+    assert s[i + 1:i + 3] == ["walk_pmd_range:action_again", "walk_pmd_range:pmd_none"]
+    c = control(PAGEMAP_ACTION_AGAIN, SERIAL, m)
+    assert c.results["T0"] == ["p......."]
+    c = control(PAGEMAP_ACTION_AGAIN, SERIAL_REVERSED, m)
+    assert c.results["T0"] == ["........"]
