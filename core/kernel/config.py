@@ -31,6 +31,10 @@ class Config:
                                   "semi_rcu (single-table fallback by IPI then immediate "
                                   "free), tlb_only (freed after the TLB flush, no RCU)",
                            choices=("rcu", "semi_rcu", "tlb_only"))
+    per_vma_lock: bool = _opt(True, "page faults and userfaultfd ioctls take the per-VMA read "
+                                    "lock, falling back to the mmap lock (CONFIG_PER_VMA_LOCK)")
+    per_vma_lock_madvise: bool = _opt(True, "MADV_DONTNEED runs under the per-VMA read lock "
+                                            "(v6.17)")
     fault_around: bool = _opt(True, "file read faults map neighbouring page-cache pages "
                                     "(do_fault_around)")
     ptrs_per_pte: int = _opt(8, "entries per PTE table (PMD_SIZE in pages)")
@@ -53,6 +57,8 @@ class Config:
         if self.alloc_split_ptlocks and not self.split_ptlocks:
             raise ConfigError("alloc_split_ptlocks=on needs split_ptlocks=on (there is no "
                               "split ptlock to allocate)")
+        if self.per_vma_lock_madvise and not self.per_vma_lock:
+            raise ConfigError("per_vma_lock_madvise=on needs per_vma_lock=on")
         if self.ptrs_per_pte < 2 or self.ptrs_per_pmd < 1:
             raise ConfigError("geometry: ptrs_per_pte must be >= 2 and ptrs_per_pmd >= 1")
         if self.tlb_batch < 3:

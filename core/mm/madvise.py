@@ -20,6 +20,7 @@ from .khugepaged import (SCAN_PTE_MAPPED_HUGEPAGE, SCAN_VMA_CHECK, collapse_file
                          collapse_pte_mapped_thp, hpage_collapse_test_exit)
 from .memory_file import vma_suits_huge
 from .memory_zap import ZapDetails, zap_page_range_single_batched
+from .mmap_lock import lock_vma_under_rcu, vma_end_read
 from .mmu_gather import tlb_finish_mmu, tlb_gather_mmu
 
 __all__ = ["madvise_dontneed", "madvise_collapse", "khugepaged_scan_file"]
@@ -27,18 +28,43 @@ __all__ = ["madvise_dontneed", "madvise_collapse", "khugepaged_scan_file"]
 S_MD_LOCK = site("madvise_lock:mmap_read_lock")
 S_MD_UNLOCK = site("madvise_unlock:mmap_read_unlock")
 S_MD_VMAS = site("madvise_walk_vmas:find_vma")
+S_MD_VMA_FALLBACK = site("try_vma_read_lock:vma_end_read")
+S_MD_VMA_END = site("madvise_walk_vmas:vma_end_read")
+
+
+def try_vma_read_lock(ctx, mm, start: int, end: int):
+    """``try_vma_read_lock``: the range's one VMA, read-locked, unless the range spans
+    more than one VMA or the VMA is uffd-armed (then: the mmap lock)."""
+    vma = yield from lock_vma_under_rcu(ctx, mm, start)
+    if vma is None:
+        return None
+    if end > vma.end or vma.uffd_armed:
+        yield from vma_end_read(ctx, vma, S_MD_VMA_FALLBACK)
+        return None
+    return vma
 
 
 def madvise_dontneed(ctx, mm, start: int, npages: int):
-    """``do_madvise(MADV_DONTNEED)``. Returns 0 or -ENOMEM (a hole in the range)."""
+    """``do_madvise(MADV_DONTNEED)`` (v6.16+ shape): one mmu_gather for the syscall;
+    under the VMA's read lock if that suffices (v6.17, ``per_vma_lock_madvise``), else the
+    mmap read lock; ``tlb_finish_mmu`` runs after the VMA lock is dropped. Returns 0 or
+    -ENOMEM (a hole in the range)."""
     end = start + npages
+    details = ZapDetails(reclaim_pt=True)
+    tlb = yield from tlb_gather_mmu(ctx, mm)                 # madvise_init_tlb()
+    vma = None
+    if ctx.config.per_vma_lock_madvise:
+        vma = yield from try_vma_read_lock(ctx, mm, start, end)
+    if vma is not None:
+        yield from zap_page_range_single_batched(ctx, tlb, vma, start, npages, details)
+        yield from vma_end_read(ctx, vma, S_MD_VMA_END)
+        yield from tlb_finish_mmu(ctx, tlb)                  # madvise_finish_tlb()
+        return 0
     yield from down_read(ctx, mm.mmap_lock, S_MD_LOCK)
-    tlb = yield from tlb_gather_mmu(ctx, mm)
     yield S_MD_VMAS
     ctx.access(mm, S_MD_VMAS, False)
     vmas = [v for v in mm.vmas if v.start < end and start < v.end]
     covered = sum(min(v.end, end) - max(v.start, start) for v in vmas)
-    details = ZapDetails(reclaim_pt=True)
     for v in vmas:
         lo, hi = max(v.start, start), min(v.end, end)
         yield from zap_page_range_single_batched(ctx, tlb, v, lo, hi - lo, details)

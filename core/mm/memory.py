@@ -24,7 +24,7 @@ from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_alloc_one, pmd_free, pm
 from .tlb import ptep_clear_flush
 from .types import MM_ANONPAGES, UFFD_WP_MARKER, AnonVma, HugePmd, Pte
 
-__all__ = ["Vmf", "pmd_alloc", "pte_alloc", "__pte_alloc", "pmd_install", "handle_mm_fault",
+__all__ = ["Vmf", "vmf_anon_prepare", "pmd_alloc", "pte_alloc", "__pte_alloc", "pmd_install", "handle_mm_fault",
            "anon_vma_prepare", "VM_FAULT_OK", "VM_FAULT_SIGBUS", "VM_FAULT_OOM",
            "VM_FAULT_RETRY", "VM_FAULT_NOPAGE", "mm_find_pmd", "vmf_pte_changed"]
 
@@ -36,9 +36,10 @@ class Vmf:
     """``struct vm_fault``."""
 
     __slots__ = ("vma", "mm", "vpn", "write", "pmdp", "table", "idx", "ptl", "orig_pte",
-                 "orig_pte_valid", "prealloc_pte", "folio")
+                 "orig_pte_valid", "prealloc_pte", "folio", "vma_locked")
 
-    def __init__(self, vma, vpn: int, write: bool):
+    def __init__(self, vma, vpn: int, write: bool, vma_locked: bool = False):
+        self.vma_locked = vma_locked     # FAULT_FLAG_VMA_LOCK
         self.vma = vma
         self.mm = vma.mm
         self.vpn = vpn
@@ -169,16 +170,44 @@ def anon_vma_prepare(ctx, vma):
         yield from ctx.kernel.alloc.free(ctx, av, S_ANON_VMA_LOST, AnonVma)
 
 
+S_AP_READ = site("vmf_anon_prepare:read_anon_vma")
+S_AP_TRYLOCK = site("vmf_anon_prepare:mmap_read_trylock")
+S_AP_DROP = site("vmf_anon_prepare:vma_end_read")
+S_AP_UNLOCK = site("vmf_anon_prepare:mmap_read_unlock")
+
+
+def vmf_anon_prepare(ctx, vmf):
+    """An anon_vma is needed. Under the VMA lock, preparing one needs the mmap lock too:
+    try it, and if that fails drop the VMA lock and retry the fault under the mmap lock."""
+    vma = vmf.vma
+    yield S_AP_READ
+    ctx.access(vma, S_AP_READ, False)
+    if vma.anon_vma is not None:
+        return 0
+    if vmf.vma_locked:
+        from .mmap_lock import mmap_read_trylock, vma_end_read
+        if not (yield from mmap_read_trylock(ctx, vmf.mm, S_AP_TRYLOCK)):
+            yield from vma_end_read(ctx, vma, S_AP_DROP)
+            return VM_FAULT_RETRY
+    yield from anon_vma_prepare(ctx, vma)
+    if vmf.vma_locked:
+        from .mmap_lock import mmap_read_unlock
+        yield from mmap_read_unlock(ctx, vmf.mm, S_AP_UNLOCK)
+    return 0
+
+
 # -- the fault entry ------------------------------------------------------------------------------
 
 S_FAULT_PMD = site("__handle_mm_fault:pmdp_get_lockless")
 
 
-def handle_mm_fault(ctx, vma, vpn: int, write: bool):
-    """``handle_mm_fault`` -> ``__handle_mm_fault`` (the caller holds the mmap read lock,
-    which keeps ``vma`` stable). Returns 0 or a VM_FAULT code."""
+def handle_mm_fault(ctx, vma, vpn: int, write: bool, vma_locked: bool = False):
+    """``handle_mm_fault`` -> ``__handle_mm_fault``. The caller holds the mmap read lock
+    or (``vma_locked``) the VMA's read lock, which keeps ``vma`` stable. Returns 0 or a
+    VM_FAULT code; VM_FAULT_RETRY means the VMA lock was dropped: retry under the mmap
+    lock."""
     from .memory_file import __split_huge_pmd_file   # file faults build on this module
-    vmf = Vmf(vma, vpn, write)
+    vmf = Vmf(vma, vpn, write, vma_locked)
     vmf.pmdp = yield from pmd_alloc(ctx, vma.mm, vpn)
     orig_pmd = yield from pmdp_get_lockless(ctx, vmf.pmdp, S_FAULT_PMD)
     if type(orig_pmd) is HugePmd:
@@ -277,7 +306,9 @@ def do_anonymous_page(ctx, vmf: Vmf):
         entry = Pte(ctx.kernel.world.zero_folio, 0, False, False, True, True)
         folio = None
     else:
-        yield from anon_vma_prepare(ctx, vma)
+        ret = yield from vmf_anon_prepare(ctx, vmf)
+        if ret:
+            return ret
         folio = yield from folio_alloc(ctx, 1, True, S_ANON_FOLIO)
         entry = Pte(folio, 0, vma.writable, vma.writable, True, False)
     table, i, ptl = yield from __pte_offset_map_lock(ctx, mm, vmf.pmdp, vmf.vpn)
@@ -352,7 +383,11 @@ def wp_page_copy(ctx, vmf: Vmf, orig: Pte):
     (``pte_same`` on the non-none orig proves the table is still attached)."""
     vma, mm = vmf.vma, vmf.mm
     old = None if orig.special else orig.folio
-    yield from anon_vma_prepare(ctx, vma)
+    ret = yield from vmf_anon_prepare(ctx, vmf)
+    if ret:
+        if old is not None:
+            yield from folio_put(ctx, old, S_COPY_PUT_OLD)
+        return ret
     new_folio = yield from folio_alloc(ctx, 1, True, S_COPY_ALLOC)
     yield S_COPY_DATA
     if old is not None:

@@ -19,8 +19,8 @@ from ..sim import site, spin_site
 from .folio import (add_mm_counter, folio_add_rmap, folio_alloc, folio_lock, folio_put,
                     folio_put_now, folio_remove_rmap, folio_try_get, folio_trylock, folio_unlock,
                     mm_counter)
-from .memory import (VM_FAULT_NOPAGE, VM_FAULT_OK, VM_FAULT_SIGBUS, Vmf, anon_vma_prepare,
-                     pmd_install, pte_alloc, vmf_pte_changed)
+from .memory import (VM_FAULT_NOPAGE, VM_FAULT_OK, VM_FAULT_SIGBUS, Vmf, pmd_install,
+                     pte_alloc, vmf_anon_prepare, vmf_pte_changed)
 from .pgtable import (__pte_offset_map_lock, pmd_lock, pmdp_get_lockless,
                       pmdp_huge_get_and_clear, pte_alloc_one, pte_free, pte_unmap_unlock,
                       ptep_get)
@@ -172,7 +172,9 @@ S_COW_PUT_NEW = site("do_cow_fault:folio_put_cow")
 
 def do_cow_fault(ctx, vmf: Vmf):
     vma = vmf.vma
-    yield from anon_vma_prepare(ctx, vma)
+    ret = yield from vmf_anon_prepare(ctx, vmf)
+    if ret:
+        return ret
     cow = yield from folio_alloc(ctx, 1, True, S_COW_ALLOC)
     folio = yield from __do_fault(ctx, vmf)
     if folio is None:

@@ -16,6 +16,7 @@ from ..kernel import down_write, spin_unlock, up_write
 from ..sim import KernelReport, Report, site
 from .folio import add_mm_counter, folio_remove_rmap, mm_counter
 from .memory_file import __split_huge_pmd_file
+from .mmap_lock import vma_start_write
 from .mmu_gather import (pmd_free_tlb, pte_free_tlb, tlb_flush_mmu, tlb_flush_mmu_tlbonly,
                          tlb_remove_folio, tlb_remove_tlb_entry)
 from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_clear, pmd_lock, pmd_pgtable,
@@ -373,13 +374,15 @@ def free_pgd_range(ctx, tlb, addr: int, end: int, floor: int, ceiling: int):
     yield from free_pmd_range(ctx, tlb, addr, end, floor, ceiling)
 
 
-def free_pgtables(ctx, tlb, vmas, floor: int, ceiling: int):
+def free_pgtables(ctx, tlb, vmas, floor: int, ceiling: int, mm_wr_locked: bool = False):
     """``free_pgtables``: per VMA (in address order), hide it from rmap (anon_vma and
     i_mmap, write-locked) and then free the tables it alone covers. Not grouped: each
     VMA frees its own range against the next VMA's start (the kernel's grouping of nearby
     VMAs is an optimisation with the same result)."""
     for k, vma in enumerate(vmas):
         nxt = vmas[k + 1] if k + 1 < len(vmas) else None
+        if mm_wr_locked:
+            yield from vma_start_write(ctx, vma)
         yield from unlink_anon_vmas(ctx, vma)
         yield from unlink_file_vma(ctx, vma)
         yield from free_pgd_range(ctx, tlb, vma.start, vma.end, floor,

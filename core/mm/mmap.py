@@ -10,13 +10,16 @@ reference counts are ``mm_users`` (threads and ``mmget``) and ``mm_count`` (``mm
 
 from __future__ import annotations
 
-from ..kernel import (down_read, down_write, downgrade_write, up_read, up_write)
+from ..kernel import down_write, up_write
+from ..kernel.rcu import call_rcu_now
 from ..sim import KernelReport, Report, site
 from .memory_zap import free_pgtables, unmap_vmas
+from .mmap_lock import (mmap_read_lock, mmap_read_unlock, mmap_write_downgrade, mmap_write_lock,
+                        mmap_write_unlock, vma_start_write)
 from .mmu_gather import tlb_finish_mmu, tlb_gather_mmu
 from .types import MM_ANONPAGES, MM_FILEPAGES, Mm, Vma
 
-__all__ = ["mm_alloc", "get_unmapped_area", "do_mmap", "do_munmap", "mmput", "mmget_not_zero",
+__all__ = ["vm_area_free", "mm_alloc", "get_unmapped_area", "do_mmap", "do_munmap", "mmput", "mmget_not_zero",
            "mmgrab", "mmdrop", "exit_mmap", "check_mm", "vma_link", "task_mm_grab", "exit_mm"]
 
 
@@ -79,7 +82,7 @@ def do_mmap(ctx, mm, npages: int, file=None, pgoff: int = 0, shared: bool = Fals
             name: str = ""):
     """``vm_mmap_pgoff`` -> ``do_mmap`` -> ``mmap_region`` under the mmap write lock.
     Returns the VMA, or None if there is no room."""
-    yield from down_write(ctx, mm.mmap_lock, S_MMAP_LOCK)
+    yield from mmap_write_lock(ctx, mm, S_MMAP_LOCK)
     start = get_unmapped_area(ctx, mm, npages, at)
     vma = None
     if start is not None:
@@ -87,7 +90,7 @@ def do_mmap(ctx, mm, npages: int, file=None, pgoff: int = 0, shared: bool = Fals
                   name=name)
         vma = yield from ctx.kernel.alloc.alloc(ctx, vma, S_VMA_ALLOC)
         yield from vma_link(ctx, mm, vma)
-    yield from up_write(ctx, mm.mmap_lock, S_MMAP_UNLOCK)
+    yield from mmap_write_unlock(ctx, mm, S_MMAP_UNLOCK)
     return vma
 
 
@@ -103,31 +106,51 @@ def do_munmap(ctx, mm, start: int, end: int):
     """``__vm_munmap`` -> ``do_vmi_align_munmap``: detach the VMAs in [start, end) under
     the mmap write lock, downgrade it, then zap and free the tables with only the read
     lock ("VMAs were isolated before we downgraded mmap_lock"). Whole VMAs only."""
-    yield from down_write(ctx, mm.mmap_lock, S_MUNMAP_LOCK)
+    yield from mmap_write_lock(ctx, mm, S_MUNMAP_LOCK)
     victims = [v for v in mm.vmas if start <= v.start and v.end <= end]
     if not victims:
-        yield from up_write(ctx, mm.mmap_lock, S_MUNMAP_NOTHING)
+        yield from mmap_write_unlock(ctx, mm, S_MUNMAP_NOTHING)
         return 0
     lo, hi = victims[0].start, victims[-1].end
     prev = [v for v in mm.vmas if v.end <= lo]
     nxt = [v for v in mm.vmas if v.start >= hi]
     floor = prev[-1].end if prev else 0
     ceiling = nxt[0].start if nxt else 0
+    for v in victims:
+        yield from vma_start_write(ctx, v)       # waits for faults and madvise on it
     yield S_MUNMAP_DETACH
     ctx.access(mm, S_MUNMAP_DETACH, True)
     for v in victims:
         v.detached = True
         mm.vmas.remove(v)
-    yield from downgrade_write(ctx, mm.mmap_lock, S_MUNMAP_DOWNGRADE)
+    yield from mmap_write_downgrade(ctx, mm, S_MUNMAP_DOWNGRADE)
     # vms_clear_ptes()
     tlb = yield from tlb_gather_mmu(ctx, mm)
     yield from unmap_vmas(ctx, tlb, victims, lo, hi)
     yield from free_pgtables(ctx, tlb, victims, floor, ceiling)
     yield from tlb_finish_mmu(ctx, tlb)
     for v in victims:
-        yield from ctx.kernel.alloc.free(ctx, v, S_MUNMAP_REMOVE, Vma)
-    yield from up_read(ctx, mm.mmap_lock, S_MUNMAP_UNLOCK)
+        yield from vm_area_free(ctx, v, S_MUNMAP_REMOVE)
+    yield from mmap_read_unlock(ctx, mm, S_MUNMAP_UNLOCK)
     return 0
+
+
+def _vm_area_free_rcu(ctx, vma):
+    yield from ctx.kernel.alloc.free(ctx, vma, S_VMA_FREE_RCU, Vma)
+
+
+S_VMA_FREE_RCU = site("vm_area_free_rcu_cb:kmem_cache_free")
+
+
+def vm_area_free(ctx, vma, site_):
+    """``vm_area_free``: with per-VMA locks, after a grace period (lookups under RCU may
+    still be reading it)."""
+    yield site_
+    if ctx.config.per_vma_lock:
+        ctx.kernel.alloc.queue_free(ctx, vma, site_)
+        call_rcu_now(ctx, _vm_area_free_rcu, vma, site=site_)
+    else:
+        ctx.kernel.alloc.free_now(ctx, vma, site_, Vma)
 
 
 # -- the end of an mm -----------------------------------------------------------------------------
@@ -226,23 +249,23 @@ S_EXIT_WRITE_UNLOCK = site("exit_mmap:mmap_write_unlock")
 def exit_mmap(ctx, mm):
     """mm/mmap.c ``exit_mmap``: zap everything under the read lock, then (MMF_OOM_SKIP,
     write lock) free every table and VMA."""
-    yield from down_read(ctx, mm.mmap_lock, S_EXIT_READ)
+    yield from mmap_read_lock(ctx, mm, S_EXIT_READ)
     vmas = list(mm.vmas)
     tlb = yield from tlb_gather_mmu(ctx, mm, fullmm=True)
     total = ctx.config.ptrs_per_pte * ctx.config.ptrs_per_pmd
     yield from unmap_vmas(ctx, tlb, vmas, 0, total)
-    yield from up_read(ctx, mm.mmap_lock, S_EXIT_READ_UNLOCK)
+    yield from mmap_read_unlock(ctx, mm, S_EXIT_READ_UNLOCK)
     yield S_EXIT_OOM_SKIP
     ctx.access(mm, S_EXIT_OOM_SKIP, True)
     mm.oom_skip = True
-    yield from down_write(ctx, mm.mmap_lock, S_EXIT_WRITE)
-    yield from free_pgtables(ctx, tlb, vmas, 0, 0)
+    yield from mmap_write_lock(ctx, mm, S_EXIT_WRITE)
+    yield from free_pgtables(ctx, tlb, vmas, 0, 0, mm_wr_locked=True)
     yield from tlb_finish_mmu(ctx, tlb)
     for v in vmas:
         yield S_EXIT_REMOVE
         ctx.access(mm, S_EXIT_REMOVE, True)
         v.detached = True
         mm.vmas.remove(v)
-        ctx.kernel.alloc.free_now(ctx, v, S_EXIT_REMOVE, Vma)
+        yield from vm_area_free(ctx, v, S_EXIT_REMOVE)
     mm.exited = True
-    yield from up_write(ctx, mm.mmap_lock, S_EXIT_WRITE_UNLOCK)
+    yield from mmap_write_unlock(ctx, mm, S_EXIT_WRITE_UNLOCK)

@@ -35,6 +35,7 @@ MMAP_LOCK_CLASS = lock_class("mm->mmap_lock")
 I_MMAP_CLASS = lock_class("mapping->i_mmap_rwsem")
 ANON_VMA_CLASS = lock_class("anon_vma->rwsem")
 FOLIO_LOCK_CLASS = lock_class("folio_lock", nests=True)
+VM_LOCK_CLASS = lock_class("vma->vm_lock", nests=True)
 I_PAGES_CLASS = lock_class("mapping->i_pages")
 
 MM_ANONPAGES, MM_FILEPAGES = "MM_ANONPAGES", "MM_FILEPAGES"
@@ -203,7 +204,8 @@ class Vma(KObject):
     """A VMA: [start, end) in pages, file and pgoff, private/shared, uffd modes."""
 
     __slots__ = ("mm", "start", "end", "file", "pgoff", "shared", "anon_vma", "uffd_missing",
-                 "uffd_wp", "hugepage", "detached", "name", "writable")
+                 "uffd_wp", "hugepage", "detached", "name", "writable", "vm_lock",
+                 "vm_lock_seq")
     kind = "vm_area_struct"
 
     def __init__(self, mm, start: int, end: int, file=None, pgoff: int = 0,
@@ -223,6 +225,8 @@ class Vma(KObject):
         self.detached = False
         self.name = name
         self.writable = True
+        self.vm_lock = RwSem(f"vma {name or 'anon'}->vm_lock", VM_LOCK_CLASS, self)
+        self.vm_lock_seq = -1        # == mm.mm_lock_seq while write-locked
 
     @property
     def anonymous(self) -> bool:
@@ -249,7 +253,7 @@ class Mm(KObject):
 
     __slots__ = ("name", "pud", "nr_ptes", "nr_pmds", "rss", "mmap_lock", "page_table_lock",
                  "vmas", "mm_users", "mm_count", "oom_skip", "tlb_flush_pending",
-                 "tlb_flush_batched", "exited", "pid")
+                 "tlb_flush_batched", "exited", "pid", "mm_lock_seq")
     kind = "mm_struct"
 
     def __init__(self, name: str, pid: int):
@@ -269,6 +273,7 @@ class Mm(KObject):
         self.tlb_flush_pending = 0
         self.tlb_flush_batched = False
         self.exited = False
+        self.mm_lock_seq = 0
 
     def find_vma(self, vpn: int) -> Vma | None:
         """vma_lookup(): the VMA containing ``vpn`` (the caller holds a lock that keeps
@@ -330,10 +335,13 @@ class TableBatch(KObject):
 # mmap_lock > folio_lock > vma_start_write > i_mmap_rwsem > anon_vma->rwsem >
 # page_table_lock or pte lock > ... > i_pages lock. Two chains, because page_table_lock
 # and the split pte locks are alternatives at the same level.
+# vma_start_write is left out: faults hold the VMA *read* lock while they lock folios,
+# and lockdep does not see folio locks in the kernel, so "folio_lock > vma_start_write"
+# is a statement about the write side only; mmap_lock -> vm_lock is observed anyway.
 LOCK_ORDER = (
-    ("mm->mmap_lock", "folio_lock", "vma->vm_lock", "mapping->i_mmap_rwsem",
-     "anon_vma->rwsem", "ptlock", "mapping->i_pages"),
-    ("mm->mmap_lock", "folio_lock", "vma->vm_lock", "mapping->i_mmap_rwsem",
-     "anon_vma->rwsem", "mm->page_table_lock", "mapping->i_pages"),
+    ("mm->mmap_lock", "folio_lock", "mapping->i_mmap_rwsem", "anon_vma->rwsem", "ptlock",
+     "mapping->i_pages"),
+    ("mm->mmap_lock", "folio_lock", "mapping->i_mmap_rwsem", "anon_vma->rwsem",
+     "mm->page_table_lock", "mapping->i_pages"),
 )
 LOCK_ORDER_SOURCE = "documented order (mm/rmap.c)"

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from ..kernel import VALID_STATES, down_read, up_read
 from ..sim import KernelReport, Report, site
-from .memory import VM_FAULT_OK, handle_mm_fault
+from .memory import VM_FAULT_OK, VM_FAULT_RETRY, handle_mm_fault
+from .mmap_lock import lock_vma_under_rcu, vma_end_read
 from .types import HugePmd, Pte, PteTable
 from .world import tlb_of
 
@@ -109,8 +110,23 @@ S_FAULT_UNLOCK = site("do_user_addr_fault:mmap_read_unlock")
 S_FAULT_BAD = site("bad_area:mmap_read_unlock")
 
 
+S_VMA_FAULT_BAD = site("do_user_addr_fault:vma_end_read_bad_area")
+S_VMA_FAULT_DONE = site("do_user_addr_fault:vma_end_read")
+
+
 def do_user_addr_fault(ctx, mm, vpn: int, write: bool):
-    """The page-fault handler: find the VMA under the mmap read lock and fault."""
+    """The page-fault handler: first under the VMA's read lock (``lock_vma_under_rcu``);
+    if there is none to be had, or the fault asks for a retry, find the VMA under the mmap
+    read lock and fault again."""
+    vma = yield from lock_vma_under_rcu(ctx, mm, vpn)
+    if vma is not None:
+        if write and not vma.writable:
+            yield from vma_end_read(ctx, vma, S_VMA_FAULT_BAD)
+            return SEGV
+        ret = yield from handle_mm_fault(ctx, vma, vpn, write, vma_locked=True)
+        if ret != VM_FAULT_RETRY:
+            yield from vma_end_read(ctx, vma, S_VMA_FAULT_DONE)
+            return ret
     yield from down_read(ctx, mm.mmap_lock, S_FAULT_LOCK)
     yield S_FAULT_FIND
     ctx.access(mm, S_FAULT_FIND, False)

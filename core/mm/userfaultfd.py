@@ -10,8 +10,10 @@ destination pmd unchanged (the recheck of 02/11: the destination pte was none, s
 ``pte_same`` on it proves nothing about its table). Then clear and flush the source pte,
 move the rmap and set the destination pte. -EAGAIN makes ``move_pages`` retry the page.
 
-Simplified: the whole ioctl holds the mmap read lock (the kernel without per-VMA locks);
-order-0 anonymous folios only (no split, no huge pmds, no swap entries).
+The ioctl holds the two VMAs' read locks (``uffd_move_lock``), or the mmap read lock
+without per-VMA locks. Simplified: order-0 anonymous folios only (no split, no huge pmds,
+no swap entries, no zero-page moves); the four lockless pmd reads of the sanity check are
+one step.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from ..kernel import (down_read, down_write, down_write_trylock, spin_lock, spin
                       spin_unlock, up_read, up_write)
 from ..sim import site, spin_site
 from .folio import folio_get, folio_lock, folio_put, folio_trylock, folio_unlock
-from .memory import mm_find_pmd, pmd_alloc, pte_alloc
+from .memory import anon_vma_prepare, mm_find_pmd, pmd_alloc, pte_alloc
+from .mmap_lock import (lock_vma_under_rcu, mmap_read_lock, mmap_read_unlock, mmap_write_lock,
+                        mmap_write_unlock, vma_end_read, vma_start_write)
 from .pgtable import pmdp_get_lockless, pte_offset_map_rw_nolock, pte_unmap, ptep_get, set_pte
 from .tlb import ptep_clear_flush
 from .types import HugePmd, Pte
@@ -242,12 +246,86 @@ S_MOVE_AGAIN = spin_site("move_pages:eagain_retry")
 S_MOVE_RESCHED = site("move_pages:cond_resched")
 
 
-def move_pages(ctx, mm, dst: int, src: int, npages: int):
-    """UFFDIO_MOVE of [src, src + npages) to [dst, ...). Returns (pages moved, error)."""
-    yield from down_read(ctx, mm.mmap_lock, S_MOVE_LOCK)
-    yield S_MOVE_VMAS
-    ctx.access(mm, S_MOVE_VMAS, False)
+S_UL_PREPARE = site("uffd_lock_vma:find_vma_and_prepare_anon")
+S_UL_DROP = site("uffd_lock_vma:vma_end_read_no_anon_vma")
+S_UL_MMAP = site("uffd_lock_vma:mmap_read_lock")
+S_UL_VMA = site("uffd_lock_vma:vma_start_read_locked")
+S_UL_MMAP_UNLOCK = site("uffd_lock_vma:mmap_read_unlock")
+S_UML_DROP_DST = site("uffd_move_lock:vma_end_read_dst")
+S_UML_MMAP = site("uffd_move_lock:mmap_read_lock")
+S_UML_FIND = site("uffd_move_lock:vma_lookup")
+S_UML_DST = site("uffd_move_lock:vma_start_read_locked_dst")
+S_UML_SRC = site("uffd_move_lock:vma_start_read_locked_nested_src")
+S_UML_MMAP_UNLOCK = site("uffd_move_lock:mmap_read_unlock")
+S_UMU_SRC = site("uffd_move_unlock:vma_end_read_src")
+S_UMU_DST = site("uffd_move_unlock:vma_end_read_dst")
+
+
+def uffd_lock_vma(ctx, mm, vpn: int):
+    """The VMA at ``vpn`` read-locked (per-VMA lock), with an anon_vma prepared (under the
+    mmap lock if one is needed)."""
+    vma = yield from lock_vma_under_rcu(ctx, mm, vpn)
+    if vma is not None:
+        if vma.shared or vma.anon_vma is not None:
+            return vma
+        yield from vma_end_read(ctx, vma, S_UL_DROP)
+    yield from mmap_read_lock(ctx, mm, S_UL_MMAP)
+    yield S_UL_PREPARE
+    ctx.access(mm, S_UL_PREPARE, False)
+    vma = mm.find_vma(vpn)
+    if vma is not None:
+        if not vma.shared:
+            yield from anon_vma_prepare(ctx, vma)
+        yield from down_read(ctx, vma.vm_lock, S_UL_VMA)
+    yield from mmap_read_unlock(ctx, mm, S_UL_MMAP_UNLOCK)
+    return vma
+
+
+def uffd_move_lock(ctx, mm, dst: int, src: int):
+    """Read-lock the destination and source VMAs (mm/userfaultfd.c): per VMA if it can,
+    else both under the mmap lock (destination first, source nested)."""
+    dst_vma = yield from uffd_lock_vma(ctx, mm, dst)
+    if dst_vma is None:
+        return None, None
+    if dst_vma.start <= src < dst_vma.end:
+        return dst_vma, dst_vma
+    src_vma = yield from lock_vma_under_rcu(ctx, mm, src)
+    if src_vma is not None:
+        return dst_vma, src_vma
+    yield from vma_end_read(ctx, dst_vma, S_UML_DROP_DST)
+    yield from mmap_read_lock(ctx, mm, S_UML_MMAP)
+    yield S_UML_FIND
+    ctx.access(mm, S_UML_FIND, False)
     dst_vma, src_vma = mm.find_vma(dst), mm.find_vma(src)
+    if dst_vma is not None and src_vma is not None:
+        yield from down_read(ctx, dst_vma.vm_lock, S_UML_DST)
+        if src_vma is not dst_vma:
+            yield from down_read(ctx, src_vma.vm_lock, S_UML_SRC, subclass=1)
+    else:
+        dst_vma = src_vma = None
+    yield from mmap_read_unlock(ctx, mm, S_UML_MMAP_UNLOCK)
+    return dst_vma, src_vma
+
+
+def uffd_move_unlock(ctx, dst_vma, src_vma):
+    if src_vma is not dst_vma:
+        yield from vma_end_read(ctx, src_vma, S_UMU_SRC)
+    yield from vma_end_read(ctx, dst_vma, S_UMU_DST)
+
+
+def move_pages(ctx, mm, dst: int, src: int, npages: int):
+    """UFFDIO_MOVE of [src, src + npages) to [dst, ...). Returns (pages moved, error).
+    Holds the two VMAs' read locks (or, without per-VMA locks, the mmap read lock)."""
+    per_vma = ctx.config.per_vma_lock
+    if per_vma:
+        dst_vma, src_vma = yield from uffd_move_lock(ctx, mm, dst, src)
+        if dst_vma is None:
+            return 0, EINVAL
+    else:
+        yield from down_read(ctx, mm.mmap_lock, S_MOVE_LOCK)
+        yield S_MOVE_VMAS
+        ctx.access(mm, S_MOVE_VMAS, False)
+        dst_vma, src_vma = mm.find_vma(dst), mm.find_vma(src)
     err = 0
     moved = 0
     if (dst_vma is None or src_vma is None or dst + npages > dst_vma.end
@@ -280,29 +358,35 @@ def move_pages(ctx, mm, dst: int, src: int, npages: int):
             err = e
             break
         moved += 1
-    yield from up_read(ctx, mm.mmap_lock, S_MOVE_UNLOCK)
+    if per_vma:
+        yield from uffd_move_unlock(ctx, dst_vma, src_vma)
+    else:
+        yield from up_read(ctx, mm.mmap_lock, S_MOVE_UNLOCK)
     return moved, err
 
 
 S_REG_LOCK = site("userfaultfd_register:mmap_write_lock")
+S_REG_FIND = site("userfaultfd_register:vma_lookup")
 S_REG_SET = site("userfaultfd_register:userfaultfd_set_vm_flags")
 S_REG_UNLOCK = site("userfaultfd_register:mmap_write_unlock")
 
 
 def userfaultfd_register(ctx, mm, vpn: int, mode: str):
     """UFFDIO_REGISTER of the VMA at ``vpn`` (whole VMA), under the mmap write lock."""
-    yield from down_write(ctx, mm.mmap_lock, S_REG_LOCK)
-    yield S_REG_SET
-    ctx.access(mm, S_REG_SET, True)
+    yield from mmap_write_lock(ctx, mm, S_REG_LOCK)
+    yield S_REG_FIND
+    ctx.access(mm, S_REG_FIND, False)
     vma = mm.find_vma(vpn)
     err = 0
     if vma is None:
         err = EINVAL
     else:
+        yield from vma_start_write(ctx, vma)       # userfaultfd_set_vm_flags()
+        yield S_REG_SET
         ctx.access(vma, S_REG_SET, True)
         if mode == "missing":
             vma.uffd_missing = True
         else:
             vma.uffd_wp = True
-    yield from up_write(ctx, mm.mmap_lock, S_REG_UNLOCK)
+    yield from mmap_write_unlock(ctx, mm, S_REG_UNLOCK)
     return err

@@ -74,7 +74,10 @@ def _config(src, base: Config | None) -> Config:
     if base is not None:
         return base
     split, alloc, tf, reclaim = CONFIG_CHOICES[src.choose(len(CONFIG_CHOICES), "gen:config")]
-    c = Config(split_ptlocks=split, alloc_split_ptlocks=alloc, table_free=tf, pt_reclaim=reclaim)
+    per_vma = src.choose(4, "gen:per_vma_lock") != 3
+    madvise_vma = per_vma and src.choose(4, "gen:per_vma_lock_madvise") != 3
+    c = Config(split_ptlocks=split, alloc_split_ptlocks=alloc, table_free=tf, pt_reclaim=reclaim,
+               per_vma_lock=per_vma, per_vma_lock_madvise=madvise_vma)
     return c.with_values(fault_around=src.choose(4, "gen:fault_around") != 3,
                          tlb_batch=(8, 3, 4)[src.choose(3, "gen:tlb_batch")])
 

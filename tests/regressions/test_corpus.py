@@ -37,12 +37,12 @@ EXPECTED = {
 }
 
 HASHES = {
-    "pt-reclaim-semi-rcu": "57f29d5923e047bc",
-    "pte-map-lock-no-pmd-same": "213c2cd78f058bd4",
-    "ptlock-free-immediate": "f00ff99faf15e568",
-    "reclaim-after-ptl-drop": "ea129fad4ac914e3",
-    "retract-no-pmd-recheck": "25ba94d948f8eeb9",
-    "uffd-move-no-dst-pmd-recheck": "bc734e8e4e285a27",
+    "pt-reclaim-semi-rcu": "26a9a766b935d7c8",
+    "pte-map-lock-no-pmd-same": "4ccc037d1364322a",
+    "ptlock-free-immediate": "efe8ee62f75effbd",
+    "reclaim-after-ptl-drop": "a96571f4d800db4b",
+    "retract-no-pmd-recheck": "dd5049816d46d627",
+    "uffd-move-no-dst-pmd-recheck": "b4856836f3110e31",
 }
 
 

@@ -121,7 +121,7 @@ def test_handle_pte_fault_table_vanished_refaults():
     o = raced(HANDLE_PTE_FAULT_VANISHED, m)
     assert o.results["T0"] == [0]
     assert follows(o, "T0", "__pte_offset_map:rcu_read_unlock", m)
-    assert follows(o, "T0", m, "do_user_addr_fault:mmap_read_unlock")
+    assert follows(o, "T0", m, "do_user_addr_fault:vma_end_read")
     # Load, fault (vanished), load, fault (zero page), load.
     assert count(o, "T0", "user_read:retry_after_fault") == 2
     assert count(o, "T0", "user_read:load") == 3
@@ -201,7 +201,7 @@ def test_wp_page_copy_table_vanished_refaults():
     s = steps(o, "T0")
     i = s.index(m)
     assert s[i + 1:i + 4] == ["wp_page_copy:folio_put_new", "wp_page_copy:folio_put_old",
-                              "do_user_addr_fault:mmap_read_unlock"]
+                              "do_user_addr_fault:vma_end_read"]
     assert "do_cow_fault:copy_user_highpage" in s[i:]
     control(WP_PAGE_COPY_VANISHED, SERIAL, m)
     control(WP_PAGE_COPY_VANISHED, SERIAL_REVERSED, m)
