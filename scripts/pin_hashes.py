@@ -24,8 +24,8 @@ def main() -> None:
     for path in sorted(glob.glob(os.path.join(ROOT, "corpus", "regressions", "*.kprog"))):
         name = os.path.basename(path)[:-6]
         out = run_program(load(path))
-        text = re.sub(r'("%s": )"[0-9a-f]{16}"' % re.escape(name), r'\1"%s"' % out.trace_hash,
-                      text)
+        pattern = '("' + re.escape(name) + '": )"[0-9a-f]{16}"'
+        text = re.sub(pattern, r'\1"' + out.trace_hash + '"', text)
         print(f"{name}: {out.trace_hash} ({out.nsteps} steps) {out.title}")
         if name == "pt-reclaim-semi-rcu":
             c = open(cli).read()

@@ -24,8 +24,8 @@ from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_alloc_one, pmd_free, pm
 from .tlb import ptep_clear_flush
 from .types import MM_ANONPAGES, UFFD_WP_MARKER, AnonVma, HugePmd, Pte
 
-__all__ = ["Vmf", "vmf_anon_prepare", "pmd_alloc", "pte_alloc", "__pte_alloc", "pmd_install", "handle_mm_fault",
-           "anon_vma_prepare", "VM_FAULT_OK", "VM_FAULT_SIGBUS", "VM_FAULT_OOM",
+__all__ = ["Vmf", "vmf_anon_prepare", "pmd_alloc", "pte_alloc", "__pte_alloc", "pmd_install",
+           "handle_mm_fault", "anon_vma_prepare", "VM_FAULT_OK", "VM_FAULT_SIGBUS", "VM_FAULT_OOM",
            "VM_FAULT_RETRY", "VM_FAULT_NOPAGE", "mm_find_pmd", "vmf_pte_changed"]
 
 VM_FAULT_OK, VM_FAULT_SIGBUS, VM_FAULT_OOM, VM_FAULT_RETRY, VM_FAULT_NOPAGE = (

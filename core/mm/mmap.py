@@ -19,8 +19,9 @@ from .mmap_lock import (mmap_read_lock, mmap_read_unlock, mmap_write_downgrade, 
 from .mmu_gather import tlb_finish_mmu, tlb_gather_mmu
 from .types import MM_ANONPAGES, MM_FILEPAGES, Mm, Vma
 
-__all__ = ["vm_area_free", "mm_alloc", "get_unmapped_area", "do_mmap", "do_munmap", "mmput", "mmget_not_zero",
-           "mmgrab", "mmdrop", "exit_mmap", "check_mm", "vma_link", "task_mm_grab", "exit_mm"]
+__all__ = ["vm_area_free", "mm_alloc", "get_unmapped_area", "do_mmap", "do_munmap", "mmput",
+           "mmget_not_zero", "mmgrab", "mmdrop", "exit_mmap", "check_mm", "vma_link",
+           "task_mm_grab", "exit_mm"]
 
 
 def mm_alloc(kernel, name: str, pid: int) -> Mm:
