@@ -6,9 +6,9 @@ it forward at their linearization points: a store that goes through a translatio
 is current (the page tables still map that folio page there, or it is the page-cache
 folio of a shared mapping); a pte zapped (the private value is discarded: anonymous
 memory reads zero again, a private file page reads the file again); a page moved by
-UFFDIO_MOVE. A load through a current translation must return the abstract value; loads
-and stores through stale translations (while an unmap is still flushing) are ordered
-before that unmap and are not checked.
+UFFDIO_MOVE; a page filled by UFFDIO_COPY. A load through a current translation must
+return the abstract value; loads and stores through stale translations (while an unmap
+is still flushing) are ordered before that unmap and are not checked.
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ class DataOracle:
         elif kind == "pte_zapped":
             vma, vpn = args
             self.priv.pop((vma.mm.oid, vpn), None)
+        elif kind == "page_filled":
+            mm, vpn, value = args
+            self.priv[(mm.oid, vpn)] = value
         elif kind == "page_moved":
             mm, dst, src = args
             v = self.priv.pop((mm.oid, src), None)

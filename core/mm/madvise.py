@@ -1,5 +1,5 @@
-"""madvise(MADV_DONTNEED) and madvise(MADV_COLLAPSE) (mm/madvise.c, mm/khugepaged.c), and
-khugepaged's scan of one file range.
+"""madvise(MADV_DONTNEED), madvise(MADV_FREE) and madvise(MADV_COLLAPSE) (mm/madvise.c,
+mm/khugepaged.c), and khugepaged's scan of one file range.
 
 MADV_DONTNEED (v6.16+ shape): one mmu_gather per syscall; for each VMA of the range,
 ``madvise_dontneed_single_vma`` zaps with ``reclaim_pt`` (so empty PTE tables are freed);
@@ -21,9 +21,14 @@ from .khugepaged import (SCAN_PTE_MAPPED_HUGEPAGE, SCAN_VMA_CHECK, collapse_file
 from .memory_file import vma_suits_huge
 from .memory_zap import ZapDetails, zap_page_range_single_batched
 from .mmap_lock import lock_vma_under_rcu, vma_end_read
-from .mmu_gather import tlb_finish_mmu, tlb_gather_mmu
+from .folio import folio_trylock, folio_unlock
+from .mmu_gather import tlb_finish_mmu, tlb_gather_mmu, tlb_remove_tlb_entry
+from .pgtable import (PmdPtr, __pte_offset_map_lock, pmdp_get_lockless, pte_unmap_unlock,
+                      ptep_get)
+from .tlb import flush_tlb_batched_pending
+from .types import Pte, PteTable
 
-__all__ = ["madvise_dontneed", "madvise_collapse", "khugepaged_scan_file"]
+__all__ = ["madvise_dontneed", "madvise_free", "madvise_collapse", "khugepaged_scan_file"]
 
 S_MD_LOCK = site("madvise_lock:mmap_read_lock")
 S_MD_UNLOCK = site("madvise_unlock:mmap_read_unlock")
@@ -156,3 +161,101 @@ def khugepaged_scan_file(ctx, mm, addr: int):
             result = yield from collapse_pte_mapped_thp(ctx, mm, addr, False)
         yield from up_read(ctx, mm.mmap_lock, S_KH_UNLOCK2)
     return result
+
+
+# -- MADV_FREE ------------------------------------------------------------------------------
+
+S_MF_PMD = site("madvise_free_pte_range:pmd_trans_huge")
+S_MF_NOTABLE = site("madvise_free_pte_range:table_vanished")
+S_MF_PTE = site("madvise_free_pte_range:ptep_get")
+S_MF_TRYLOCK = site("madvise_free_pte_range:folio_trylock")
+S_MF_FOLIO_UNLOCK = site("madvise_free_pte_range:folio_unlock")
+S_MF_CLEAR = site("madvise_free_pte_range:clear_young_dirty_ptes")
+S_MF_LAZY = site("madvise_free_pte_range:folio_mark_lazyfree")
+S_MF_UNLOCK = site("madvise_free_pte_range:spin_unlock")
+S_MF_UNMAP = site("madvise_free_pte_range:pte_unmap")
+S_MF_WALK_PMD = site("walk_pmd_range:madvise_free_pmd_none")
+S_MFREE_LOCK = site("madvise_free:mmap_read_lock")
+S_MFREE_UNLOCK = site("madvise_free:mmap_read_unlock")
+S_MFREE_VMAS = site("madvise_free:find_vma")
+S_MFREE_VMA_END = site("madvise_free:vma_end_read")
+
+
+def madvise_free_pte_range(ctx, tlb, vma, pmdp, vpn: int, end: int):
+    """mm/madvise.c ``madvise_free_pte_range``: under the PTE lock (no retry if the table
+    vanished: the range is skipped), after ``flush_tlb_batched_pending``, make each
+    exclusive anonymous page clean and old and mark its folio lazyfree. Never frees a
+    table (the seed series leaves that to a future asynchronous reclaim)."""
+    mm = vma.mm
+    n = ctx.config.ptrs_per_pte
+    cur = yield from pmdp_get_lockless(ctx, pmdp, S_MF_PMD)
+    if type(cur) is not PteTable:
+        return
+    table, _, ptl = yield from __pte_offset_map_lock(ctx, mm, pmdp, vpn)
+    if table is None:
+        yield S_MF_NOTABLE
+        return
+    yield from flush_tlb_batched_pending(ctx, mm)
+    for v in range(vpn, end):
+        pte = yield from ptep_get(ctx, table, v % n, S_MF_PTE)
+        if type(pte) is not Pte or pte.special or not pte.folio.anon:
+            continue
+        folio = pte.folio
+        if folio.mapcount != 1:
+            continue
+        if pte.dirty:
+            if not (yield from folio_trylock(ctx, folio, S_MF_TRYLOCK)):
+                continue
+            yield from folio_unlock(ctx, folio, S_MF_FOLIO_UNLOCK)
+        if pte.young or pte.dirty:
+            yield S_MF_CLEAR
+            ctx.access(table, S_MF_CLEAR, True)
+            table.slots[v % n] = Pte(folio, pte.page, pte.write, False, False, False)
+            tlb_remove_tlb_entry(tlb, v)
+        yield S_MF_LAZY
+        folio.lazyfree = True
+    yield from pte_unmap_unlock(ctx, ptl, S_MF_UNLOCK, S_MF_UNMAP)
+
+
+def madvise_free_single_vma(ctx, tlb, vma, start: int, end: int):
+    start, end = max(start, vma.start), min(end, vma.end)
+    n = ctx.config.ptrs_per_pte
+    mm = vma.mm
+    while start < end and mm.pud is not None:
+        nxt = min(start - start % n + n, end)
+        pmdp = PmdPtr(mm.pud, start // n)
+        cur = yield from pmdp_get_lockless(ctx, pmdp, S_MF_WALK_PMD)
+        if cur is not None:
+            yield from madvise_free_pte_range(ctx, tlb, vma, pmdp, start, nxt)
+        start = nxt
+
+
+def madvise_free(ctx, mm, start: int, npages: int):
+    """``do_madvise(MADV_FREE)``: the same lock modes as MADV_DONTNEED; anonymous VMAs only
+    (-EINVAL otherwise). Returns 0 or an error."""
+    end = start + npages
+    tlb = yield from tlb_gather_mmu(ctx, mm)
+    vma = None
+    if ctx.config.per_vma_lock_madvise:
+        vma = yield from try_vma_read_lock(ctx, mm, start, end)
+    if vma is not None:
+        err = 0
+        if vma.anonymous:
+            yield from madvise_free_single_vma(ctx, tlb, vma, start, end)
+        else:
+            err = "-EINVAL"
+        yield from vma_end_read(ctx, vma, S_MFREE_VMA_END)
+        yield from tlb_finish_mmu(ctx, tlb)
+        return err
+    yield from down_read(ctx, mm.mmap_lock, S_MFREE_LOCK)
+    yield S_MFREE_VMAS
+    ctx.access(mm, S_MFREE_VMAS, False)
+    err = 0
+    for v in [v for v in mm.vmas if v.start < end and start < v.end]:
+        if not v.anonymous:
+            err = "-EINVAL"
+            break
+        yield from madvise_free_single_vma(ctx, tlb, v, start, end)
+    yield from tlb_finish_mmu(ctx, tlb)
+    yield from up_read(ctx, mm.mmap_lock, S_MFREE_UNLOCK)
+    return err

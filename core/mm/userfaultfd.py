@@ -1,4 +1,5 @@
-"""UFFDIO_MOVE: ``move_pages`` -> ``move_pages_pte`` (mm/userfaultfd.c, v6.14+).
+"""UFFDIO_MOVE (``move_pages`` -> ``move_pages_pte``), UFFDIO_COPY (``mfill_atomic``) and
+UFFDIO_REGISTER (mm/userfaultfd.c, v6.14+).
 
 Per page: find both pmds (allocating the destination's table), then in
 ``move_pages_pte``: map both tables (the destination's pmd value is kept, the source's is
@@ -21,15 +22,17 @@ from __future__ import annotations
 from ..kernel import (down_read, down_write, down_write_trylock, spin_lock, spin_lock_nested,
                       spin_unlock, up_read, up_write)
 from ..sim import site, spin_site
-from .folio import folio_get, folio_lock, folio_put, folio_trylock, folio_unlock
-from .memory import anon_vma_prepare, mm_find_pmd, pmd_alloc, pte_alloc
+from .folio import (add_mm_counter, folio_add_rmap, folio_alloc, folio_get, folio_lock,
+                    folio_put, folio_trylock, folio_unlock)
+from .memory import __pte_alloc, anon_vma_prepare, mm_find_pmd, pmd_alloc, pte_alloc
 from .mmap_lock import (lock_vma_under_rcu, mmap_read_lock, mmap_read_unlock, mmap_write_lock,
                         mmap_write_unlock, vma_end_read, vma_start_write)
-from .pgtable import pmdp_get_lockless, pte_offset_map_rw_nolock, pte_unmap, ptep_get, set_pte
+from .pgtable import (__pte_offset_map_lock, pmdp_get_lockless, pte_offset_map_rw_nolock,
+                      pte_unmap, pte_unmap_unlock, ptep_get, set_pte)
 from .tlb import ptep_clear_flush
-from .types import HugePmd, Pte
+from .types import MM_ANONPAGES, HugePmd, Pte
 
-__all__ = ["move_pages", "move_pages_pte", "userfaultfd_register", "double_pt_lock",
+__all__ = ["move_pages", "move_pages_pte", "userfaultfd_register", "mfill_atomic", "double_pt_lock",
            "double_pt_unlock", "EAGAIN", "EEXIST", "ENOENT", "EINVAL", "EBUSY"]
 
 EAGAIN, EEXIST, ENOENT, EINVAL, EBUSY = "-EAGAIN", "-EEXIST", "-ENOENT", "-EINVAL", "-EBUSY"
@@ -390,3 +393,102 @@ def userfaultfd_register(ctx, mm, vpn: int, mode: str):
             vma.uffd_wp = True
     yield from mmap_write_unlock(ctx, mm, S_REG_UNLOCK)
     return err
+
+
+# -- UFFDIO_COPY ------------------------------------------------------------------------------
+
+S_MF_UNLOCK_VMA = site("uffd_mfill_unlock:vma_end_read")
+S_MF_LOCK = site("mfill_atomic:mmap_read_lock")
+S_MF_UNLOCK = site("mfill_atomic:mmap_read_unlock")
+S_MF_VMA = site("mfill_atomic:validate_dst_vma")
+S_MF_PMD = site("mfill_atomic:pmdp_get_lockless")
+S_MF_PMD_AGAIN = site("mfill_atomic:pmdp_get_lockless_again")
+S_MF_RESCHED = site("mfill_atomic:cond_resched")
+S_MFC_ALLOC = site("mfill_atomic_pte_copy:folio_prealloc")
+S_MFC_COPY = site("mfill_atomic_pte_copy:copy_from_user")
+S_MFI_NOTABLE = site("mfill_atomic_install_pte:table_vanished")
+S_MFI_READ = site("mfill_atomic_install_pte:ptep_get")
+S_MFI_EXIST_UNLOCK = site("mfill_atomic_install_pte:eexist_unlock")
+S_MFI_EXIST_UNMAP = site("mfill_atomic_install_pte:eexist_unmap")
+S_MFI_SET = site("mfill_atomic_install_pte:set_pte_at")
+S_MFI_UNLOCK = site("mfill_atomic_install_pte:spin_unlock")
+S_MFI_UNMAP = site("mfill_atomic_install_pte:pte_unmap")
+S_MFI_PUT = site("mfill_atomic_pte:folio_put")
+
+
+def mfill_atomic_install_pte(ctx, mm, vma, pmdp, vpn: int, folio):
+    """Map the filled folio if the destination pte is still none (rmap and counter
+    before ``set_pte_at``). -EAGAIN if the table vanished since the pmd checks."""
+    table, i, ptl = yield from __pte_offset_map_lock(ctx, mm, pmdp, vpn)
+    if table is None:
+        yield S_MFI_NOTABLE
+        return EAGAIN
+    cur = yield from ptep_get(ctx, table, i, S_MFI_READ)
+    if cur is not None:
+        yield from pte_unmap_unlock(ctx, ptl, S_MFI_EXIST_UNLOCK, S_MFI_EXIST_UNMAP)
+        return EEXIST
+    yield S_MFI_SET
+    ctx.access(table, S_MFI_SET, True)
+    folio_add_rmap(ctx, folio)
+    folio.index = vpn
+    add_mm_counter(ctx, mm, MM_ANONPAGES, 1)
+    table.slots[i] = Pte(folio, 0, vma.writable, True, True, False)
+    ctx.event("page_filled", mm, vpn, folio.data[0])
+    yield from pte_unmap_unlock(ctx, ptl, S_MFI_UNLOCK, S_MFI_UNMAP)
+    return 0
+
+
+def mfill_atomic_pte(ctx, mm, vma, pmdp, vpn: int, value):
+    """``mfill_atomic_pte_copy``: a new anonymous folio holding the user's data, then
+    install it; the folio is dropped if that fails."""
+    folio = yield from folio_alloc(ctx, 1, True, S_MFC_ALLOC)
+    yield S_MFC_COPY
+    folio.data[0] = value
+    err = yield from mfill_atomic_install_pte(ctx, mm, vma, pmdp, vpn, folio)
+    if err:
+        yield from folio_put(ctx, folio, S_MFI_PUT)
+    return err
+
+
+def mfill_atomic(ctx, mm, dst: int, npages: int, value):
+    """UFFDIO_COPY (mm/userfaultfd.c ``mfill_atomic``): per page, allocate the table if the
+    pmd is none, read the pmd **again** (it may be none again, or huge: -EEXIST), then
+    install under the PTE lock. Returns (pages copied, error)."""
+    per_vma = ctx.config.per_vma_lock
+    if per_vma:
+        vma = yield from uffd_lock_vma(ctx, mm, dst)
+    else:
+        yield from mmap_read_lock(ctx, mm, S_MF_LOCK)
+        yield S_MF_VMA
+        ctx.access(mm, S_MF_VMA, False)
+        vma = mm.find_vma(dst)
+        if vma is not None and not vma.shared:
+            yield from anon_vma_prepare(ctx, vma)
+    copied, err = 0, 0
+    if (vma is None or not vma.uffd_armed or not vma.anonymous or vma.shared
+            or dst + npages > vma.end):
+        err = EINVAL
+    while not err and copied < npages:
+        vpn = dst + copied
+        pmdp = yield from pmd_alloc(ctx, mm, vpn)
+        val = yield from pmdp_get_lockless(ctx, pmdp, S_MF_PMD)
+        if val is None:
+            yield from __pte_alloc(ctx, mm, pmdp)
+        val = yield from pmdp_get_lockless(ctx, pmdp, S_MF_PMD_AGAIN)
+        if val is None or type(val) is HugePmd:
+            err = EEXIST
+            break
+        e = yield from mfill_atomic_pte(ctx, mm, vma, pmdp, vpn, value)
+        yield S_MF_RESCHED
+        if e:
+            err = e
+            break
+        copied += 1
+    if vma is not None:
+        if per_vma:
+            yield from vma_end_read(ctx, vma, S_MF_UNLOCK_VMA)
+        else:
+            yield from mmap_read_unlock(ctx, mm, S_MF_UNLOCK)
+    elif not per_vma:
+        yield from mmap_read_unlock(ctx, mm, S_MF_UNLOCK)
+    return copied, err

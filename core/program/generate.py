@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from ..bugs import NO_BUGS
 from ..kernel import Config
 from .ops import (Addr, Exit, GupFast, KhugepagedScan, Madvise, Mmap, Munmap, PagemapRead, Read,
-                  UffdMove, UffdRegister, Unpin, Write)
+                  UffdCopy, UffdMove, UffdRegister, Unpin, Write)
 from .program import Program, ThreadSpec
 
 __all__ = ["Swarm", "generate_program", "CONFIG_CHOICES", "USER_KINDS"]
 
-USER_KINDS = ("read", "write", "dontneed", "collapse", "uffd_move", "gup_fast", "pagemap_read",
-              "munmap", "exit")
+USER_KINDS = ("read", "write", "dontneed", "free", "collapse", "uffd_move", "uffd_copy",
+              "gup_fast", "pagemap_read", "munmap", "exit")
 
 # Valid (split_ptlocks, alloc_split_ptlocks, table_free, pt_reclaim); the default first.
 CONFIG_CHOICES = (
@@ -105,6 +105,12 @@ def _user_op(src, kind: str, own: list, anon: list, filemaps: list, uffd: list, 
             start = off()
             return Madvise(Addr(m, start), 1 + src.choose(n - start, "gen:pages"), "DONTNEED")
         return Madvise(Addr(m, 0), n, "DONTNEED")
+    if kind == "free":
+        m = pick(anon + uffd)
+        return Madvise(Addr(m, 0), n, "FREE") if m else None
+    if kind == "uffd_copy":
+        m = pick(uffd)
+        return UffdCopy(Addr(m, off()), 1, value) if m else None
     if kind == "collapse":
         m = pick(filemaps)
         return Madvise(Addr(m, 0), n, "COLLAPSE") if m else None

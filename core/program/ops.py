@@ -13,14 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..mm.gup import gup_fast, unpin_user_pages
-from ..mm.madvise import khugepaged_scan_file, madvise_collapse, madvise_dontneed
+from ..mm.madvise import khugepaged_scan_file, madvise_collapse, madvise_dontneed, madvise_free
 from ..mm.mmap import do_mmap, do_munmap, exit_mm, mmdrop, task_mm_grab
 from ..mm.pagewalk import pagemap_read
 from ..mm.uaccess import user_read, user_write
-from ..mm.userfaultfd import move_pages, userfaultfd_register
+from ..mm.userfaultfd import mfill_atomic, move_pages, userfaultfd_register
 
 __all__ = ["Addr", "Op", "OPS", "OpError", "Mmap", "Munmap", "Exit", "Read", "Write",
-           "Madvise", "UffdRegister", "UffdMove", "GupFast", "Unpin", "PagemapRead",
+           "Madvise", "UffdRegister", "UffdMove", "UffdCopy", "GupFast", "Unpin", "PagemapRead",
            "KhugepagedScan", "USER_OPS", "KTHREAD_OPS"]
 
 
@@ -252,7 +252,7 @@ class Write(Op):
         return (yield from user_write(ctx, m.proc.mm, m.start + self.addr.offset, self.value))
 
 
-ADVICE = ("DONTNEED", "COLLAPSE")
+ADVICE = ("DONTNEED", "FREE", "COLLAPSE")
 
 
 @dataclass(frozen=True)
@@ -285,6 +285,8 @@ class Madvise(Op):
         start = m.start + self.addr.offset
         if self.advice == "DONTNEED":
             return (yield from madvise_dontneed(ctx, m.proc.mm, start, self.pages))
+        if self.advice == "FREE":
+            return (yield from madvise_free(ctx, m.proc.mm, start, self.pages))
         return (yield from madvise_collapse(ctx, m.proc.mm, start, self.pages))
 
 
@@ -468,3 +470,39 @@ OPS: dict[str, type] = {cls.name: cls for cls in (
     PagemapRead, KhugepagedScan)}
 USER_OPS = [n for n, c in OPS.items() if c.user]
 KTHREAD_OPS = [n for n, c in OPS.items() if c.kthread]
+
+
+@dataclass(frozen=True)
+class UffdCopy(Op):
+    """``uffd_copy DST pages=N value=V``: UFFDIO_COPY of pages holding V."""
+
+    dst: Addr
+    pages: int = 1
+    value: int = 0
+    name = "uffd_copy"
+
+    def text(self) -> str:
+        return f"uffd_copy {self.dst.text()} pages={self.pages} value={self.value}"
+
+    @staticmethod
+    def parse(result, args, kv, in_setup):
+        if len(args) != 1:
+            raise OpError("uffd_copy takes one address, pages= and value=")
+        op = UffdCopy(Addr.parse(args[0]), _int(kv, "pages", 1, 1), _int(kv, "value", 0))
+        _done([], kv)
+        return op
+
+    def mappings(self):
+        return (self.dst.mapping,)
+
+    def run(self, env, ctx):
+        m = env.mapping(self.dst.mapping)
+        if m is None:
+            return EFAULT
+        copied, err = yield from mfill_atomic(ctx, m.proc.mm, m.start + self.dst.offset,
+                                              self.pages, self.value)
+        return err or copied
+
+
+OPS["uffd_copy"] = UffdCopy
+USER_OPS.append("uffd_copy")

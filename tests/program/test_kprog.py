@@ -59,7 +59,7 @@ def bad(replace_from, replace_to):
     (bad("tlb_batch=4", "nope=1"), "x.kprog:4: unknown config 'nope'"),
     (bad("value=1", "value=one"), "x.kprog:11: value= takes an integer"),
     (bad("m0+0 pages=8 DONTNEED", "m0+0 pages=8 WILLNEED"),
-     "x.kprog:15: advice must be one of DONTNEED, COLLAPSE, not 'WILLNEED'"),
+     "x.kprog:15: advice must be one of DONTNEED, FREE, COLLAPSE, not 'WILLNEED'"),
     (bad("read m1+2", "read m9+2"), "x.kprog: T0: read m9+2: unknown mapping m9"),
     (bad("K0 finish", "K9 finish"), "x.kprog: schedule names unknown thread K9"),
     (GOOD.split("schedule {")[0].rstrip().rstrip("}"), "x.kprog:18: unterminated thread block"),
