@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 
 from ..bugs import NO_BUGS
 from ..kernel import Config
-from .ops import (Addr, Exit, GupFast, KhugepagedScan, Madvise, Mmap, Munmap, PagemapRead, Read,
-                  UffdCopy, UffdMove, UffdRegister, Unpin, Write)
+from .ops import (Addr, Exit, GupFast, KhugepagedScan, Madvise, Mmap, Mremap, Munmap, PagemapRead,
+                  Read, UffdCopy, UffdMove, UffdRegister, Unpin, Write)
 from .program import Program, ThreadSpec
 
 __all__ = ["Swarm", "generate_program", "CONFIG_CHOICES", "USER_KINDS"]
 
 USER_KINDS = ("read", "write", "dontneed", "free", "collapse", "uffd_move", "uffd_copy",
-              "gup_fast", "pagemap_read", "munmap", "exit")
+              "gup_fast", "pagemap_read", "mremap", "munmap", "exit")
 
 # Valid (split_ptlocks, alloc_split_ptlocks, table_free, pt_reclaim); the default first.
 CONFIG_CHOICES = (
@@ -125,6 +125,9 @@ def _user_op(src, kind: str, own: list, anon: list, filemaps: list, uffd: list, 
     if kind == "pagemap_read":
         m = pick(own)
         return PagemapRead(Addr(m, 0), n) if m else None
+    if kind == "mremap":
+        m = pick(own)
+        return Mremap(m) if m else None
     if kind == "munmap":
         m = pick(own)
         return Munmap(m) if m else None

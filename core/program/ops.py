@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from ..mm.gup import gup_fast, unpin_user_pages
 from ..mm.madvise import khugepaged_scan_file, madvise_collapse, madvise_dontneed, madvise_free
 from ..mm.mmap import do_mmap, do_munmap, exit_mm, mmdrop, task_mm_grab
+from ..mm.mremap import do_mremap
 from ..mm.pagewalk import pagemap_read
 from ..mm.uaccess import user_read, user_write
 from ..mm.userfaultfd import mfill_atomic, move_pages, userfaultfd_register
 
 __all__ = ["Addr", "Op", "OPS", "OpError", "Mmap", "Munmap", "Exit", "Read", "Write",
-           "Madvise", "UffdRegister", "UffdMove", "UffdCopy", "GupFast", "Unpin", "PagemapRead",
+           "Madvise", "UffdRegister", "UffdMove", "UffdCopy", "Mremap", "GupFast", "Unpin", "PagemapRead",
            "KhugepagedScan", "USER_OPS", "KTHREAD_OPS"]
 
 
@@ -506,3 +507,40 @@ class UffdCopy(Op):
 
 OPS["uffd_copy"] = UffdCopy
 USER_OPS.append("uffd_copy")
+
+
+@dataclass(frozen=True)
+class Mremap(Op):
+    """``mremap NAME [to=VPN]``: move the whole mapping (MREMAP_MAYMOVE, and
+    MREMAP_FIXED with ``to=``); the name then refers to the new place."""
+
+    target: str
+    to: int | None = None
+    name = "mremap"
+
+    def text(self) -> str:
+        return f"mremap {self.target}" + (f" to={self.to}" if self.to is not None else "")
+
+    @staticmethod
+    def parse(result, args, kv, in_setup):
+        if len(args) != 1:
+            raise OpError("mremap takes one mapping and optionally to=")
+        op = Mremap(args[0], _int(kv, "to") if "to" in kv else None)
+        _done([], kv)
+        return op
+
+    def mappings(self):
+        return (self.target,)
+
+    def run(self, env, ctx):
+        m = env.mapping(self.target)
+        if m is None:
+            return EFAULT
+        new = yield from do_mremap(ctx, m.proc.mm, m.start, m.pages, self.to)
+        if isinstance(new, int):
+            env.bind(self.target, m.proc, new, m.pages)
+        return new
+
+
+OPS["mremap"] = Mremap
+USER_OPS.append("mremap")

@@ -93,7 +93,7 @@ class Program:
                     if m not in mappings:
                         raise ProgramError(f"{t.name}: {op.text()}: unknown mapping {m}")
                     own = op.name in ("read", "write", "madvise", "uffd_move", "gup_fast",
-                                      "munmap", "uffd_register", "uffd_copy")
+                                      "munmap", "uffd_register", "uffd_copy", "mremap")
                     if own and mappings[m] != t.proc:
                         raise ProgramError(f"{t.name}: {op.text()}: {m} belongs to another "
                                            f"process")
