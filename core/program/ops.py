@@ -21,8 +21,8 @@ from ..mm.uaccess import user_read, user_write
 from ..mm.userfaultfd import mfill_atomic, move_pages, userfaultfd_register
 
 __all__ = ["Addr", "Op", "OPS", "OpError", "Mmap", "Munmap", "Exit", "Read", "Write",
-           "Madvise", "UffdRegister", "UffdMove", "UffdCopy", "Mremap", "GupFast", "Unpin", "PagemapRead",
-           "KhugepagedScan", "USER_OPS", "KTHREAD_OPS"]
+           "Madvise", "UffdRegister", "UffdMove", "UffdCopy", "Mremap", "GupFast", "Unpin",
+           "PagemapRead", "KhugepagedScan", "USER_OPS", "KTHREAD_OPS"]
 
 
 class OpError(ValueError):
