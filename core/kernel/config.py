@@ -86,6 +86,15 @@ class Config:
         except TypeError as e:
             raise ConfigError(str(e)) from None
 
+    @classmethod
+    def check_item(cls, item) -> None:
+        """Raise :class:`ConfigError` if one ``K=V`` is wrong by itself."""
+        k, v = item if isinstance(item, tuple) else _split(item)
+        known = {f.name: f for f in fields(cls)}
+        if k not in known:
+            raise ConfigError(f"unknown config {k!r}")
+        _convert(known[k], v)
+
     def diff(self) -> dict:
         """The values that differ from the defaults, in declaration order."""
         base = Config()

@@ -212,12 +212,19 @@ def loads(text: str, path: str = "<string>") -> Program:
         bugset = BugSet.parse(bugs)
     except BugError as e:
         raise KprogError(path, 0, str(e)) from None
-    config = Config()
-    for lineno, item in config_items:
-        try:
-            config = config.parse([item])
-        except ConfigError as e:
-            raise KprogError(path, lineno, str(e)) from None
+    try:
+        config = Config().parse([item for _, item in config_items])
+    except ConfigError as e:
+        # Name the line of the item that is wrong on its own, else the last config line
+        # (a combination of values the kernel cannot be built with).
+        lineno = config_items[-1][0]
+        for ln, item in config_items:
+            try:
+                Config.check_item(item)
+            except ConfigError:
+                lineno = ln
+                break
+        raise KprogError(path, lineno, str(e)) from None
     sched = None
     if schedule is not None:
         sched = tuple(x for x in schedule if x != "*")

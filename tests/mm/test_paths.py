@@ -168,3 +168,117 @@ T0 on p0 {
     assert out.title == "pass"
     assert out.pictures == {}
     assert "T0@exit_mmap:mmap_read_lock" in set(out.trace.lines())
+
+
+def run_text(text):
+    out = run_program(loads(text))
+    assert out.title == "pass", out.report and out.report.format()
+    return out
+
+
+def test_mremap_moves_the_data_and_the_old_range_is_gone():
+    out = run_text("""kprog 1
+setup {
+  p0 = process
+  m0 = mmap p0 anon pages=8
+  m1 = mmap p0 anon pages=4
+  write m0+1 value=3
+  write m0+6 value=4
+  write m1+2 value=5
+}
+T0 on p0 {
+  mremap m0 to=24
+  read m0+1
+  read m0+6
+  mremap m1
+  read m1+2
+}
+""")
+    # m0 moved a whole table by its pmd (move_normal_pmd); m1 moved pte by pte
+    # (move_ptes) into the range m0 left.
+    assert out.results["T0"] == [24, 3, 4, 0, 5]
+    assert out.pictures["p0"] == picture(
+        "p0: nr_ptes=2 rss=anon:3 file:0",
+        "  pmd 0: table [.. .. A5 .. .. .. .. ..]",
+        "  pmd 1: none", "  pmd 2: none",
+        "  pmd 3: table [.. A3 .. .. .. .. A4 ..]")
+    sites = out.trace.sites()
+    assert "move_normal_pmd:pmd_populate" in sites and "move_ptes:set_ptes" in sites
+
+
+def test_mremap_old_address_faults():
+    text = """kprog 1
+setup {
+  p0 = process
+  m0 = mmap p0 anon pages=8
+  write m0+1 value=3
+}
+T0 on p0 {
+  mremap m0 to=16
+}
+"""
+    out = run_text(text)
+    assert out.results["T0"] == [16]
+    assert out.pictures["p0"].splitlines()[1:4] == [
+        "  pmd 0: none", "  pmd 1: none", "  pmd 2: table [.. A3 .. .. .. .. .. ..]"]
+
+
+def test_uffd_copy_fills_missing_pages_and_refuses_present_ones():
+    out = run_text("""kprog 1
+setup {
+  p0 = process
+  m0 = mmap p0 anon pages=8
+  uffd_register m0 missing
+}
+T0 on p0 {
+  uffd_copy m0+2 pages=2 value=42
+  read m0+3
+  uffd_copy m0+2 pages=1 value=5
+  read m0+1
+}
+""")
+    assert out.results["T0"] == [2, 42, "-EEXIST", "sigbus"]
+    assert out.pictures["p0"].splitlines()[1] == "  pmd 0: table [.. .. A42 A42 .. .. .. ..]"
+
+
+def test_madvise_free_cleans_the_ptes_and_keeps_the_data():
+    out = run_text("""kprog 1
+setup {
+  p0 = process
+  m0 = mmap p0 anon pages=8
+  write m0+0 value=3
+  write m0+1 value=4
+}
+T0 on p0 {
+  madvise m0+0 pages=8 FREE
+  read m0+1
+  write m0+0 value=9
+}
+""")
+    assert out.results["T0"] == [0, 4, 9]
+    assert out.pictures["p0"].splitlines()[1] == "  pmd 0: table [A9 A4 .. .. .. .. .. ..]"
+    assert "madvise_free_pte_range:folio_mark_lazyfree" in out.trace.sites()
+
+
+def test_faults_take_the_vma_lock_or_the_mmap_lock():
+    text = """kprog 1
+{config}
+setup {{
+  p0 = process
+  m0 = mmap p0 anon pages=8
+}}
+T0 on p0 {{
+  write m0+0 value=1
+  write m0+1 value=2
+}}
+"""
+    with_vma = run_text(text.format(config=""))
+    lines = [line for line in with_vma.trace.lines() if line.startswith("T0@")]
+    # The first fault needs an anon_vma: it takes the mmap lock with a trylock; the
+    # second runs under the VMA lock alone.
+    assert "T0@vmf_anon_prepare:mmap_read_trylock" in lines
+    assert "T0@lock_mm_and_find_vma:mmap_read_lock" not in lines
+    without = run_text(text.format(config="config: per_vma_lock=off per_vma_lock_madvise=off"))
+    lines = [line for line in without.trace.lines() if line.startswith("T0@")]
+    assert "T0@lock_vma_under_rcu:rcu_read_lock" not in lines
+    assert lines.count("T0@lock_mm_and_find_vma:mmap_read_lock") == 2
