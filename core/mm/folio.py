@@ -23,6 +23,7 @@ from .types import MM_ANONPAGES, MM_FILEPAGES, Folio
 
 __all__ = ["folio_alloc", "folio_get", "folio_try_get", "folio_put", "folio_put_now",
            "folio_lock", "folio_trylock", "folio_unlock", "folio_add_rmap",
+           "folio_add_new_anon_rmap", "folio_move_anon_rmap",
            "folio_remove_rmap", "add_mm_counter", "mm_counter"]
 
 
@@ -90,6 +91,20 @@ def folio_add_rmap(ctx, folio, nr: int = 1) -> None:
     mapping (the caller holds the PTE or PMD lock and yielded for this step)."""
     if not folio.zero:
         folio.mapcount += nr
+
+
+def folio_add_new_anon_rmap(ctx, folio, vma, vpn: int) -> None:
+    """``folio_add_new_anon_rmap``: the first mapping of a new anonymous folio, which now
+    belongs to the VMA's anon_vma at its linear index (so rmap can find it)."""
+    folio.mapcount += 1
+    folio.anon_vma = vma.anon_vma
+    folio.index = vma.page_index(vpn)
+
+
+def folio_move_anon_rmap(folio, vma, vpn: int) -> None:
+    """``folio_move_anon_rmap`` + the index update of UFFDIO_MOVE."""
+    folio.anon_vma = vma.anon_vma
+    folio.index = vma.page_index(vpn)
 
 
 def folio_remove_rmap(ctx, folio, site, nr: int = 1) -> None:

@@ -26,7 +26,9 @@ from .mmu_gather import tlb_finish_mmu, tlb_gather_mmu, tlb_remove_tlb_entry
 from .pgtable import (PmdPtr, __pte_offset_map_lock, pmdp_get_lockless, pte_unmap_unlock,
                       ptep_get)
 from .tlb import flush_tlb_batched_pending
-from .types import Pte, PteTable
+from .folio import add_mm_counter
+from .swap import free_swap_and_cache
+from .types import MM_SWAPENTS, Pte, PteTable, SwapPte
 
 __all__ = ["madvise_dontneed", "madvise_free", "madvise_collapse", "khugepaged_scan_file"]
 
@@ -169,6 +171,7 @@ S_MF_PMD = site("madvise_free_pte_range:pmd_trans_huge")
 S_MF_NOTABLE = site("madvise_free_pte_range:table_vanished")
 S_MF_PTE = site("madvise_free_pte_range:ptep_get")
 S_MF_TRYLOCK = site("madvise_free_pte_range:folio_trylock")
+S_MF_SWAP = site("madvise_free_pte_range:free_swap_and_cache_nr")
 S_MF_FOLIO_UNLOCK = site("madvise_free_pte_range:folio_unlock")
 S_MF_CLEAR = site("madvise_free_pte_range:clear_young_dirty_ptes")
 S_MF_LAZY = site("madvise_free_pte_range:folio_mark_lazyfree")
@@ -198,6 +201,15 @@ def madvise_free_pte_range(ctx, tlb, vma, pmdp, vpn: int, end: int):
     yield from flush_tlb_batched_pending(ctx, mm)
     for v in range(vpn, end):
         pte = yield from ptep_get(ctx, table, v % n, S_MF_PTE)
+        if type(pte) is SwapPte:
+            # A swapped-out page is simply dropped (free_swap_and_cache_nr).
+            yield S_MF_SWAP
+            ctx.access(table, S_MF_SWAP, True)
+            table.slots[v % n] = None
+            add_mm_counter(ctx, mm, MM_SWAPENTS, -1)
+            ctx.event("pte_zapped", vma, v)
+            yield from free_swap_and_cache(ctx, pte.slot, S_MF_SWAP)
+            continue
         if type(pte) is not Pte or pte.special or not pte.folio.anon:
             continue
         folio = pte.folio

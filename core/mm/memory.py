@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from ..kernel import spin_lock, spin_unlock
 from ..sim import site
-from .folio import (add_mm_counter, folio_add_rmap, folio_alloc, folio_get, folio_put,
-                    folio_remove_rmap, mm_counter)
+from .folio import (add_mm_counter, folio_add_new_anon_rmap, folio_alloc, folio_get, folio_lock,
+                    folio_put, folio_remove_rmap, folio_try_get, folio_unlock, mm_counter)
 from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_alloc_one, pmd_free, pmd_index,
                       pmd_lock, pmd_populate, pmdp_get_lockless, pte_alloc_one, pte_free,
                       pte_offset_map_rw_nolock, pte_unmap, pte_unmap_unlock, ptep_get, set_pte)
+from .swap import delete_from_swap_cache, swap_free
 from .tlb import ptep_clear_flush
-from .types import MM_ANONPAGES, UFFD_WP_MARKER, AnonVma, HugePmd, Pte
+from .types import MM_ANONPAGES, MM_SWAPENTS, UFFD_WP_MARKER, AnonVma, HugePmd, Pte, SwapPte
 
 __all__ = ["Vmf", "vmf_anon_prepare", "pmd_alloc", "pte_alloc", "__pte_alloc", "pmd_install",
            "handle_mm_fault", "anon_vma_prepare", "VM_FAULT_OK", "VM_FAULT_SIGBUS", "VM_FAULT_OOM",
@@ -246,6 +247,8 @@ def handle_pte_fault(ctx, vmf: Vmf):
         vmf.table, vmf.idx, vmf.ptl = table, i, ptl
         vmf.orig_pte = yield from ptep_get(ctx, table, i, S_HPF_PTE_READ)
         vmf.orig_pte_valid = True
+        if type(vmf.orig_pte) is SwapPte:
+            return (yield from do_swap_page(ctx, vmf))
         if vmf.orig_pte is None or type(vmf.orig_pte) is not Pte:
             yield from pte_unmap(ctx, S_HPF_UNMAP_NONE)
             vmf.table = None
@@ -334,10 +337,76 @@ def do_anonymous_page(ctx, vmf: Vmf):
     ctx.access(table, S_ANON_SET, True)
     if folio is not None:
         add_mm_counter(ctx, mm, MM_ANONPAGES, 1)
-        folio_add_rmap(ctx, folio)
-        folio.index = vmf.vpn
+        folio_add_new_anon_rmap(ctx, folio, vma, vmf.vpn)
     table.slots[i] = entry
     yield from pte_unmap_unlock(ctx, ptl, S_ANON_UNLOCK, S_ANON_UNMAP)
+    return VM_FAULT_OK
+
+
+# -- swap-in ------------------------------------------------------------------------------
+
+S_SW_UNMAP = site("do_swap_page:pte_unmap_same")
+S_SW_CACHE = site("do_swap_page:swap_cache_get_folio")
+S_SW_GET = site("do_swap_page:folio_try_get")
+S_SW_ALLOC = site("do_swap_page:vma_alloc_folio")
+S_SW_READ = site("do_swap_page:swap_read_folio")
+S_SW_LOCK = site("do_swap_page:folio_lock_or_retry")
+S_SW_RECHECK = site("do_swap_page:pte_same")
+S_SW_NOMAP_UNLOCK = site("do_swap_page:out_nomap_unlock")
+S_SW_NOMAP_UNMAP = site("do_swap_page:out_nomap_unmap")
+S_SW_NOTABLE = site("do_swap_page:table_vanished")
+S_SW_SET = site("do_swap_page:set_pte_at")
+S_SW_UNLOCK = site("do_swap_page:spin_unlock")
+S_SW_PTE_UNMAP = site("do_swap_page:pte_unmap")
+S_SW_FOLIO_UNLOCK = site("do_swap_page:folio_unlock")
+S_SW_PUT = site("do_swap_page:folio_put")
+
+
+def do_swap_page(ctx, vmf: Vmf):
+    """mm/memory.c ``do_swap_page``: find the page in the swap cache or read it back,
+    lock it, recheck the swap pte under the PTE lock (``pte_same``), map it, and free
+    the swap entry (and, the page being exclusive, its swap-cache slot)."""
+    vma, mm = vmf.vma, vmf.mm
+    entry = vmf.orig_pte
+    slot = entry.slot
+    yield from pte_unmap(ctx, S_SW_UNMAP)
+    yield S_SW_CACHE
+    ctx.access(slot, S_SW_CACHE, False)
+    folio = slot.folio
+    if folio is not None and not (yield from folio_try_get(ctx, folio, S_SW_GET)):
+        folio = None
+    if folio is None:
+        ret = yield from vmf_anon_prepare(ctx, vmf)
+        if ret:
+            return ret
+        folio = yield from folio_alloc(ctx, 1, True, S_SW_ALLOC)
+        yield S_SW_READ
+        ctx.access(slot, S_SW_READ, False)
+        folio.data[0] = slot.data
+    yield from folio_lock(ctx, folio, S_SW_LOCK)
+    table, i, ptl = yield from __pte_offset_map_lock(ctx, mm, vmf.pmdp, vmf.vpn)
+    if table is None:
+        yield S_SW_NOTABLE
+    else:
+        cur = yield from ptep_get(ctx, table, i, S_SW_RECHECK)
+        if cur != entry:
+            yield from pte_unmap_unlock(ctx, ptl, S_SW_NOMAP_UNLOCK, S_SW_NOMAP_UNMAP)
+            table = None
+    if table is None:
+        yield from folio_unlock(ctx, folio, S_SW_FOLIO_UNLOCK)
+        yield from folio_put(ctx, folio, S_SW_PUT)
+        return VM_FAULT_OK
+    yield S_SW_SET
+    ctx.access(table, S_SW_SET, True)
+    add_mm_counter(ctx, mm, MM_ANONPAGES, 1)
+    add_mm_counter(ctx, mm, MM_SWAPENTS, -1)
+    folio_add_new_anon_rmap(ctx, folio, vma, vmf.vpn)
+    table.slots[i] = Pte(folio, 0, vma.writable, vmf.write, True, False)
+    swap_free(ctx, slot, S_SW_SET)
+    if folio.swap is slot:
+        delete_from_swap_cache(ctx, folio, S_SW_SET)     # folio_free_swap()
+    yield from pte_unmap_unlock(ctx, ptl, S_SW_UNLOCK, S_SW_PTE_UNMAP)
+    yield from folio_unlock(ctx, folio, S_SW_FOLIO_UNLOCK)
     return VM_FAULT_OK
 
 
@@ -406,8 +475,7 @@ def wp_page_copy(ctx, vmf: Vmf, orig: Pte):
         yield S_COPY_SET
         ctx.access(table, S_COPY_SET, True)
         add_mm_counter(ctx, mm, MM_ANONPAGES, 1)
-        folio_add_rmap(ctx, new_folio)
-        new_folio.index = vmf.vpn
+        folio_add_new_anon_rmap(ctx, new_folio, vma, vmf.vpn)
         table.slots[i] = Pte(new_folio, 0, True, True, True, False)
         if old is not None:
             add_mm_counter(ctx, mm, mm_counter(old), -1)

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from ..kernel import rcu_read_lock, rcu_read_unlock, spin_unlock
 from ..sim import site, spin_site
-from .folio import (add_mm_counter, folio_add_rmap, folio_alloc, folio_lock, folio_put,
-                    folio_put_now, folio_remove_rmap, folio_try_get, folio_trylock, folio_unlock,
-                    mm_counter)
+from .folio import (add_mm_counter, folio_add_new_anon_rmap, folio_add_rmap, folio_alloc,
+                    folio_lock, folio_put, folio_put_now, folio_remove_rmap, folio_try_get,
+                    folio_trylock, folio_unlock, mm_counter)
 from .memory import (VM_FAULT_NOPAGE, VM_FAULT_OK, VM_FAULT_SIGBUS, Vmf, pmd_install,
                      pte_alloc, vmf_anon_prepare, vmf_pte_changed)
 from .pgtable import (__pte_offset_map_lock, pmd_lock, pmdp_get_lockless,
@@ -247,8 +247,7 @@ def finish_fault(ctx, vmf: Vmf, folio, cow):
     yield S_FIN_SET
     ctx.access(table, S_FIN_SET, True)
     if cow is not None:
-        folio_add_rmap(ctx, cow)
-        cow.index = vmf.vpn
+        folio_add_new_anon_rmap(ctx, cow, vma, vmf.vpn)
         table.slots[i] = Pte(cow, 0, True, True, True, False)
         add_mm_counter(ctx, mm, MM_ANONPAGES, 1)
     else:

@@ -24,8 +24,9 @@ from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_clear, pmd_lock, pmd_pg
                       ptep_get_and_clear, set_pte)
 from .pt_reclaim import free_pte, reclaim_pt_is_enabled, try_get_and_clear_pmd, try_to_free_pte
 from .tlb import flush_tlb_batched_pending
-from .types import (MM_ANONPAGES, MM_FILEPAGES, UFFD_WP_MARKER, AnonVma, HugePmd, Pte,
-                    PteMarker, PteTable)
+from .swap import free_swap_and_cache
+from .types import (MM_ANONPAGES, MM_FILEPAGES, MM_SWAPENTS, UFFD_WP_MARKER, AnonVma, HugePmd,
+                    Pte, PteMarker, PteTable, SwapPte)
 
 __all__ = ["ZapDetails", "zap_pte_range", "zap_pmd_range", "unmap_single_vma",
            "zap_page_range_single_batched", "unmap_vmas", "free_pgtables", "free_pgd_range"]
@@ -73,11 +74,16 @@ def zap_present_ptes(ctx, tlb, vma, table, i: int, vpn: int, details, rss):
 S_ZN_CLEAR = site("zap_nonpresent_ptes:clear_not_present_full_ptes")
 
 
-def zap_nonpresent_ptes(ctx, vma, table, i: int, entry, details):
-    """Markers: kept (the table stays non-empty) unless ``ZAP_FLAG_DROP_MARKER``."""
+def zap_nonpresent_ptes(ctx, vma, table, i: int, vpn: int, entry, details, rss):
+    """Markers: kept (the table stays non-empty) unless ``ZAP_FLAG_DROP_MARKER``. Swap
+    entries: the swap is freed (``free_swap_and_cache``) and the entry cleared."""
     if type(entry) is PteMarker and not details.drop_marker:
         return True
     yield from set_pte(ctx, table, i, None, S_ZN_CLEAR)
+    if type(entry) is SwapPte:
+        rss[MM_SWAPENTS] -= 1
+        ctx.event("pte_zapped", vma, vpn)
+        yield from free_swap_and_cache(ctx, entry.slot, S_ZN_CLEAR)
     return False
 
 
@@ -107,7 +113,7 @@ def do_zap_pte_range(ctx, tlb, vma, table, vpn: int, end: int, details, rss):
         full, skipped = yield from zap_present_ptes(ctx, tlb, vma, table, vpn % n, vpn,
                                                     details, rss)
         return nr + 1, full, full, skipped
-    skipped = yield from zap_nonpresent_ptes(ctx, vma, table, vpn % n, pte, details)
+    skipped = yield from zap_nonpresent_ptes(ctx, vma, table, vpn % n, vpn, pte, details, rss)
     return nr + 1, False, False, skipped
 
 
@@ -133,7 +139,7 @@ def zap_pte_range(ctx, tlb, vma, pmdp, addr: int, end: int, details):
     pmdval = None
     while True:
         force_flush = False
-        rss = {MM_ANONPAGES: 0, MM_FILEPAGES: 0}
+        rss = {MM_ANONPAGES: 0, MM_FILEPAGES: 0, MM_SWAPENTS: 0}
         table, _, ptl = yield from __pte_offset_map_lock(ctx, mm, pmdp, addr)
         if table is None:
             yield S_ZPR_NOTABLE

@@ -17,7 +17,7 @@ from .memory_zap import free_pgtables, unmap_vmas
 from .mmap_lock import (mmap_read_lock, mmap_read_unlock, mmap_write_downgrade, mmap_write_lock,
                         mmap_write_unlock, vma_start_write)
 from .mmu_gather import tlb_finish_mmu, tlb_gather_mmu
-from .types import MM_ANONPAGES, MM_FILEPAGES, Mm, Vma
+from .types import MM_ANONPAGES, MM_FILEPAGES, MM_SWAPENTS, Mm, Vma
 
 __all__ = ["vm_area_free", "mm_alloc", "get_unmapped_area", "do_mmap", "do_munmap", "mmput",
            "mmget_not_zero", "mmgrab", "mmdrop", "exit_mmap", "check_mm", "vma_link",
@@ -87,6 +87,8 @@ def do_mmap(ctx, mm, npages: int, file=None, pgoff: int = 0, shared: bool = Fals
     start = get_unmapped_area(ctx, mm, npages, at)
     vma = None
     if start is not None:
+        if file is None:
+            pgoff = start                     # an anonymous VMA's pgoff is its address
         vma = Vma(mm, start, start + npages, file, pgoff, shared, uffd_missing, uffd_wp,
                   name=name)
         vma = yield from ctx.kernel.alloc.alloc(ctx, vma, S_VMA_ALLOC)
@@ -224,7 +226,7 @@ def mmdrop(ctx, mm):
 
 def check_mm(ctx, mm) -> None:
     """kernel/fork.c ``check_mm``: counters that are not back to zero."""
-    for counter in (MM_FILEPAGES, MM_ANONPAGES):
+    for counter in (MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS):
         if mm.rss[counter]:
             r = Report("BUG: Bad rss-counter state", "accounting")
             r.add("mm", f"{mm.name} type:{counter} val:{mm.rss[counter]}")

@@ -27,6 +27,7 @@ from ..kernel.rcu import call_rcu_now
 from ..sim import site
 from .folio import folio_put_now
 from .pgtable import pagetable_dtor, pmd_free, pte_free
+from .swap import free_swap_cache
 from .tlb import flush_tlb_range
 from .types import GatherBatch, PmdTable, PteTable, TableBatch
 
@@ -238,6 +239,7 @@ def tlb_batch_pages_flush(ctx, tlb: MmuGather):
                 p.life = "freed"
             yield from ctx.kernel.alloc.free(ctx, p, S_FREE_TABLE_PAGE, type(p))
         else:
+            yield from free_swap_cache(ctx, p)      # free_pages_and_swap_cache()
             yield S_FREE_PAGES
             folio_put_now(ctx, p, S_FREE_PAGES)
 

@@ -13,7 +13,7 @@ page's value; ``..`` is none; ``mU``/``mG`` are uffd-wp and guard markers.
 
 from __future__ import annotations
 
-from .types import HugePmd, Pte, PteMarker, PteTable
+from .types import HugePmd, Pte, PteMarker, PteTable, SwapPte
 
 __all__ = ["pte_picture", "mm_picture"]
 
@@ -23,6 +23,8 @@ def pte_picture(pte) -> str:
         return ".."
     if type(pte) is PteMarker:
         return "mU" if pte.kind == "uffd-wp" else "mG"
+    if type(pte) is SwapPte:
+        return "S" + str(pte.slot.data)
     if type(pte) is Pte:
         if pte.special:
             return "Z0"
@@ -33,8 +35,9 @@ def pte_picture(pte) -> str:
 
 def mm_picture(mm) -> str:
     rss = mm.rss
+    swap = f" swap:{rss['MM_SWAPENTS']}" if rss["MM_SWAPENTS"] else ""
     lines = [f"{mm.name}: nr_ptes={mm.nr_ptes} rss=anon:{rss['MM_ANONPAGES']} "
-             f"file:{rss['MM_FILEPAGES']}"]
+             f"file:{rss['MM_FILEPAGES']}{swap}"]
     if mm.pud is None:
         lines.append("  no pmd table")
         return "\n".join(lines)

@@ -1,5 +1,6 @@
-"""Reverse mapping: ``try_to_unmap`` of a file folio through ``i_mmap``
-(mm/rmap.c ``rmap_walk_file``, ``try_to_unmap_one``; mm/page_vma_mapped.c ``map_pte``,
+"""Reverse mapping: ``try_to_unmap`` and ``folio_referenced`` through ``i_mmap`` (file) or
+the anon_vma (anonymous) (mm/rmap.c ``rmap_walk_file``, ``rmap_walk_anon``,
+``try_to_unmap_one``, ``folio_referenced_one``; mm/page_vma_mapped.c ``map_pte``,
 ``page_vma_mapped_walk``).
 
 rmap walkers hold only ``i_mmap_rwsem`` (read): no mmap or VMA lock. So the PTE table can
@@ -9,7 +10,8 @@ vanish under them (retraction, PT reclaim), and ``map_pte`` revalidates: map wit
 deferred to ``try_to_unmap_flush``; ``flush_tlb_batched_pending`` makes later PTE-lock
 holders of the mm flush first.
 
-Simplified: order-0 file folios mapped by ptes (what ``collapse_file`` unmaps).
+Simplified: folios mapped by ptes (PMD mappings are not walked); one anon_vma per VMA
+(no fork, so no anon_vma chains).
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from ..sim import site, spin_site
 from .folio import add_mm_counter, folio_put_now, folio_remove_rmap, mm_counter
 from .memory import mm_find_pmd
 from .pgtable import (pmdp_get_lockless, pte_offset_map_rw_nolock, pte_unmap, pte_unmap_unlock,
-                      ptep_get, ptep_get_and_clear)
-from .tlb import set_tlb_ubc_flush_pending
-from .types import Pte
+                      ptep_get, ptep_get_and_clear, set_pte)
+from .tlb import ptep_clear_flush, set_tlb_ubc_flush_pending
+from .types import MM_ANONPAGES, MM_SWAPENTS, Pte, SwapPte
 
-__all__ = ["try_to_unmap", "map_pte"]
+__all__ = ["try_to_unmap", "map_pte", "folio_referenced", "rmap_walk"]
 
 S_MAP_PTE_PEEK = site("map_pte:ptep_get_lockless")
 S_MAP_PTE_SKIP = site("map_pte:pte_unmap")
@@ -56,41 +58,133 @@ def map_pte(ctx, mm, pmdp, vpn: int, folio, page: int):
 
 S_TTU_CHECK = site("try_to_unmap_one:check_pte")
 S_TTU_CLEAR = site("try_to_unmap_one:ptep_get_and_clear")
+S_TTU_FLUSH = site("try_to_unmap_one:ptep_clear_flush")
+S_TTU_LAZY_KEEP = site("try_to_unmap_one:lazyfree_dirty_set_pte_at")
+S_TTU_SWAP = site("try_to_unmap_one:set_pte_at_swap_entry")
 S_TTU_DONE_UNLOCK = site("page_vma_mapped_walk_done:spin_unlock")
 S_TTU_DONE_UNMAP = site("page_vma_mapped_walk_done:pte_unmap")
 
 
 def try_to_unmap_one(ctx, folio, vma, vpn: int, page: int):
+    """Unmap one mapping of ``folio`` (with ptl held, after ``map_pte``'s recheck): a file
+    page's pte is cleared; an anonymous page's becomes a swap entry; a clean lazyfree
+    (MADV_FREE) page is discarded, a dirty one is kept (and made swap-backed). Returns
+    False if the walk must stop (the folio stays mapped)."""
     mm = vma.mm
     pmdp = yield from mm_find_pmd(ctx, mm, vpn)
     if pmdp is None:
-        return
+        return True
     found = yield from map_pte(ctx, mm, pmdp, vpn, folio, page)
     if found is None:
-        return
+        return True
     table, i, ptl = found
+    ok = True
     cur = yield from ptep_get(ctx, table, i, S_TTU_CHECK)
     if type(cur) is Pte and cur.folio is folio and cur.page == page:
-        yield from ptep_get_and_clear(ctx, table, i, S_TTU_CLEAR)
-        set_tlb_ubc_flush_pending(ctx, mm)
-        add_mm_counter(ctx, mm, mm_counter(folio), -1)
-        folio_remove_rmap(ctx, folio, S_TTU_CLEAR)
-        folio_put_now(ctx, folio, S_TTU_CLEAR)
+        if folio.anon and folio.lazyfree:
+            # MADV_FREE page: flush at once so no stale translation can dirty it later.
+            old = yield from ptep_clear_flush(ctx, vma, table, i, vpn, S_TTU_CLEAR, S_TTU_FLUSH)
+            if old.dirty:
+                folio.lazyfree = False            # folio_set_swapbacked()
+                yield from set_pte(ctx, table, i, old, S_TTU_LAZY_KEEP)
+                ok = False
+            else:
+                add_mm_counter(ctx, mm, MM_ANONPAGES, -1)
+                ctx.event("pte_zapped", vma, vpn)  # discarded: the page reads zero again
+                folio_remove_rmap(ctx, folio, S_TTU_CLEAR)
+                folio_put_now(ctx, folio, S_TTU_CLEAR)
+        else:
+            yield from ptep_get_and_clear(ctx, table, i, S_TTU_CLEAR)
+            set_tlb_ubc_flush_pending(ctx, mm)
+            if folio.anon:
+                slot = folio.swap
+                yield S_TTU_SWAP
+                ctx.access(table, S_TTU_SWAP, True)
+                ctx.access(slot, S_TTU_SWAP, True)
+                slot.count += 1                   # swap_duplicate()
+                table.slots[i] = SwapPte(slot)
+                add_mm_counter(ctx, mm, MM_ANONPAGES, -1)
+                add_mm_counter(ctx, mm, MM_SWAPENTS, 1)
+            else:
+                add_mm_counter(ctx, mm, mm_counter(folio), -1)
+            folio_remove_rmap(ctx, folio, S_TTU_CLEAR)
+            folio_put_now(ctx, folio, S_TTU_CLEAR)
     yield from pte_unmap_unlock(ctx, ptl, S_TTU_DONE_UNLOCK, S_TTU_DONE_UNMAP)
+    return ok
 
 
 S_RMAP_LOCK = site("rmap_walk_file:i_mmap_lock_read")
 S_RMAP_UNLOCK = site("rmap_walk_file:i_mmap_unlock_read")
+S_RMAP_ANON_LOCK = site("rmap_walk_anon:anon_vma_lock_read")
+S_RMAP_ANON_UNLOCK = site("rmap_walk_anon:anon_vma_unlock_read")
 
 
-def try_to_unmap(ctx, folio):
-    """Unmap every pte mapping ``folio`` (a page-cache folio), batching the TLB flush."""
-    f = folio.mapping
-    yield from down_read(ctx, f.i_mmap_rwsem, S_RMAP_LOCK)
-    for vma in list(f.i_mmap):
+def _mappings(folio, vmas):
+    """(vma, vpn, page) for every VMA that may map a page of the folio."""
+    out = []
+    for vma in vmas:
         for page in range(folio.npages):
             index = folio.index + page
             if vma.pgoff <= index < vma.pgoff + (vma.end - vma.start):
-                vpn = vma.start + (index - vma.pgoff)
-                yield from try_to_unmap_one(ctx, folio, vma, vpn, page)
+                out.append((vma, vma.start + (index - vma.pgoff), page))
+    return out
+
+
+def rmap_walk(ctx, folio, one):
+    """``rmap_walk_file`` / ``rmap_walk_anon``: call ``one(vma, vpn, page)`` (a generator
+    returning False to stop) for every possible mapping, under the rmap lock (read)."""
+    if folio.anon:
+        av = folio.anon_vma
+        if av is None:
+            return
+        yield from down_read(ctx, av.rwsem, S_RMAP_ANON_LOCK)
+        for vma, vpn, page in _mappings(folio, list(av.vmas)):
+            if not (yield from one(vma, vpn, page)):
+                break
+        yield from up_read(ctx, av.rwsem, S_RMAP_ANON_UNLOCK)
+        return
+    f = folio.mapping
+    yield from down_read(ctx, f.i_mmap_rwsem, S_RMAP_LOCK)
+    for vma, vpn, page in _mappings(folio, list(f.i_mmap)):
+        if not (yield from one(vma, vpn, page)):
+            break
     yield from up_read(ctx, f.i_mmap_rwsem, S_RMAP_UNLOCK)
+
+
+def try_to_unmap(ctx, folio):
+    """Unmap every mapping of ``folio`` (``TTU_BATCH_FLUSH``: the TLB flush is deferred to
+    ``try_to_unmap_flush``). The caller holds the folio lock."""
+    def one(vma, vpn, page):
+        return (yield from try_to_unmap_one(ctx, folio, vma, vpn, page))
+    yield from rmap_walk(ctx, folio, one)
+
+
+S_REF_YOUNG = site("folio_referenced_one:ptep_clear_young_notify")
+S_REF_UNLOCK = site("folio_referenced_one:spin_unlock")
+S_REF_UNMAP = site("folio_referenced_one:pte_unmap")
+
+
+def folio_referenced(ctx, folio):
+    """mm/rmap.c ``folio_referenced``: how many mappings were accessed since the last
+    look; clears the accessed bits (without a TLB flush, as x86 does)."""
+    count = [0]
+
+    def one(vma, vpn, page):
+        pmdp = yield from mm_find_pmd(ctx, vma.mm, vpn)
+        if pmdp is None:
+            return True
+        found = yield from map_pte(ctx, vma.mm, pmdp, vpn, folio, page)
+        if found is None:
+            return True
+        table, i, ptl = found
+        yield S_REF_YOUNG
+        ctx.access(table, S_REF_YOUNG, True)
+        pte = table.slots[i]
+        if type(pte) is Pte and pte.folio is folio and pte.young:
+            count[0] += 1
+            table.slots[i] = Pte(folio, pte.page, pte.write, pte.dirty, False, pte.special)
+        yield from pte_unmap_unlock(ctx, ptl, S_REF_UNLOCK, S_REF_UNMAP)
+        return True
+
+    yield from rmap_walk(ctx, folio, one)
+    return count[0]

@@ -23,7 +23,8 @@ from ..kernel import KObject, RwSem, Spinlock, lock_class
 from ..kernel.sleeplock import SleepLock
 
 __all__ = [
-    "Pte", "PteMarker", "UFFD_WP_MARKER", "GUARD_MARKER", "HugePmd", "PMD_MIGRATION",
+    "Pte", "PteMarker", "SwapPte", "SwapSlot", "MM_SWAPENTS", "UFFD_WP_MARKER",
+    "GUARD_MARKER", "HugePmd", "PMD_MIGRATION",
     "PMD_BAD", "pmd_same", "pmd_is_table", "Folio", "Ptlock", "PteTable", "PmdTable",
     "Vma", "AnonVma", "Mm", "File", "GatherBatch", "TableBatch", "MM_ANONPAGES",
     "MM_FILEPAGES", "PTLOCK_CLASS", "PAGE_TABLE_LOCK_CLASS", "table_state",
@@ -38,7 +39,7 @@ FOLIO_LOCK_CLASS = lock_class("folio_lock", nests=True)
 VM_LOCK_CLASS = lock_class("vma->vm_lock", nests=True)
 I_PAGES_CLASS = lock_class("mapping->i_pages")
 
-MM_ANONPAGES, MM_FILEPAGES = "MM_ANONPAGES", "MM_FILEPAGES"
+MM_ANONPAGES, MM_FILEPAGES, MM_SWAPENTS = "MM_ANONPAGES", "MM_FILEPAGES", "MM_SWAPENTS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,31 @@ class PteMarker:
 
     def describe(self) -> str:
         return f"marker:{self.kind}"
+
+
+@dataclass(frozen=True, slots=True)
+class SwapPte:
+    """A swap entry: the page lives in swap slot ``slot`` (and maybe still in the swap
+    cache, as ``slot.folio``)."""
+
+    slot: SwapSlot
+
+    def describe(self) -> str:
+        return f"swap slot #{self.slot.oid}"
+
+
+class SwapSlot(KObject):
+    """One swap slot: the page's data once written out, and the swap-cache folio while
+    there is one. Freed by ``swap_free`` when the last swap entry goes."""
+
+    __slots__ = ("data", "folio", "count")
+    kind = "swap slot"
+
+    def __init__(self, folio):
+        super().__init__()
+        self.data = None
+        self.folio = folio
+        self.count = 0               # swap entries (ptes) that refer to it
 
 
 UFFD_WP_MARKER = PteMarker("uffd-wp")
@@ -114,7 +140,7 @@ class Folio(KObject):
     order and its contents (one value per page, for the data oracle)."""
 
     __slots__ = ("npages", "anon", "mapping", "index", "refcount", "mapcount", "lock",
-                 "data", "pincount", "lazyfree", "uptodate", "zero")
+                 "data", "pincount", "lazyfree", "uptodate", "zero", "swap", "anon_vma")
     kind = "folio"
     slab = False
 
@@ -132,6 +158,8 @@ class Folio(KObject):
         self.lazyfree = False
         self.uptodate = True
         self.zero = False
+        self.swap = None             # the swap slot while in the swap cache
+        self.anon_vma = None         # folio->mapping of an anonymous folio (for rmap)
 
     def describe(self) -> str:
         what = "anon" if self.anon else (f"file {self.mapping.name}@{self.index}"
@@ -263,7 +291,7 @@ class Mm(KObject):
         self.pud: PmdTable | None = None
         self.nr_ptes = 0
         self.nr_pmds = 0
-        self.rss = {MM_ANONPAGES: 0, MM_FILEPAGES: 0}
+        self.rss = {MM_ANONPAGES: 0, MM_FILEPAGES: 0, MM_SWAPENTS: 0}
         self.mmap_lock = RwSem(f"{name}->mmap_lock", MMAP_LOCK_CLASS, self)
         self.page_table_lock = Spinlock(f"{name}->page_table_lock", PAGE_TABLE_LOCK_CLASS, self)
         self.vmas: list[Vma] = []

@@ -22,8 +22,8 @@ from __future__ import annotations
 from ..kernel import (down_read, down_write, down_write_trylock, spin_lock, spin_lock_nested,
                       spin_unlock, up_read, up_write)
 from ..sim import site, spin_site
-from .folio import (add_mm_counter, folio_add_rmap, folio_alloc, folio_get, folio_lock,
-                    folio_put, folio_trylock, folio_unlock)
+from .folio import (add_mm_counter, folio_add_new_anon_rmap, folio_alloc, folio_get, folio_lock,
+                    folio_move_anon_rmap, folio_put, folio_trylock, folio_unlock)
 from .memory import __pte_alloc, anon_vma_prepare, mm_find_pmd, pmd_alloc, pte_alloc
 from .mmap_lock import (lock_vma_under_rcu, mmap_read_lock, mmap_read_unlock, mmap_write_lock,
                         mmap_write_unlock, vma_end_read, vma_start_write)
@@ -107,7 +107,7 @@ def move_present_pte(ctx, dst_vma, src_vma, dst_vpn, src_vpn, dst, src, orig_dst
         else:
             yield S_MP_SET
             ctx.access(dst[0], S_MP_SET, True)
-            folio.index = dst_vpn                   # folio_move_anon_rmap(); ->index
+            folio_move_anon_rmap(folio, dst_vma, dst_vpn)
             dst[0].slots[dst[1]] = Pte(folio, 0, True, True, True, False)
             ctx.event("page_moved", dst_vma.mm, dst_vpn, src_vpn)
     yield from double_pt_unlock(ctx, dst_ptl, src_ptl)
@@ -429,8 +429,7 @@ def mfill_atomic_install_pte(ctx, mm, vma, pmdp, vpn: int, folio):
         return EEXIST
     yield S_MFI_SET
     ctx.access(table, S_MFI_SET, True)
-    folio_add_rmap(ctx, folio)
-    folio.index = vpn
+    folio_add_new_anon_rmap(ctx, folio, vma, vpn)
     add_mm_counter(ctx, mm, MM_ANONPAGES, 1)
     table.slots[i] = Pte(folio, 0, vma.writable, True, True, False)
     ctx.event("page_filled", mm, vpn, folio.data[0])

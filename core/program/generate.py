@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from ..bugs import NO_BUGS
 from ..kernel import Config
 from .ops import (Addr, Exit, GupFast, KhugepagedScan, Madvise, Mmap, Mremap, Munmap, PagemapRead,
-                  Read, UffdCopy, UffdMove, UffdRegister, Unpin, Write)
+                  Read, Reclaim, UffdCopy, UffdMove, UffdRegister, Unpin, Write)
 from .program import Program, ThreadSpec
 
 __all__ = ["Swarm", "generate_program", "CONFIG_CHOICES", "USER_KINDS"]
@@ -200,9 +200,15 @@ def generate_program(src, config: Config | None = None, swarm: Swarm | None = No
         if ops:
             threads.append(ThreadSpec(f"T{t}", proc, tuple(ops)))
     if sw.khugepaged and src.choose(3, "gen:khugepaged") == 2:
-        fmaps = sorted(m for m, k in kinds.items() if k == "file")
-        m = fmaps[src.choose(len(fmaps), "gen:mapping")]
-        threads.append(ThreadSpec("K0", None, (KhugepagedScan(Addr(m, 0)),)))
+        kops = []
+        for _ in range(1 + src.choose(2, "gen:kthread_ops")):
+            if src.choose(2, "gen:kthread_kind"):
+                m = sorted(owner)[src.choose(len(owner), "gen:mapping")]
+                kops.append(Reclaim(Addr(m, src.choose(n, "gen:offset"))))
+            else:
+                fmaps = sorted(m for m, k in kinds.items() if k == "file")
+                kops.append(KhugepagedScan(Addr(fmaps[src.choose(len(fmaps), "gen:mapping")], 0)))
+        threads.append(ThreadSpec("K0", None, tuple(kops)))
     prog = Program(tuple(procs), files, tuple(setup), tuple(threads), cfg, bugs)
     prog.validate()
     return prog

@@ -19,10 +19,11 @@ from ..mm.mremap import do_mremap
 from ..mm.pagewalk import pagemap_read
 from ..mm.uaccess import user_read, user_write
 from ..mm.userfaultfd import mfill_atomic, move_pages, userfaultfd_register
+from ..mm.vmscan import reclaim_folio_at
 
 __all__ = ["Addr", "Op", "OPS", "OpError", "Mmap", "Munmap", "Exit", "Read", "Write",
            "Madvise", "UffdRegister", "UffdMove", "UffdCopy", "Mremap", "GupFast", "Unpin",
-           "PagemapRead", "KhugepagedScan", "USER_OPS", "KTHREAD_OPS"]
+           "PagemapRead", "KhugepagedScan", "Reclaim", "USER_OPS", "KTHREAD_OPS"]
 
 
 class OpError(ValueError):
@@ -544,3 +545,41 @@ class Mremap(Op):
 
 OPS["mremap"] = Mremap
 USER_OPS.append("mremap")
+
+
+@dataclass(frozen=True)
+class Reclaim(Op):
+    """``reclaim M+O`` (a kernel thread's work): kswapd reclaims the folio mapped there."""
+
+    addr: Addr
+    name = "reclaim"
+    user = False
+    kthread = True
+
+    def text(self) -> str:
+        return f"reclaim {self.addr.text()}"
+
+    @staticmethod
+    def parse(result, args, kv, in_setup):
+        if len(args) != 1:
+            raise OpError("reclaim takes one address")
+        _done([], kv)
+        return Reclaim(Addr.parse(args[0]))
+
+    def mappings(self):
+        return (self.addr.mapping,)
+
+    def run(self, env, ctx):
+        m = env.mapping(self.addr.mapping)
+        if m is None:
+            return EFAULT
+        mm = yield from task_mm_grab(ctx, m.proc)
+        if mm is None:
+            return "exit"
+        result = yield from reclaim_folio_at(ctx, mm, m.start + self.addr.offset)
+        yield from mmdrop(ctx, mm)
+        return result
+
+
+OPS["reclaim"] = Reclaim
+KTHREAD_OPS.append("reclaim")

@@ -1,0 +1,81 @@
+"""Swap entries and the swap cache (mm/swapfile.c, mm/swap_state.c), as much as reclaim
+and faults on swapped-out anonymous pages need.
+
+A slot is allocated when reclaim adds a folio to the swap cache (``add_to_swap``); each
+pte that ``try_to_unmap`` turns into a swap entry holds one count on it; the data is
+written to the slot (``pageout``) after the TLB flush; the swap cache lets go of the folio
+in ``__remove_mapping``. ``swap_free`` drops one count; the slot is freed when no entry
+and no swap-cache folio refer to it.
+
+Simplified: no swap devices, clusters or readahead; writeback is synchronous.
+"""
+
+from __future__ import annotations
+
+from ..sim import site
+from .folio import folio_put_now, folio_trylock, folio_unlock
+from .types import SwapSlot
+
+__all__ = ["add_to_swap", "swap_free", "delete_from_swap_cache", "free_swap_cache",
+           "free_swap_and_cache"]
+
+S_ADD = site("add_to_swap:folio_alloc_swap")
+S_SWAP_FREE = site("swap_free:swap_entry_free")
+
+
+def add_to_swap(ctx, folio):
+    """Give the folio a slot and put it in the swap cache (which holds a reference)."""
+    slot = yield from ctx.kernel.alloc.alloc(ctx, SwapSlot(folio), S_ADD)
+    folio.swap = slot
+    folio.refcount += 1
+    return slot
+
+
+def _maybe_free(ctx, slot, site_) -> None:
+    if slot.count == 0 and slot.folio is None:
+        ctx.kernel.alloc.free_now(ctx, slot, site_, SwapSlot)
+
+
+def swap_free(ctx, slot, site_) -> None:
+    """Drop one swap entry's count (the caller yielded at ``site_``)."""
+    ctx.access(slot, site_, True)
+    slot.count -= 1
+    _maybe_free(ctx, slot, site_)
+
+
+def delete_from_swap_cache(ctx, folio, site_) -> None:
+    """The swap cache lets go of ``folio`` (and its reference)."""
+    slot = folio.swap
+    folio.swap = None
+    ctx.access(slot, site_, True)
+    slot.folio = None
+    folio_put_now(ctx, folio, site_)
+    _maybe_free(ctx, slot, site_)
+
+
+S_FSC_TRYLOCK = site("free_swap_cache:folio_trylock")
+S_FSC_FREE = site("free_swap_cache:folio_free_swap")
+S_FSC_UNLOCK = site("free_swap_cache:folio_unlock")
+
+
+def free_swap_cache(ctx, folio):
+    """``free_swap_cache``: a folio leaving the page tables leaves the swap cache too if
+    nothing maps it and no swap entry refers to its slot (and its lock can be had)."""
+    if folio.swap is None or folio.mapcount:
+        return
+    if not (yield from folio_trylock(ctx, folio, S_FSC_TRYLOCK)):
+        return
+    yield S_FSC_FREE
+    slot = folio.swap
+    if slot is not None and not folio.mapcount and slot.count == 0:
+        delete_from_swap_cache(ctx, folio, S_FSC_FREE)
+    yield from folio_unlock(ctx, folio, S_FSC_UNLOCK)
+
+
+def free_swap_and_cache(ctx, slot, site_):
+    """``free_swap_and_cache``: drop a swap entry (the caller yielded at ``site_``), then try
+    to let go of the swap-cache folio if it was the last reference."""
+    swap_free(ctx, slot, site_)
+    folio = slot.folio
+    if folio is not None:
+        yield from free_swap_cache(ctx, folio)
