@@ -282,3 +282,61 @@ T0 on p0 {{
     lines = [line for line in without.trace.lines() if line.startswith("T0@")]
     assert "T0@lock_vma_under_rcu:rcu_read_lock" not in lines
     assert lines.count("T0@lock_mm_and_find_vma:mmap_read_lock") == 2
+
+
+def test_reclaim_swaps_out_and_the_fault_swaps_back_in():
+    out = run_text("""kprog 1
+setup {
+  p0 = process
+  m0 = mmap p0 anon pages=8
+  write m0+0 value=3
+  write m0+1 value=4
+  madvise m0+1 pages=1 FREE
+}
+K0 kthread {
+  reclaim m0+0
+  reclaim m0+0
+  reclaim m0+1
+}
+T0 on p0 {
+  pagemap_read m0+0 pages=2
+  read m0+0
+  read m0+1
+}
+schedule {
+  K0 finish
+  *
+}
+""")
+    # m0+0 was accessed: the first look only clears its accessed bit; the second swaps
+    # it out; the fault reads it back. m0+1 is lazyfree and clean: discarded, reads zero.
+    assert out.results["K0"] == ["referenced", "reclaimed", "reclaimed"]
+    assert out.results["T0"] == ["..", 3, 0]
+    assert out.pictures["p0"].splitlines()[:2] == [
+        "p0: nr_ptes=1 rss=anon:1 file:0", "  pmd 0: table [A3 Z0 .. .. .. .. .. ..]"]
+    assert {"try_to_unmap_one:set_pte_at_swap_entry", "pageout:swap_writepage",
+            "do_swap_page:swap_read_folio"} <= out.trace.sites()
+
+
+def test_swap_entries_are_accounted_until_zapped():
+    out = run_text("""kprog 1
+setup {
+  p0 = process
+  m0 = mmap p0 anon pages=8
+  write m0+0 value=3
+}
+K0 kthread {
+  reclaim m0+0
+  reclaim m0+0
+}
+T0 on p0 {
+  pagemap_read m0+0 pages=1
+}
+schedule {
+  K0 finish
+  *
+}
+""")
+    assert out.results["T0"] == ["."]
+    assert out.pictures["p0"].splitlines()[:2] == [
+        "p0: nr_ptes=1 rss=anon:0 file:0 swap:1", "  pmd 0: table [S3 .. .. .. .. .. .. ..]"]
