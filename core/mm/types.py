@@ -25,9 +25,9 @@ from ..kernel.sleeplock import SleepLock
 __all__ = [
     "Pte", "PteMarker", "SwapPte", "SwapSlot", "MM_SWAPENTS", "UFFD_WP_MARKER",
     "GUARD_MARKER", "HugePmd", "PMD_MIGRATION",
-    "PMD_BAD", "pmd_same", "pmd_is_table", "Folio", "Ptlock", "PteTable", "PmdTable",
+    "PMD_BAD", "pmd_same", "Folio", "Ptlock", "PteTable", "PmdTable",
     "Vma", "AnonVma", "Mm", "File", "GatherBatch", "TableBatch", "MM_ANONPAGES",
-    "MM_FILEPAGES", "PTLOCK_CLASS", "PAGE_TABLE_LOCK_CLASS", "table_state",
+    "MM_FILEPAGES", "PTLOCK_CLASS", "PAGE_TABLE_LOCK_CLASS",
 ]
 
 PTLOCK_CLASS = lock_class("ptlock")                    # ptlock_init: one key for all split locks
@@ -131,10 +131,6 @@ def pmd_same(a, b) -> bool:
     return a is b or (type(a) is HugePmd and a == b)
 
 
-def pmd_is_table(v) -> bool:
-    return type(v) is PteTable
-
-
 class Folio(KObject):
     """A folio: refcount, mapcount (all mappings of all its pages), the folio lock, its
     order and its contents (one value per page, for the data oracle)."""
@@ -212,10 +208,6 @@ class PteTable(_Table):
 class PmdTable(_Table):
     __slots__ = ()
     kind = "pmd table"
-
-
-def table_state(table: PteTable) -> str:
-    return table.life
 
 
 class AnonVma(KObject):
