@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..kernel.alloc import FREED, QUARANTINED, UNALLOCATED
 from ..sim import Report
 
-__all__ = ["bad_access", "bad_free"]
+__all__ = ["bad_access", "bad_free", "stale_access"]
 
 
 def _history(r: Report, obj) -> Report:
@@ -48,3 +48,11 @@ def bad_free(ctx, obj, site, why: str) -> Report:
     if why not in ("double",):
         r.add("reason", why)
     return _callback_note(_history(r, obj), ctx)
+
+
+def stale_access(ctx, obj, site, write: bool, cache: str) -> Report:
+    rw = "store" if write else "load"
+    r = Report(f"BUG: KASAN: use-after-free via stale TLB in {site.func}", "stale-tlb",
+               thread=ctx.name, site=site.name)
+    r.add("access", f"{rw} through a stale {cache} entry")
+    return _history(r, obj)

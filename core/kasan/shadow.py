@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..kernel.alloc import ALLOCATED, FREED, QUARANTINED, RCU_PENDING, UNALLOCATED
 from ..sim import KernelReport
-from .report import bad_access, bad_free
+from .report import bad_access, bad_free, stale_access
 
 __all__ = ["Kasan", "install"]
 
@@ -16,6 +16,7 @@ class Kasan:
 
     def install(self, kernel) -> Kasan:
         kernel.hooks.access.append(self.check_access)
+        kernel.hooks.cached.append(self.check_cached)
         kernel.hooks.free.append(self.check_free)
         return self
 
@@ -24,6 +25,12 @@ class Kasan:
         if st is ALLOCATED or st is RCU_PENDING:
             return
         raise KernelReport(bad_access(ctx, obj, site, write))
+
+    def check_cached(self, ctx, obj, site, write, cache) -> None:
+        st = obj.kstate
+        if st is ALLOCATED or st is RCU_PENDING:
+            return
+        raise KernelReport(stale_access(ctx, obj, site, write, cache))
 
     def check_free(self, ctx, obj, site, expect, queued) -> None:
         st = obj.kstate

@@ -21,6 +21,8 @@ class Hooks:
     """Observer lists. Each hook may raise ``KernelReport`` to stop the run.
 
     access(ctx, obj, site, write)              before every access to shared memory
+    cached(ctx, obj, site, write, cache)       an access through a TLB or paging-structure
+                                               cache entry (no page-table read happened)
     free(ctx, obj, site, expect, queued)       before a free (queued: RCU-deferred)
     acquire(ctx, lock, subclass, site, mode, trylock)   before a lock is taken
     release(ctx, lock, site)                   before a lock is released
@@ -31,8 +33,8 @@ class Hooks:
     end(kernel)                                after the run (leak and accounting scans)
     """
 
-    __slots__ = ("access", "free", "acquire", "release", "sleep", "user_return", "event",
-                 "end")
+    __slots__ = ("access", "cached", "free", "acquire", "release", "sleep", "user_return",
+                 "event", "end")
 
     def __init__(self):
         for name in self.__slots__:
@@ -88,6 +90,10 @@ class Ctx:
     def access(self, obj, site, write: bool) -> None:
         for h in self.hooks.access:
             h(self, obj, site, write)
+
+    def cached_access(self, obj, site, write: bool, cache: str) -> None:
+        for h in self.hooks.cached:
+            h(self, obj, site, write, cache)
 
     def might_sleep(self, site) -> None:
         for h in self.hooks.sleep:

@@ -7,15 +7,15 @@ the accessed and dirty bits, fill the TLB and do the access. If the walk finds n
 usable, take the page fault (arch/x86/mm/fault.c ``do_user_addr_fault`` ->
 ``lock_mm_and_find_vma`` -> ``handle_mm_fault``) and try again.
 
-An access through a TLB or paging-structure-cache entry whose folio or table has been
-freed is the "use-after-free via stale TLB" report: a flush that should have come before
-the free did not.
+Accesses through a TLB or paging-structure-cache entry are reported to the checkers as
+such (``ctx.cached_access``): KASAN calls one to a freed folio or table a "use-after-free
+via stale TLB" (a flush that should have come before the free did not).
 """
 
 from __future__ import annotations
 
-from ..kernel import VALID_STATES, down_read, up_read
-from ..sim import KernelReport, Report, site
+from ..kernel import down_read, up_read
+from ..sim import site
 from .memory import VM_FAULT_OK, VM_FAULT_RETRY, handle_mm_fault
 from .mmap_lock import lock_vma_under_rcu, vma_end_read
 from .types import HugePmd, Pte, PteTable
@@ -26,28 +26,13 @@ __all__ = ["user_read", "user_write", "do_user_addr_fault", "SEGV"]
 SEGV = "segv"
 
 
-def _stale(ctx, obj, how: str, site_) -> KernelReport:
-    r = Report(f"BUG: KASAN: use-after-free via stale TLB in {site_.func}", "stale-tlb",
-               thread=ctx.name, site=site_.name)
-    cache = "TLB" if obj.kind == "folio" else "paging-structure cache"
-    r.add("access", f"{how} through a stale {cache} entry")
-    r.add("object", obj.describe())
-    if obj.alloc_site is not None:
-        r.add("allocated by", f"{obj.alloc_thread} at {obj.alloc_site.name}")
-    if obj.queued_site is not None:
-        r.add("free queued by", f"{obj.queued_thread} at {obj.queued_site.name}")
-    if obj.free_site is not None:
-        r.add("freed by", f"{obj.free_thread} at {obj.free_site.name}")
-    return KernelReport(r)
-
-
 def _walk(ctx, mm, vpn: int, write: bool, tlb, site_):
     """The hardware walk: (folio, page, writable, dirty) or None (fault)."""
     n = ctx.config.ptrs_per_pte
     pmdi, i = divmod(vpn, n)
     table = tlb.psc.get((mm.oid, pmdi))
-    if table is not None and table.kstate not in VALID_STATES:
-        raise _stale(ctx, table, "walk", site_)
+    if table is not None:
+        ctx.cached_access(table, site_, False, "paging-structure cache")
     if table is None:
         pmdt = mm.pud
         if pmdt is None:
@@ -81,8 +66,7 @@ def _try_access(ctx, mm, vpn: int, write: bool, value, site_):
     e = tlb.entries.get(key)
     if e is not None and (not write or (e[2] and e[3])):
         folio, page = e[0], e[1]
-        if folio.kstate not in VALID_STATES:
-            raise _stale(ctx, folio, "store" if write else "load", site_)
+        ctx.cached_access(folio, site_, write, "TLB")
     else:
         e = _walk(ctx, mm, vpn, write, tlb, site_)
         if e is None:
