@@ -407,22 +407,23 @@ class PagemapRead(Op):
                        range(m.start + self.addr.offset, m.start + self.addr.offset + self.pages))
 
 
-@dataclass(frozen=True)
-class KhugepagedScan(Op):
-    addr: Addr
-    name = "khugepaged_scan"
+class _KthreadOp(Op):
+    """A kernel thread's work on the folio or range at one address of a process: it
+    holds the mm (khugepaged's mm_slot and kswapd's LRU reference it; ``mmgrab``) and
+    does nothing once the process has exited."""
+
     user = False
     kthread = True
 
     def text(self) -> str:
-        return f"khugepaged_scan {self.addr.text()}"
+        return f"{self.name} {self.addr.text()}"
 
-    @staticmethod
-    def parse(result, args, kv, in_setup):
+    @classmethod
+    def parse(cls, result, args, kv, in_setup):
         if len(args) != 1:
-            raise OpError("khugepaged_scan takes one address")
+            raise OpError(f"{cls.name} takes one address")
         _done([], kv)
-        return KhugepagedScan(Addr.parse(args[0]))
+        return cls(Addr.parse(args[0]))
 
     def mappings(self):
         return (self.addr.mapping,)
@@ -431,12 +432,34 @@ class KhugepagedScan(Op):
         m = env.mapping(self.addr.mapping)
         if m is None:
             return EFAULT
-        mm = yield from task_mm_grab(ctx, m.proc)   # khugepaged's mm_slot holds the mm
+        mm = yield from task_mm_grab(ctx, m.proc)
         if mm is None:
             return "exit"
-        result = yield from khugepaged_scan_file(ctx, mm, m.start + self.addr.offset)
+        result = yield from self.work(ctx, mm, m.start + self.addr.offset)
         yield from mmdrop(ctx, mm)
         return result
+
+
+@dataclass(frozen=True)
+class KhugepagedScan(_KthreadOp):
+    """``khugepaged_scan M+O``: khugepaged collapses the file range at that address."""
+
+    addr: Addr
+    name = "khugepaged_scan"
+
+    def work(self, ctx, mm, vpn):
+        return khugepaged_scan_file(ctx, mm, vpn)
+
+
+@dataclass(frozen=True)
+class Reclaim(_KthreadOp):
+    """``reclaim M+O``: kswapd reclaims the folio mapped at that address."""
+
+    addr: Addr
+    name = "reclaim"
+
+    def work(self, ctx, mm, vpn):
+        return reclaim_folio_at(ctx, mm, vpn)
 
 
 @dataclass(frozen=True)
@@ -465,13 +488,6 @@ class UffdRegister(Op):
         if m is None:
             return EFAULT
         return (yield from userfaultfd_register(ctx, m.proc.mm, m.start, self.mode))
-
-
-OPS: dict[str, type] = {cls.name: cls for cls in (
-    Mmap, Munmap, Exit, Read, Write, Madvise, UffdRegister, UffdMove, GupFast, Unpin,
-    PagemapRead, KhugepagedScan)}
-USER_OPS = [n for n, c in OPS.items() if c.user]
-KTHREAD_OPS = [n for n, c in OPS.items() if c.kthread]
 
 
 @dataclass(frozen=True)
@@ -504,10 +520,6 @@ class UffdCopy(Op):
         copied, err = yield from mfill_atomic(ctx, m.proc.mm, m.start + self.dst.offset,
                                               self.pages, self.value)
         return err or copied
-
-
-OPS["uffd_copy"] = UffdCopy
-USER_OPS.append("uffd_copy")
 
 
 @dataclass(frozen=True)
@@ -543,43 +555,8 @@ class Mremap(Op):
         return new
 
 
-OPS["mremap"] = Mremap
-USER_OPS.append("mremap")
-
-
-@dataclass(frozen=True)
-class Reclaim(Op):
-    """``reclaim M+O`` (a kernel thread's work): kswapd reclaims the folio mapped there."""
-
-    addr: Addr
-    name = "reclaim"
-    user = False
-    kthread = True
-
-    def text(self) -> str:
-        return f"reclaim {self.addr.text()}"
-
-    @staticmethod
-    def parse(result, args, kv, in_setup):
-        if len(args) != 1:
-            raise OpError("reclaim takes one address")
-        _done([], kv)
-        return Reclaim(Addr.parse(args[0]))
-
-    def mappings(self):
-        return (self.addr.mapping,)
-
-    def run(self, env, ctx):
-        m = env.mapping(self.addr.mapping)
-        if m is None:
-            return EFAULT
-        mm = yield from task_mm_grab(ctx, m.proc)
-        if mm is None:
-            return "exit"
-        result = yield from reclaim_folio_at(ctx, mm, m.start + self.addr.offset)
-        yield from mmdrop(ctx, mm)
-        return result
-
-
-OPS["reclaim"] = Reclaim
-KTHREAD_OPS.append("reclaim")
+OPS: dict[str, type] = {cls.name: cls for cls in (
+    Mmap, Munmap, Mremap, Exit, Read, Write, Madvise, UffdRegister, UffdMove, UffdCopy,
+    GupFast, Unpin, PagemapRead, KhugepagedScan, Reclaim)}
+USER_OPS = [n for n, c in OPS.items() if c.user]
+KTHREAD_OPS = [n for n, c in OPS.items() if c.kthread]
