@@ -22,6 +22,7 @@ from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_alloc_one, pmd_free, pm
                       pmd_lock, pmd_populate, pmdp_get_lockless, pte_alloc_one, pte_free,
                       pte_offset_map_rw_nolock, pte_unmap, pte_unmap_unlock, ptep_get, set_pte)
 from .swap import delete_from_swap_cache, swap_free
+from .huge_memory import __split_huge_pmd
 from .tlb import ptep_clear_flush
 from .types import MM_ANONPAGES, MM_SWAPENTS, UFFD_WP_MARKER, AnonVma, HugePmd, Pte, SwapPte
 
@@ -207,15 +208,14 @@ def handle_mm_fault(ctx, vma, vpn: int, write: bool, vma_locked: bool = False):
     or (``vma_locked``) the VMA's read lock, which keeps ``vma`` stable. Returns 0 or a
     VM_FAULT code; VM_FAULT_RETRY means the VMA lock was dropped: retry under the mmap
     lock."""
-    from .memory_file import __split_huge_pmd_file   # file faults build on this module
     vmf = Vmf(vma, vpn, write, vma_locked)
     vmf.pmdp = yield from pmd_alloc(ctx, vma.mm, vpn)
     orig_pmd = yield from pmdp_get_lockless(ctx, vmf.pmdp, S_FAULT_PMD)
     if type(orig_pmd) is HugePmd:
         if not write or orig_pmd.write:
             return VM_FAULT_OK          # huge_pmd_set_accessed: the walk retries and fills
-        # wp_huge_pmd() on a file pmd: split (that is, unmap it) and fall back to ptes.
-        yield from __split_huge_pmd_file(ctx, vma, vmf.pmdp, vpn)
+        # wp_huge_pmd(): split and fall back to ptes.
+        yield from __split_huge_pmd(ctx, vma, vmf.pmdp, vpn)
     return (yield from handle_pte_fault(ctx, vmf))
 
 

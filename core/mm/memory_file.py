@@ -2,8 +2,8 @@
 
 ``do_fault`` (``do_read_fault``, ``do_cow_fault``, ``do_shared_fault``), ``__do_fault`` with
 its table preallocation, ``finish_fault``, ``do_set_pmd``, ``do_fault_around`` with
-``filemap_map_pages`` and ``filemap_map_pmd``, ``filemap_fault``, and the split of a file
-PMD mapping (``__split_huge_pmd`` on a file VMA only unmaps the pmd).
+``filemap_map_pages`` and ``filemap_map_pmd``, ``filemap_get_entry``, ``filemap_lock_folio``,
+``filemap_fault``.
 
 The page-cache folio stays locked from ``filemap_fault`` until after ``finish_fault``: this
 is what keeps faults out while ``collapse_file`` holds the new huge folio locked.
@@ -17,17 +17,16 @@ from __future__ import annotations
 from ..kernel import rcu_read_lock, rcu_read_unlock, spin_unlock
 from ..sim import site, spin_site
 from .folio import (add_mm_counter, folio_add_new_anon_rmap, folio_add_rmap, folio_alloc,
-                    folio_lock, folio_put, folio_put_now, folio_remove_rmap, folio_try_get,
+                    folio_lock, folio_put, folio_try_get,
                     folio_trylock, folio_unlock, mm_counter)
 from .memory import (VM_FAULT_NOPAGE, VM_FAULT_OK, VM_FAULT_SIGBUS, Vmf, pmd_install,
                      pte_alloc, vmf_anon_prepare, vmf_pte_changed)
 from .pgtable import (__pte_offset_map_lock, pmd_lock, pmdp_get_lockless,
-                      pmdp_huge_get_and_clear, pte_alloc_one, pte_free, pte_unmap_unlock,
+                      pte_alloc_one, pte_free, pte_unmap_unlock,
                       ptep_get)
-from .tlb import flush_tlb_range
 from .types import MM_ANONPAGES, MM_FILEPAGES, HugePmd, Pte
 
-__all__ = ["do_fault", "filemap_fault", "finish_fault", "do_set_pmd", "__split_huge_pmd_file",
+__all__ = ["do_fault", "filemap_fault", "finish_fault", "do_set_pmd",
            "vma_suits_huge"]
 
 
@@ -415,32 +414,3 @@ def filemap_map_pages(ctx, vmf: Vmf):
     add_mm_counter(ctx, mm, MM_FILEPAGES, mapped)
     yield from pte_unmap_unlock(ctx, ptl, S_FMP_UNLOCK, S_FMP_UNMAP)
     return ret
-
-
-# -- splitting a file PMD mapping -----------------------------------------------------------------
-
-S_SPLIT_LOCK = site("__split_huge_pmd:pmd_lock")
-S_SPLIT_CHECK = site("__split_huge_pmd:pmd_trans_huge")
-S_SPLIT_CLEAR = site("__split_huge_pmd_locked:pmdp_huge_clear_flush")
-S_SPLIT_FLUSH = site("__split_huge_pmd_locked:flush_tlb_range")
-S_SPLIT_PUT = site("__split_huge_pmd_locked:folio_put")
-S_SPLIT_UNLOCK = site("__split_huge_pmd:spin_unlock")
-
-
-def __split_huge_pmd_file(ctx, vma, pmdp, vpn: int):
-    """``__split_huge_pmd`` on a file VMA: the pmd is just unmapped (the ptes come back by
-    faulting); under the pmd lock, after rechecking that it is still huge."""
-    mm = vma.mm
-    n = ctx.config.ptrs_per_pte
-    haddr = vpn - vpn % n
-    pml = yield from pmd_lock(ctx, mm, pmdp, S_SPLIT_LOCK)
-    cur = yield from pmdp_get_lockless(ctx, pmdp, S_SPLIT_CHECK)
-    if type(cur) is HugePmd:
-        old = yield from pmdp_huge_get_and_clear(ctx, pmdp, S_SPLIT_CLEAR)
-        yield from flush_tlb_range(ctx, mm, haddr, haddr + n, S_SPLIT_FLUSH)
-        folio = old.folio
-        yield S_SPLIT_PUT
-        folio_remove_rmap(ctx, folio, S_SPLIT_PUT)
-        add_mm_counter(ctx, mm, mm_counter(folio), -n)
-        folio_put_now(ctx, folio, S_SPLIT_PUT)
-    yield from spin_unlock(ctx, pml, S_SPLIT_UNLOCK)

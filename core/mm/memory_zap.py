@@ -15,18 +15,18 @@ from __future__ import annotations
 from ..kernel import down_write, spin_unlock, up_write
 from ..sim import KernelReport, Report, site
 from .folio import add_mm_counter, folio_remove_rmap, mm_counter
-from .memory_file import __split_huge_pmd_file
+from .huge_memory import __split_huge_pmd, pgtable_trans_huge_withdraw
 from .mmap_lock import vma_start_write
 from .mmu_gather import (pmd_free_tlb, pte_free_tlb, tlb_flush_mmu, tlb_flush_mmu_tlbonly,
                          tlb_remove_folio, tlb_remove_tlb_entry)
-from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_clear, pmd_lock, pmd_pgtable,
+from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_clear, pmd_lock, pmd_pgtable, pte_free,
                       pmdp_get_lockless, pmdp_huge_get_and_clear, pte_unmap_unlock, ptep_get,
                       ptep_get_and_clear, set_pte)
 from .pt_reclaim import free_pte, reclaim_pt_is_enabled, try_get_and_clear_pmd, try_to_free_pte
 from .tlb import flush_tlb_batched_pending
 from .swap import free_swap_and_cache
-from .types import (MM_ANONPAGES, MM_FILEPAGES, MM_SWAPENTS, UFFD_WP_MARKER, AnonVma, HugePmd,
-                    Pte, PteMarker, PteTable, SwapPte)
+from .types import (MM_ANONPAGES, MM_FILEPAGES, MM_SWAPENTS, PMD_SPLITTING, UFFD_WP_MARKER,
+                    AnonVma, HugePmd, Pte, PteMarker, PteTable, SwapPte)
 
 __all__ = ["ZapDetails", "zap_pte_range", "zap_pmd_range", "unmap_single_vma",
            "zap_page_range_single_batched", "unmap_vmas", "free_pgtables", "free_pgd_range"]
@@ -195,6 +195,8 @@ S_ZH_LOCK = site("zap_huge_pmd:pmd_lock")
 S_ZH_CHECK = site("zap_huge_pmd:pmd_trans_huge")
 S_ZH_CLEAR = site("zap_huge_pmd:pmdp_huge_get_and_clear_full")
 S_ZH_UNLOCK = site("zap_huge_pmd:spin_unlock")
+S_ZH_WITHDRAW = site("zap_deposited_table:pgtable_trans_huge_withdraw")
+S_ZH_PTE_FREE = site("zap_deposited_table:pte_free")
 
 
 def zap_huge_pmd(ctx, tlb, vma, pmdp, vpn: int):
@@ -214,6 +216,12 @@ def zap_huge_pmd(ctx, tlb, vma, pmdp, vpn: int):
         ctx.event("pte_zapped", vma, v)
     folio_remove_rmap(ctx, old.folio, S_ZH_CLEAR)
     add_mm_counter(ctx, mm, mm_counter(old.folio), -n)
+    if vma.anonymous:
+        # zap_deposited_table(): the table parked under the huge pmd goes too.
+        yield S_ZH_WITHDRAW
+        table = pgtable_trans_huge_withdraw(ctx, pmdp, S_ZH_WITHDRAW)
+        yield from pte_free(ctx, table, S_ZH_PTE_FREE)
+        mm.nr_ptes -= 1
     yield from spin_unlock(ctx, pml, S_ZH_UNLOCK)
     if (yield from tlb_remove_folio(ctx, tlb, old.folio)):
         yield from tlb_flush_mmu(ctx, tlb)
@@ -236,9 +244,9 @@ def zap_pmd_range(ctx, tlb, vma, addr: int, end: int, details):
         pmdp = PmdPtr(mm.pud, addr // n)
         nxt = min(addr - addr % n + n, end)
         cur = yield from pmdp_get_lockless(ctx, pmdp, S_ZPMD_READ)
-        if type(cur) is HugePmd:
+        if type(cur) is HugePmd or cur is PMD_SPLITTING:      # pmd_trans_huge()
             if nxt - addr != n:
-                yield from __split_huge_pmd_file(ctx, vma, pmdp, addr)
+                yield from __split_huge_pmd(ctx, vma, pmdp, addr)
             elif (yield from zap_huge_pmd(ctx, tlb, vma, pmdp, addr)):
                 addr = nxt
                 continue

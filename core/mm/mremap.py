@@ -20,7 +20,7 @@ from __future__ import annotations
 from ..kernel import down_write, spin_lock_nested, spin_unlock, up_write
 from ..sim import site, spin_site
 from .memory import pmd_alloc, pte_alloc
-from .memory_file import __split_huge_pmd_file
+from .huge_memory import __split_huge_pmd
 from .memory_zap import free_pgtables, unmap_vmas
 from .mmap import get_unmapped_area, vm_area_free, vma_link
 from .mmap_lock import mmap_write_lock, mmap_write_unlock, vma_start_write
@@ -159,7 +159,7 @@ def move_page_tables(ctx, vma, old_vpn: int, new_vma, new_vpn: int, npages: int)
             continue
         new_pmdp = yield from pmd_alloc(ctx, mm, nw)
         if type(cur) is HugePmd:
-            yield from __split_huge_pmd_file(ctx, vma, old_pmdp, o)
+            yield from __split_huge_pmd(ctx, vma, old_pmdp, o)
             continue
         if extent == n and type(cur) is PteTable:
             # move_pgt_entry(NORMAL_PMD, ..., need_rmap_locks = true)

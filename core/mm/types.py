@@ -24,7 +24,7 @@ from ..kernel.sleeplock import SleepLock
 
 __all__ = [
     "Pte", "PteMarker", "SwapPte", "SwapSlot", "MM_SWAPENTS", "UFFD_WP_MARKER",
-    "GUARD_MARKER", "HugePmd", "PMD_MIGRATION",
+    "GUARD_MARKER", "HugePmd", "PMD_MIGRATION", "PMD_SPLITTING",
     "PMD_BAD", "pmd_same", "Folio", "Ptlock", "PteTable", "PmdTable",
     "Vma", "AnonVma", "Mm", "File", "GatherBatch", "TableBatch", "MM_ANONPAGES",
     "MM_FILEPAGES", "PTLOCK_CLASS", "PAGE_TABLE_LOCK_CLASS",
@@ -123,6 +123,7 @@ class _PmdSpecial:
 
 
 PMD_MIGRATION = _PmdSpecial("pmd-migration")
+PMD_SPLITTING = _PmdSpecial("pmd-splitting")   # pmdp_invalidate()d: huge but not present
 PMD_BAD = _PmdSpecial("pmd-bad")
 
 
@@ -206,8 +207,16 @@ class PteTable(_Table):
 
 
 class PmdTable(_Table):
-    __slots__ = ()
+    """A PMD table; ``deposit`` holds, per pmd index, the PTE table deposited under an
+    anonymous huge pmd (``pgtable_trans_huge_deposit``: it lives in the PMD table's
+    ptdesc, protected by the pmd lock)."""
+
+    __slots__ = ("deposit",)
     kind = "pmd table"
+
+    def __init__(self, n: int, mm):
+        super().__init__(n, mm)
+        self.deposit: dict[int, PteTable] = {}
 
 
 class AnonVma(KObject):

@@ -1,0 +1,92 @@
+"""Huge pmds: splitting them, and the deposited page table of anonymous THPs
+(mm/huge_memory.c ``__split_huge_pmd``, ``__split_huge_pmd_locked``, ``zap_deposited_table``;
+mm/pgtable-generic.c ``pgtable_trans_huge_deposit``/``withdraw``).
+
+Splitting a file pmd only unmaps it (the pages come back as ptes by faulting). Splitting an
+anonymous pmd keeps the mapping: under the pmd lock, the pmd is invalidated (not present,
+still huge, so lockless walkers back off) and flushed, the deposited table is withdrawn
+and filled with one pte per subpage, and then installed in the pmd.
+
+Simplified: no soft-dirty, uffd-wp or migration bits; the folio itself is not split.
+"""
+
+from __future__ import annotations
+
+from ..kernel import spin_unlock
+from ..sim import KernelReport, Report, site
+from .folio import add_mm_counter, folio_put_now, folio_remove_rmap, mm_counter
+from .pgtable import pmd_lock, pmd_populate, pmdp_get_lockless, pmdp_huge_get_and_clear
+from .tlb import flush_tlb_range
+from .types import PMD_SPLITTING, HugePmd, Pte, PteTable
+
+__all__ = ["__split_huge_pmd", "pgtable_trans_huge_deposit", "pgtable_trans_huge_withdraw"]
+
+
+def pgtable_trans_huge_deposit(pmdp, table: PteTable) -> None:
+    """Park ``table`` under the huge pmd (the caller holds the pmd lock)."""
+    pmdp.table.deposit[pmdp.idx] = table
+    table.life = "deposited"
+    table.where = None
+
+
+def pgtable_trans_huge_withdraw(ctx, pmdp, site_) -> PteTable:
+    table = pmdp.table.deposit.pop(pmdp.idx, None)
+    if table is None:
+        r = Report("kernel BUG at mm/pgtable-generic.c:pgtable_trans_huge_withdraw", "bug-on")
+        r.add("pmd", f"no table deposited under pmd {pmdp.idx}")
+        raise KernelReport(r)
+    ctx.access(table, site_, True)
+    return table
+
+
+S_SPLIT_LOCK = site("__split_huge_pmd:pmd_lock")
+S_SPLIT_CHECK = site("__split_huge_pmd:pmd_trans_huge")
+S_SPLIT_CLEAR = site("__split_huge_pmd_locked:pmdp_huge_clear_flush")
+S_SPLIT_INVALIDATE = site("__split_huge_pmd_locked:pmdp_invalidate")
+S_SPLIT_FLUSH = site("__split_huge_pmd_locked:flush_tlb_range")
+S_SPLIT_PUT = site("__split_huge_pmd_locked:folio_put")
+S_SPLIT_WITHDRAW = site("__split_huge_pmd_locked:pgtable_trans_huge_withdraw")
+S_SPLIT_FILL = site("__split_huge_pmd_locked:set_ptes")
+S_SPLIT_POPULATE = site("__split_huge_pmd_locked:pmd_populate")
+S_SPLIT_UNLOCK = site("__split_huge_pmd:spin_unlock")
+
+
+def __split_huge_pmd(ctx, vma, pmdp, vpn: int):
+    """Split the huge pmd covering ``vpn`` (if it still is one, under the pmd lock)."""
+    mm = vma.mm
+    n = ctx.config.ptrs_per_pte
+    haddr = vpn - vpn % n
+    pml = yield from pmd_lock(ctx, mm, pmdp, S_SPLIT_LOCK)
+    cur = yield from pmdp_get_lockless(ctx, pmdp, S_SPLIT_CHECK)
+    if type(cur) is HugePmd:
+        if vma.anonymous:
+            yield from _split_anon_locked(ctx, vma, pmdp, haddr, cur)
+        else:
+            old = yield from pmdp_huge_get_and_clear(ctx, pmdp, S_SPLIT_CLEAR)
+            yield from flush_tlb_range(ctx, mm, haddr, haddr + n, S_SPLIT_FLUSH)
+            folio = old.folio
+            yield S_SPLIT_PUT
+            folio_remove_rmap(ctx, folio, S_SPLIT_PUT)
+            add_mm_counter(ctx, mm, mm_counter(folio), -n)
+            folio_put_now(ctx, folio, S_SPLIT_PUT)
+    yield from spin_unlock(ctx, pml, S_SPLIT_UNLOCK)
+
+
+def _split_anon_locked(ctx, vma, pmdp, haddr: int, old: HugePmd):
+    mm = vma.mm
+    n = ctx.config.ptrs_per_pte
+    yield S_SPLIT_INVALIDATE
+    ctx.access(pmdp.table, S_SPLIT_INVALIDATE, True)
+    pmdp.table.slots[pmdp.idx] = PMD_SPLITTING
+    yield from flush_tlb_range(ctx, mm, haddr, haddr + n, S_SPLIT_FLUSH)
+    yield S_SPLIT_WITHDRAW
+    table = pgtable_trans_huge_withdraw(ctx, pmdp, S_SPLIT_WITHDRAW)
+    yield S_SPLIT_FILL
+    ctx.access(table, S_SPLIT_FILL, True)
+    folio = old.folio
+    for i in range(n):
+        table.slots[i] = Pte(folio, i, old.write, old.write, True, False)
+    # One pte mapping (and reference) per subpage instead of the one pmd mapping.
+    folio.mapcount += n - 1
+    folio.refcount += n - 1
+    yield from pmd_populate(ctx, pmdp, table, S_SPLIT_POPULATE)
