@@ -62,4 +62,14 @@ ZOO = [
         "pte_offset_map_lock() may fail\"); 2.4 of process_addrs.rst",
         "core/mm/pgtable.py",
         "BUG: Bad rss-counter state")),
+    register(BugSwitch(
+        "collapse-vma-lock-after-pmd-check",
+        "collapse_huge_page() checks the pmd before write-locking the VMA: a MADV_DONTNEED "
+        "running under the VMA's read lock (v6.17) reclaims the table after the check, and "
+        "the collapse re-installs pfn 0's page as the table when it backs off (modelled as "
+        "a bad pmd)",
+        "\"mm: khugepaged: move vma_start_write() before check_pmd_still_valid()\" "
+        "(Barry Song, Aug 2025; found by syzkaller, linux-next)",
+        "core/mm/khugepaged.py",
+        "BUG: Bad pmd in __pte_offset_map")),
 ]

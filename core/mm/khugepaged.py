@@ -22,19 +22,25 @@ cache's and ours); no mmu notifiers (their calls remain scheduling points).
 
 from __future__ import annotations
 
-from ..kernel import (down_read, local_irq_disable, local_irq_enable, sleep_trylock, spin_lock,
-                      spin_lock_nested, spin_unlock, up_read)
+from ..kernel import (down_read, down_write, local_irq_disable, local_irq_enable, sleep_trylock,
+                      spin_lock, spin_lock_nested, spin_unlock, tlb_remove_table_sync_one,
+                      up_read, up_write)
+from ..sim import KernelReport, Report
 from ..sim import site
-from .folio import (add_mm_counter, folio_add_rmap, folio_alloc, folio_get, folio_put,
-                    folio_remove_rmap, folio_trylock, folio_unlock, mm_counter)
+from .folio import (add_mm_counter, folio_add_new_anon_rmap, folio_add_rmap, folio_alloc,
+                    folio_get, folio_put, folio_remove_rmap, folio_trylock, folio_unlock,
+                    mm_counter)
+from .huge_memory import pgtable_trans_huge_deposit
+from .mmap_lock import (mmap_read_lock, mmap_read_unlock, mmap_write_lock, mmap_write_unlock,
+                        vma_start_write)
 from .memory import mm_find_pmd, pmd_alloc
 from .memory_file import filemap_lock_folio, vma_suits_huge
-from .pgtable import (__pte_offset_map_lock, pmd_lock, pmd_pgtable, pmdp_get_lockless,
-                      pte_free_defer, pte_lockptr, pte_offset_map_rw_nolock, pte_unmap,
-                      pte_unmap_unlock, ptep_get, ptep_get_and_clear)
+from .pgtable import (StackPmd, __pte_offset_map_lock, pmd_lock, pmd_pgtable, pmd_populate,
+                      pmdp_get_lockless, pte_free_defer, pte_lockptr, pte_offset_map_rw_nolock,
+                      pte_unmap, pte_unmap_unlock, ptep_get, ptep_get_and_clear)
 from .rmap import try_to_unmap
 from .tlb import flush_tlb_mm, pmdp_collapse_flush, try_to_unmap_flush
-from .types import HugePmd, Pte, PteTable
+from .types import MM_ANONPAGES, HugePmd, Pte, PteTable
 
 __all__ = ["collapse_file", "retract_page_tables", "collapse_pte_mapped_thp",
            "check_pmd_state", "find_pmd_or_thp_or_none", "hpage_collapse_test_exit",
@@ -440,3 +446,228 @@ def _abort(ctx, mm, folio, nr_ptes: int, table, ptl, pml, site_):
     yield S_CPM_NOTIFY_END
     return SCAN_FAIL
 
+
+
+# -- anonymous collapse -----------------------------------------------------------------------
+
+S_SP_PTE = site("hpage_collapse_scan_pmd:ptep_get")
+S_SP_UNLOCK = site("hpage_collapse_scan_pmd:spin_unlock")
+S_SP_UNMAP = site("hpage_collapse_scan_pmd:pte_unmap")
+S_SP_FIND = site("hpage_collapse_scan_pmd:find_pmd_or_thp_or_none")
+
+
+def hpage_collapse_scan_pmd(ctx, mm, vma, haddr: int):
+    """Look at the table locklessly-mapped under its lock: worth collapsing if every
+    present page is an exclusive order-0 anonymous page, there is at least one, and there
+    are no swap entries (no swap-in in this model)."""
+    n = ctx.config.ptrs_per_pte
+    result, pmdp = yield from find_pmd_or_thp_or_none(ctx, mm, haddr, S_SP_FIND)
+    if result != SCAN_SUCCEED:
+        return result
+    table, _, ptl = yield from __pte_offset_map_lock(ctx, mm, pmdp, haddr)
+    if table is None:
+        return SCAN_PMD_NULL
+    present = 0
+    result = SCAN_SUCCEED
+    for i in range(n):
+        pte = yield from ptep_get(ctx, table, i, S_SP_PTE)
+        if pte is None or (type(pte) is Pte and pte.special):
+            continue
+        if (type(pte) is not Pte or not pte.folio.anon or pte.folio.npages != 1
+                or pte.folio.mapcount != 1):
+            result = SCAN_FAIL
+            break
+        present += 1
+    yield from pte_unmap_unlock(ctx, ptl, S_SP_UNLOCK, S_SP_UNMAP)
+    if result == SCAN_SUCCEED and not present:
+        result = SCAN_FAIL                       # more than max_ptes_none empty ptes
+    return result
+
+
+S_HR_FIND = site("hugepage_vma_revalidate:vma_lookup")
+
+
+def hugepage_vma_revalidate(ctx, mm, haddr: int):
+    """The VMA at ``haddr`` if it is still an anonymous VMA covering the huge page."""
+    yield S_HR_FIND
+    ctx.access(mm, S_HR_FIND, False)
+    if mm.mm_users == 0:
+        return None
+    vma = mm.find_vma(haddr)
+    n = ctx.config.ptrs_per_pte
+    if (vma is None or not vma.anonymous or vma.shared or not vma.hugepage
+            or not (vma.start <= haddr and haddr + n <= vma.end) or vma.anon_vma is None):
+        return None
+    return vma
+
+
+S_CH_ALLOC = site("collapse_huge_page:alloc_charge_folio")
+S_CH_READ_LOCK = site("collapse_huge_page:mmap_read_lock")
+S_CH_READ_UNLOCK = site("collapse_huge_page:mmap_read_unlock")
+S_CH_WRITE_LOCK = site("collapse_huge_page:mmap_write_lock")
+S_CH_WRITE_UNLOCK = site("collapse_huge_page:mmap_write_unlock")
+S_CH_VALID = site("check_pmd_still_valid:find_pmd_or_thp_or_none")
+S_CH_AV_LOCK = site("collapse_huge_page:anon_vma_lock_write")
+S_CH_AV_UNLOCK = site("collapse_huge_page:anon_vma_unlock_write")
+S_CH_NOTIFY = site("collapse_huge_page:mmu_notifier_invalidate_range_start")
+S_CH_PML = site("collapse_huge_page:pmd_lock")
+S_CH_CLEAR = site("collapse_huge_page:pmdp_collapse_flush")
+S_CH_FLUSH = site("collapse_huge_page:flush_tlb_range")
+S_CH_PML_UNLOCK = site("collapse_huge_page:spin_unlock_pml")
+S_CH_SYNC = site("collapse_huge_page:tlb_remove_table_sync_one")
+S_CH_ISO_PTE = site("__collapse_huge_page_isolate:ptep_get")
+S_CH_ISO_LOCK = site("__collapse_huge_page_isolate:folio_trylock")
+S_CH_ISO_UNLOCK = site("__collapse_huge_page_isolate:folio_unlock")
+S_CH_PTL_UNLOCK = site("collapse_huge_page:spin_unlock_pte_ptl")
+S_CH_FAIL_UNMAP = site("collapse_huge_page:fail_pte_unmap")
+S_CH_FAIL_PML = site("collapse_huge_page:fail_pmd_lock")
+S_CH_FAIL_POPULATE = site("collapse_huge_page:pmd_populate_old_table")
+S_CH_FAIL_UNLOCK = site("collapse_huge_page:fail_spin_unlock")
+S_CH_COPY = site("__collapse_huge_page_copy:copy_mc_user_highpage")
+S_CH_COPY_LOCK = site("__collapse_huge_page_copy_succeeded:spin_lock")
+S_CH_COPY_CLEAR = site("__collapse_huge_page_copy_succeeded:ptep_clear")
+S_CH_COPY_UNLOCK = site("__collapse_huge_page_copy_succeeded:spin_unlock")
+S_CH_COPY_FREE = site("__collapse_huge_page_copy_succeeded:free_folio_and_swap_cache")
+S_CH_UNMAP = site("collapse_huge_page:pte_unmap")
+S_CH_SET_LOCK = site("collapse_huge_page:pmd_lock_set")
+S_CH_SET = site("collapse_huge_page:set_pmd_at")
+S_CH_SET_UNLOCK = site("collapse_huge_page:spin_unlock_set")
+S_CH_PUT_NEW = site("collapse_huge_page:folio_put_new")
+
+
+def _bug_on_pmd_not_none(ctx, pmdp, site_) -> None:
+    ctx.access(pmdp.table, site_, False)
+    if pmdp.table.slots[pmdp.idx] is not None:
+        r = Report("kernel BUG at mm/khugepaged.c:collapse_huge_page", "bug-on")
+        r.add("BUG_ON", f"!pmd_none(*pmd) at {site_.name}")
+        raise KernelReport(r)
+
+
+def collapse_huge_page(ctx, mm, haddr: int):
+    """mm/khugepaged.c ``collapse_huge_page`` (entered without the mmap lock): allocate the
+    huge folio, then under the mmap write lock revalidate, write-lock the VMA *before*
+    checking the pmd (so no MADV_DONTNEED under the VMA lock can reclaim the table after
+    the check), take the anon_vma lock, detach the table (``pmdp_collapse_flush``),
+    IPI-sync GUP-fast, map the detached table through the saved pmd value, isolate every
+    page (on failure the old table goes back), copy, clear the old ptes, and install the
+    huge pmd with the old table deposited under it. The old table is never freed here."""
+    n = ctx.config.ptrs_per_pte
+    new = yield from folio_alloc(ctx, n, True, S_CH_ALLOC)
+    yield from mmap_read_lock(ctx, mm, S_CH_READ_LOCK)
+    vma = yield from hugepage_vma_revalidate(ctx, mm, haddr)
+    result, pmdp = (SCAN_VMA_CHECK, None)
+    if vma is not None:
+        result, pmdp = yield from find_pmd_or_thp_or_none(ctx, mm, haddr, S_CH_VALID)
+    yield from mmap_read_unlock(ctx, mm, S_CH_READ_UNLOCK)
+    if result != SCAN_SUCCEED:
+        yield from folio_put(ctx, new, S_CH_PUT_NEW)
+        return result
+    yield from mmap_write_lock(ctx, mm, S_CH_WRITE_LOCK)
+    vma = yield from hugepage_vma_revalidate(ctx, mm, haddr)
+    result = SCAN_VMA_CHECK
+    if vma is not None:
+        # BUG(collapse-vma-lock-after-pmd-check): check the pmd before write-locking the
+        # VMA, as before the Aug-2025 fix: a MADV_DONTNEED under the VMA's read lock can
+        # still reclaim the table between the check and vma_start_write().
+        if "collapse-vma-lock-after-pmd-check" not in ctx.bugs:
+            yield from vma_start_write(ctx, vma)
+        result, pmdp = yield from find_pmd_or_thp_or_none(ctx, mm, haddr, S_CH_VALID)
+    if result != SCAN_SUCCEED:
+        yield from mmap_write_unlock(ctx, mm, S_CH_WRITE_UNLOCK)
+        yield from folio_put(ctx, new, S_CH_PUT_NEW)
+        return result
+    if "collapse-vma-lock-after-pmd-check" in ctx.bugs:
+        yield from vma_start_write(ctx, vma)
+    av = vma.anon_vma
+    yield from down_write(ctx, av.rwsem, S_CH_AV_LOCK)
+    yield S_CH_NOTIFY
+    pml = yield from pmd_lock(ctx, mm, pmdp, S_CH_PML)
+    old_pmd = yield from pmdp_collapse_flush(ctx, vma, haddr, pmdp, S_CH_CLEAR, S_CH_FLUSH)
+    yield from spin_unlock(ctx, pml, S_CH_PML_UNLOCK)
+    yield from tlb_remove_table_sync_one(ctx, S_CH_SYNC)
+    saved = StackPmd(old_pmd, pmdp.idx)
+    table, _, pte_ptl = yield from __pte_offset_map_lock(ctx, mm, saved, haddr)
+    isolated = []
+    ok = table is not None
+    if ok:
+        for i in range(n):
+            pte = yield from ptep_get(ctx, table, i, S_CH_ISO_PTE)
+            if pte is None or (type(pte) is Pte and pte.special):
+                continue
+            if (type(pte) is not Pte or not pte.folio.anon or pte.folio.npages != 1
+                    or pte.folio.mapcount != 1 or pte.folio.pincount):
+                ok = False
+                break
+            if not (yield from folio_trylock(ctx, pte.folio, S_CH_ISO_LOCK)):
+                ok = False
+                break
+            isolated.append(pte.folio)
+        yield from spin_unlock(ctx, pte_ptl, S_CH_PTL_UNLOCK)
+    if not ok:
+        for folio in isolated:
+            yield from folio_unlock(ctx, folio, S_CH_ISO_UNLOCK)
+        if table is not None:
+            yield from pte_unmap(ctx, S_CH_FAIL_UNMAP)
+        pml = yield from pmd_lock(ctx, mm, pmdp, S_CH_FAIL_PML)
+        yield S_CH_FAIL_POPULATE
+        _bug_on_pmd_not_none(ctx, pmdp, S_CH_FAIL_POPULATE)
+        yield from pmd_populate(ctx, pmdp, pmd_pgtable(old_pmd), S_CH_FAIL_POPULATE)
+        yield from spin_unlock(ctx, pml, S_CH_FAIL_UNLOCK)
+        yield from up_write(ctx, av.rwsem, S_CH_AV_UNLOCK)
+        yield from mmap_write_unlock(ctx, mm, S_CH_WRITE_UNLOCK)
+        yield from folio_put(ctx, new, S_CH_PUT_NEW)
+        return SCAN_FAIL
+    yield from up_write(ctx, av.rwsem, S_CH_AV_UNLOCK)
+    # __collapse_huge_page_copy(): copy, then clear the old ptes and drop the old pages.
+    for i in range(n):
+        pte = table.slots[i]
+        yield S_CH_COPY
+        ctx.access(table, S_CH_COPY, False)
+        if type(pte) is Pte and not pte.special:
+            ctx.access(pte.folio, S_CH_COPY, False)
+            new.data[i] = pte.folio.data[pte.page]
+    for i in range(n):
+        pte = table.slots[i]
+        if type(pte) is Pte and not pte.special:
+            yield from spin_lock(ctx, pte_ptl, S_CH_COPY_LOCK)
+            yield from ptep_get_and_clear(ctx, table, i, S_CH_COPY_CLEAR)
+            folio_remove_rmap(ctx, pte.folio, S_CH_COPY_CLEAR)
+            yield from spin_unlock(ctx, pte_ptl, S_CH_COPY_UNLOCK)
+            yield from folio_unlock(ctx, pte.folio, S_CH_ISO_UNLOCK)
+            yield from folio_put(ctx, pte.folio, S_CH_COPY_FREE)
+        else:
+            # A none or zero-page pte: the huge page now backs it too.
+            yield S_CH_COPY_CLEAR
+            table.slots[i] = None
+            add_mm_counter(ctx, mm, MM_ANONPAGES, 1)
+    yield from pte_unmap(ctx, S_CH_UNMAP)
+    pml = yield from pmd_lock(ctx, mm, pmdp, S_CH_SET_LOCK)
+    yield S_CH_SET
+    _bug_on_pmd_not_none(ctx, pmdp, S_CH_SET)
+    ctx.access(pmdp.table, S_CH_SET, True)
+    folio_add_new_anon_rmap(ctx, new, vma, haddr)
+    pgtable_trans_huge_deposit(pmdp, pmd_pgtable(old_pmd))
+    pmdp.table.slots[pmdp.idx] = HugePmd(new, vma.writable)
+    yield from spin_unlock(ctx, pml, S_CH_SET_UNLOCK)
+    yield from mmap_write_unlock(ctx, mm, S_CH_WRITE_UNLOCK)
+    return SCAN_SUCCEED
+
+
+S_KHA_LOCK = site("khugepaged_scan_mm_slot:mmap_read_lock_anon")
+S_KHA_UNLOCK = site("khugepaged_scan_mm_slot:mmap_read_unlock_anon")
+
+
+def khugepaged_scan_anon(ctx, mm, addr: int):
+    """khugepaged (or MADV_COLLAPSE) on an anonymous huge page: scan under the mmap read
+    lock, then ``collapse_huge_page`` (which drops it and takes the write lock)."""
+    n = ctx.config.ptrs_per_pte
+    haddr = addr - addr % n
+    yield from mmap_read_lock(ctx, mm, S_KHA_LOCK)
+    vma = yield from hugepage_vma_revalidate(ctx, mm, haddr)
+    result = SCAN_VMA_CHECK
+    if vma is not None:
+        result = yield from hpage_collapse_scan_pmd(ctx, mm, vma, haddr)
+    yield from mmap_read_unlock(ctx, mm, S_KHA_UNLOCK)
+    if result != SCAN_SUCCEED:
+        return result
+    return (yield from collapse_huge_page(ctx, mm, haddr))

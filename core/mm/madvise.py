@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..kernel import down_read, up_read
 from ..sim import site
 from .khugepaged import (SCAN_PTE_MAPPED_HUGEPAGE, SCAN_VMA_CHECK, collapse_file,
-                         collapse_pte_mapped_thp, hpage_collapse_test_exit)
+                         collapse_pte_mapped_thp, hpage_collapse_test_exit, khugepaged_scan_anon)
 from .memory_file import vma_suits_huge
 from .memory_zap import ZapDetails, zap_page_range_single_batched
 from .mmap_lock import lock_vma_under_rcu, vma_end_read
@@ -113,6 +113,11 @@ def madvise_collapse(ctx, mm, start: int, npages: int):
         yield S_MC_REVALIDATE
         ctx.access(mm, S_MC_REVALIDATE, False)
         vma = mm.find_vma(addr)
+        if vma is not None and vma.anonymous:
+            yield from up_read(ctx, mm.mmap_lock, S_MC_UNLOCK)
+            results.append((yield from khugepaged_scan_anon(ctx, mm, addr)))
+            addr += n
+            continue
         if vma is None or vma.file is None or not vma_suits_huge(ctx, vma, addr):
             yield from up_read(ctx, mm.mmap_lock, S_MC_UNLOCK)
             results.append(SCAN_VMA_CHECK)
@@ -138,7 +143,8 @@ S_KH_UNLOCK2 = site("khugepaged_scan_mm_slot:mmap_read_unlock_pte_mapped")
 
 
 def khugepaged_scan_file(ctx, mm, addr: int):
-    """khugepaged's scan of the huge page at ``addr`` of a file VMA: the exit checks, then
+    """khugepaged's scan of the huge page at ``addr``: an anonymous VMA goes to
+    ``khugepaged_scan_anon``; for a file VMA: the exit checks, then
     ``hpage_collapse_scan_file`` and, for a range already huge in the page cache,
     ``collapse_pte_mapped_thp(install_pmd=false)``. khugepaged holds ``mmgrab`` on the mm
     (its mm_slot), so the mm itself stays allocated."""
@@ -151,6 +157,9 @@ def khugepaged_scan_file(ctx, mm, addr: int):
     yield S_KH_VMA
     ctx.access(mm, S_KH_VMA, False)
     vma = mm.find_vma(addr)
+    if vma is not None and vma.anonymous:
+        yield from up_read(ctx, mm.mmap_lock, S_KH_UNLOCK)
+        return (yield from khugepaged_scan_anon(ctx, mm, addr))
     if vma is None or vma.file is None or not vma_suits_huge(ctx, vma, addr):
         yield from up_read(ctx, mm.mmap_lock, S_KH_UNLOCK)
         return SCAN_VMA_CHECK

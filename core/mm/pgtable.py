@@ -100,9 +100,15 @@ def pmdp_get_lockless(ctx, pmdp, site):
 
 
 def pmd_populate(ctx, pmdp: PmdPtr, table: PteTable, site):
+    """Install ``table``. Given ``pmd_pgtable()`` of a pmd that was not a table, the
+    kernel installs pfn 0's page as a page table; the model has no such table and
+    writes ``PMD_BAD`` instead, so the next walker of that pmd reports it."""
     yield site
     t = pmdp.table
     ctx.access(t, site, True)
+    if type(table) is not PteTable:
+        t.slots[pmdp.idx] = PMD_BAD
+        return
     t.slots[pmdp.idx] = table
     table.life = "installed"
     table.where = pmdp.idx

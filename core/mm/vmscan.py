@@ -8,7 +8,8 @@ flush batched (``TTU_BATCH_FLUSH``), flushes, writes it to swap (``pageout``), a
 it if nobody took a reference meanwhile (``__remove_mapping``'s refcount freeze).
 
 Simplified: file folios are only unmapped (they stay in the page cache: no writeback);
-no LRU lists, no dirty-folio throttling.
+large anonymous folios are not reclaimed (the kernel splits them first); no LRU lists, no
+dirty-folio throttling.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def shrink_folio(ctx, folio):
         result = "referenced"                        # FOLIOREF_ACTIVATE
     elif folio.pincount:
         result = "pinned"
+    elif folio.anon and folio.npages > 1:
+        result = "large"                             # would be split first: not modelled
     else:
         if folio.anon and not folio.lazyfree and folio.swap is None:
             yield from add_to_swap(ctx, folio)

@@ -112,7 +112,7 @@ def _user_op(src, kind: str, own: list, anon: list, filemaps: list, uffd: list, 
         m = pick(uffd)
         return UffdCopy(Addr(m, off()), 1, value) if m else None
     if kind == "collapse":
-        m = pick(filemaps)
+        m = pick(filemaps + anon)
         return Madvise(Addr(m, 0), n, "COLLAPSE") if m else None
     if kind == "uffd_move":
         if len(uffd) < 2:
@@ -206,8 +206,9 @@ def generate_program(src, config: Config | None = None, swarm: Swarm | None = No
                 m = sorted(owner)[src.choose(len(owner), "gen:mapping")]
                 kops.append(Reclaim(Addr(m, src.choose(n, "gen:offset"))))
             else:
-                fmaps = sorted(m for m, k in kinds.items() if k == "file")
-                kops.append(KhugepagedScan(Addr(fmaps[src.choose(len(fmaps), "gen:mapping")], 0)))
+                targets = sorted(m for m, k in kinds.items() if k in ("file", "anon"))
+                m = targets[src.choose(len(targets), "gen:mapping")]
+                kops.append(KhugepagedScan(Addr(m, 0)))
         threads.append(ThreadSpec("K0", None, tuple(kops)))
     prog = Program(tuple(procs), files, tuple(setup), tuple(threads), cfg, bugs)
     prog.validate()

@@ -24,10 +24,12 @@ SLAB_UAF_LOCK = "BUG: KASAN: slab-use-after-free Read in __pte_offset_map_lock"
 RSS = "BUG: Bad rss-counter state"
 GPF = "general protection fault in pte_lockptr"
 INVALID_FREE = "BUG: KASAN: invalid-free in pte_free_defer"
+BAD_PMD = "BUG: Bad pmd in __pte_offset_map"
 
 # (split_ptlocks, alloc_split_ptlocks) -> title, for table_free=rcu (the only table_free
 # with PT reclaim; with semi_rcu and tlb_only pt_reclaim is off and every bug is absent).
 EXPECTED = {
+    "collapse-vma-lock-after-pmd-check": {(1, 0): BAD_PMD, (1, 1): BAD_PMD, (0, 0): BAD_PMD},
     "pt-reclaim-semi-rcu": {(1, 0): UAF_FAULT, (1, 1): UAF_FAULT, (0, 0): UAF_FAULT},
     "pte-map-lock-no-pmd-same": {(1, 0): RSS, (1, 1): RSS, (0, 0): RSS},
     "ptlock-free-immediate": {(1, 0): "pass", (1, 1): SLAB_UAF_LOCK, (0, 0): "pass"},
@@ -37,6 +39,7 @@ EXPECTED = {
 }
 
 HASHES = {
+    "collapse-vma-lock-after-pmd-check": "4752785e692019f2",
     "pt-reclaim-semi-rcu": "26a9a766b935d7c8",
     "pte-map-lock-no-pmd-same": "4ccc037d1364322a",
     "ptlock-free-immediate": "efe8ee62f75effbd",
@@ -98,7 +101,7 @@ def test_written_and_loaded_is_the_same_program(bug):
 
 
 def test_switches_compose():
-    """All six switches at once: every reproducer still reports."""
+    """All switches at once: every reproducer still reports."""
     every = load(str(CORPUS / "pte-map-lock-no-pmd-same.kprog")).bugs.parse(list(REGISTRY))
     for bug in REGISTRY:
         prog = load(str(CORPUS / f"{bug}.kprog"))

@@ -10,8 +10,8 @@ from core.program.kprog import loads
 from core.program.program import Outcome, run_program
 from core.sim import lookup_site
 
-__all__ = ["kprog", "reschedule", "run", "raced", "control", "mark", "Steps", "steps",
-           "follows", "count", "between"]
+__all__ = ["kprog", "reschedule", "with_config", "run", "raced", "control", "mark", "Steps",
+           "steps", "follows", "count", "between"]
 
 _SCHEDULE = re.compile(r"^schedule \{\n.*?^\}\n", re.S | re.M)
 
@@ -31,6 +31,12 @@ def reschedule(text: str, lines: list[str] | None) -> str:
     new, n = _SCHEDULE.subn(lambda _: block, text)
     assert n == 1, "the program must have exactly one schedule block"
     return new
+
+
+def with_config(text: str, config: str) -> str:
+    """``text`` with a ``config:`` line (``K=V ...``) after its first line."""
+    first, rest = kprog(text).split("\n", 1)
+    return f"{first}\nconfig: {config}\n{rest}"
 
 
 def run(text: str) -> Outcome:
