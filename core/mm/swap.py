@@ -13,11 +13,11 @@ Simplified: no swap devices, clusters or readahead; writeback is synchronous.
 from __future__ import annotations
 
 from ..sim import site
-from .folio import folio_put_now, folio_trylock, folio_unlock
+from .folio import folio_put, folio_put_now, folio_trylock, folio_unlock
 from .types import SwapSlot
 
 __all__ = ["add_to_swap", "swap_free", "delete_from_swap_cache", "free_swap_cache",
-           "free_swap_and_cache"]
+           "free_swap_and_cache", "drain_swap_cache"]
 
 S_ADD = site("add_to_swap:folio_alloc_swap")
 S_SWAP_FREE = site("swap_free:swap_entry_free")
@@ -79,3 +79,32 @@ def free_swap_and_cache(ctx, slot, site_):
     folio = slot.folio
     if folio is not None:
         yield from free_swap_cache(ctx, folio)
+
+
+S_DRAIN_TRYLOCK = site("drain_swap_cache:folio_trylock")
+S_DRAIN_REMOVE = site("drain_swap_cache:__remove_mapping")
+S_DRAIN_UNLOCK = site("drain_swap_cache:folio_unlock")
+S_DRAIN_PUT = site("drain_swap_cache:folio_put")
+
+
+def drain_swap_cache(ctx):
+    """Stands in for the reclaim passes after the run: the model has no LRU, so a folio
+    that only the swap cache still refers to (reclaim's ``__remove_mapping`` lost to a
+    concurrent unmap's reference, whose ``free_swap_cache`` trylock lost to reclaim's
+    folio lock) would otherwise look leaked. In the kernel the folio stays on the LRU
+    and the next ``shrink_folio_list`` frees it: this is that pass, for such folios only
+    (unmapped, no swap entry left, no reference but the swap cache's)."""
+    slots = sorted((o for o in ctx.kernel.alloc.live.values()
+                    if isinstance(o, SwapSlot) and o.folio is not None), key=lambda o: o.oid)
+    for slot in slots:
+        folio = slot.folio
+        if folio is None or folio.mapcount or slot.count or folio.refcount != 1:
+            continue
+        folio.refcount += 1                      # isolated from the LRU
+        if (yield from folio_trylock(ctx, folio, S_DRAIN_TRYLOCK)):
+            yield S_DRAIN_REMOVE
+            if folio.swap is slot and not folio.mapcount and not slot.count \
+                    and folio.refcount == 2:
+                delete_from_swap_cache(ctx, folio, S_DRAIN_REMOVE)
+            yield from folio_unlock(ctx, folio, S_DRAIN_UNLOCK)
+        yield from folio_put(ctx, folio, S_DRAIN_PUT)

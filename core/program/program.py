@@ -20,6 +20,7 @@ from ..mm.gup import unpin_user_pages
 from ..mm.mmap import exit_mm
 from ..mm.picture import mm_picture
 from ..mm.setup import boot_world, create_file, create_process, truncate_inode_pages
+from ..mm.swap import drain_swap_cache
 from ..sim import ReplaySource, site
 from ..sim.strategies import RandomWalk, Replay, ScheduleLine
 from .ops import Mmap
@@ -196,6 +197,7 @@ def _teardown(env: Env):
                 yield from exit_mm(ctx, proc)
         for fname, _ in env.program.files:
             yield from truncate_inode_pages(ctx, env.file(fname))
+        yield from drain_swap_cache(ctx)
         yield from rcu_barrier(ctx, S_TEARDOWN_BARRIER)
     return body
 
