@@ -62,7 +62,14 @@ S_LINK_STORE = site("vma_link:vma_iter_store")
 
 
 def vma_link(ctx, mm, vma):
-    """Insert into the mm's VMA tree and, for a file, into ``i_mmap``."""
+    """mm/vma.c ``vma_link``: write-lock the new VMA, insert it into the mm's VMA tree and,
+    for a file, into ``i_mmap``. Simplified: the file is linked before the tree store,
+    all under the mmap write lock."""
+    if ctx.config.per_vma_lock:
+        # vma_start_write(): the VMA is not yet visible, so its lock is uncontended; it
+        # stays write-locked (faults under the VMA lock fall back to the mmap lock) until
+        # the mmap write lock is released, e.g. while mremap moves its page tables.
+        vma.vm_lock_seq = mm.mm_lock_seq
     if vma.file is not None:
         f = vma.file
         yield from down_write(ctx, f.i_mmap_rwsem, S_LINK_I_MMAP)
