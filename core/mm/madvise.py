@@ -30,7 +30,7 @@ from .folio import add_mm_counter
 from .swap import free_swap_and_cache
 from .types import MM_SWAPENTS, Pte, PteTable, SwapPte
 
-__all__ = ["madvise_dontneed", "madvise_free", "madvise_collapse", "khugepaged_scan_file"]
+__all__ = ["madvise_dontneed", "madvise_free", "madvise_collapse", "khugepaged_scan_range"]
 
 S_MD_LOCK = site("madvise_lock:mmap_read_lock")
 S_MD_UNLOCK = site("madvise_unlock:mmap_read_unlock")
@@ -142,7 +142,7 @@ S_KH_LOCK2 = site("khugepaged_scan_mm_slot:mmap_read_lock_pte_mapped")
 S_KH_UNLOCK2 = site("khugepaged_scan_mm_slot:mmap_read_unlock_pte_mapped")
 
 
-def khugepaged_scan_file(ctx, mm, addr: int):
+def khugepaged_scan_range(ctx, mm, addr: int):
     """khugepaged's scan of the huge page at ``addr``: an anonymous VMA goes to
     ``khugepaged_scan_anon``; for a file VMA: the exit checks, then
     ``hpage_collapse_scan_file`` and, for a range already huge in the page cache,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..mm.gup import gup_fast, unpin_user_pages
-from ..mm.madvise import khugepaged_scan_file, madvise_collapse, madvise_dontneed, madvise_free
+from ..mm.madvise import khugepaged_scan_range, madvise_collapse, madvise_dontneed, madvise_free
 from ..mm.mmap import do_mmap, do_munmap, exit_mm, mmdrop, task_mm_grab
 from ..mm.mremap import do_mremap
 from ..mm.pagewalk import pagemap_read
@@ -442,13 +442,14 @@ class _KthreadOp(Op):
 
 @dataclass(frozen=True)
 class KhugepagedScan(_KthreadOp):
-    """``khugepaged_scan M+O``: khugepaged collapses the file range at that address."""
+    """``khugepaged_scan M+O``: khugepaged collapses the range at that address (file or
+    anonymous)."""
 
     addr: Addr
     name = "khugepaged_scan"
 
     def work(self, ctx, mm, vpn):
-        return khugepaged_scan_file(ctx, mm, vpn)
+        return khugepaged_scan_range(ctx, mm, vpn)
 
 
 @dataclass(frozen=True)
