@@ -22,11 +22,9 @@ def main() -> int:
     r = soak_parallel(a.start, a.runs, a.workers)
     print(f"{a.runs} runs (seeds {a.start}..{a.start + a.runs - 1}), {r['steps']} steps, "
           f"{r['seconds']:.0f} s on {a.workers} workers: {r['titles']}")
-    if r["first_failure"]:
-        seed, prog, report = r["first_failure"]
-        print(f"first failure: seed {seed}\n{prog}\n{report}")
-        return 1
-    return 0
+    for title, (seed, prog, report) in sorted(r["failures"].items(), key=lambda kv: kv[1]):
+        print(f"first '{title}': seed {seed}\n{prog}\n{report}")
+    return 1 if r["failures"] else 0
 
 
 if __name__ == "__main__":

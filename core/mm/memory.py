@@ -14,8 +14,9 @@ fails).
 
 from __future__ import annotations
 
-from ..kernel import spin_lock, spin_unlock
+from ..kernel import down_write, spin_lock, spin_unlock, up_write
 from ..sim import site
+from .anon_vma import anon_vma_alloc, put_anon_vma
 from .folio import (add_mm_counter, folio_add_new_anon_rmap, folio_alloc, folio_get, folio_lock,
                     folio_put, folio_remove_rmap, folio_try_get, folio_unlock, mm_counter)
 from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_alloc_one, pmd_free, pmd_index,
@@ -24,7 +25,7 @@ from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_alloc_one, pmd_free, pm
 from .swap import delete_from_swap_cache, swap_free
 from .huge_memory import __split_huge_pmd
 from .tlb import ptep_clear_flush
-from .types import MM_ANONPAGES, MM_SWAPENTS, UFFD_WP_MARKER, AnonVma, HugePmd, Pte, SwapPte
+from .types import MM_ANONPAGES, MM_SWAPENTS, UFFD_WP_MARKER, HugePmd, Pte, SwapPte
 
 __all__ = ["Vmf", "vmf_anon_prepare", "pmd_alloc", "pte_alloc", "__pte_alloc", "pmd_install",
            "handle_mm_fault", "anon_vma_prepare", "VM_FAULT_OK", "VM_FAULT_SIGBUS", "VM_FAULT_OOM",
@@ -145,31 +146,36 @@ def pte_alloc(ctx, mm, pmdp):
 
 S_ANON_VMA_READ = site("__anon_vma_prepare:read_anon_vma")
 S_ANON_VMA_ALLOC = site("__anon_vma_prepare:anon_vma_alloc")
+S_ANON_VMA_AV_LOCK = site("__anon_vma_prepare:anon_vma_lock_write")
 S_ANON_VMA_LOCK = site("__anon_vma_prepare:page_table_lock")
 S_ANON_VMA_SET = site("__anon_vma_prepare:set_anon_vma")
 S_ANON_VMA_UNLOCK = site("__anon_vma_prepare:spin_unlock")
-S_ANON_VMA_LOST = site("__anon_vma_prepare:anon_vma_free")
+S_ANON_VMA_AV_UNLOCK = site("__anon_vma_prepare:anon_vma_unlock_write")
 
 
 def anon_vma_prepare(ctx, vma):
-    """``anon_vma_prepare``: give the VMA an anon_vma, published under
-    ``page_table_lock`` (a racing fault may have published one first)."""
+    """``anon_vma_prepare``: give the VMA a new anon_vma, published under its own write
+    lock and ``page_table_lock`` (a racing fault may have published one first: then the
+    new one is put again). Simplified: no ``find_mergeable_anon_vma``."""
     yield S_ANON_VMA_READ
     ctx.access(vma, S_ANON_VMA_READ, False)
     if vma.anon_vma is not None:
         return
-    av = yield from ctx.kernel.alloc.alloc(ctx, AnonVma(), S_ANON_VMA_ALLOC)
+    av = yield from anon_vma_alloc(ctx, S_ANON_VMA_ALLOC)
+    allocated = av
     mm = vma.mm
+    yield from down_write(ctx, av.rwsem, S_ANON_VMA_AV_LOCK)
     yield from spin_lock(ctx, mm.page_table_lock, S_ANON_VMA_LOCK)
     yield S_ANON_VMA_SET
     ctx.access(vma, S_ANON_VMA_SET, True)
     if vma.anon_vma is None:
         vma.anon_vma = av
         av.vmas.append(vma)
-        av = None
+        allocated = None
     yield from spin_unlock(ctx, mm.page_table_lock, S_ANON_VMA_UNLOCK)
-    if av is not None:
-        yield from ctx.kernel.alloc.free(ctx, av, S_ANON_VMA_LOST, AnonVma)
+    yield from up_write(ctx, av.rwsem, S_ANON_VMA_AV_UNLOCK)
+    if allocated is not None:
+        yield from put_anon_vma(ctx, allocated)
 
 
 S_AP_READ = site("vmf_anon_prepare:read_anon_vma")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ..kernel import down_write, spin_unlock, up_write
 from ..sim import KernelReport, Report, site
+from .anon_vma import put_anon_vma
 from .folio import add_mm_counter, folio_remove_rmap, mm_counter
 from .huge_memory import __split_huge_pmd, pgtable_trans_huge_withdraw
 from .mmap_lock import vma_start_write
@@ -26,7 +27,7 @@ from .pt_reclaim import free_pte, reclaim_pt_is_enabled, try_get_and_clear_pmd, 
 from .tlb import flush_tlb_batched_pending
 from .swap import free_swap_and_cache
 from .types import (MM_ANONPAGES, MM_FILEPAGES, MM_SWAPENTS, PMD_SPLITTING, UFFD_WP_MARKER,
-                    AnonVma, HugePmd, Pte, PteMarker, PteTable, SwapPte)
+                    HugePmd, Pte, PteMarker, PteTable, SwapPte)
 
 __all__ = ["ZapDetails", "zap_pte_range", "zap_pmd_range", "unmap_single_vma",
            "zap_page_range_single_batched", "unmap_vmas", "free_pgtables", "free_pgd_range"]
@@ -286,7 +287,6 @@ def unmap_vmas(ctx, tlb, vmas, start: int, end: int):
 
 S_UNLINK_ANON_LOCK = site("unlink_anon_vmas:anon_vma_lock_write")
 S_UNLINK_ANON_UNLOCK = site("unlink_anon_vmas:anon_vma_unlock_write")
-S_UNLINK_ANON_FREE = site("unlink_anon_vmas:anon_vma_free")
 S_UNLINK_FILE_LOCK = site("unlink_file_vma_batch_final:i_mmap_lock_write")
 S_UNLINK_FILE_UNLOCK = site("unlink_file_vma_batch_final:i_mmap_unlock_write")
 S_FPR_READ = site("free_pmd_range:pmd_none_or_clear_bad")
@@ -298,16 +298,18 @@ S_FPUD_CLEAR = site("free_pmd_range:pud_clear")
 
 
 def unlink_anon_vmas(ctx, vma):
+    """``unlink_anon_vmas``: take the VMA out of its anon_vma's tree under the write lock;
+    when the tree is empty, drop the anon_vma's reference after the unlock."""
     av = vma.anon_vma
     if av is None:
         return
     yield from down_write(ctx, av.rwsem, S_UNLINK_ANON_LOCK)
     if vma in av.vmas:
         av.vmas.remove(vma)
-    empty = not av.vmas
+    empty = not av.vmas                              # RB_EMPTY_ROOT(&anon_vma->rb_root)
     yield from up_write(ctx, av.rwsem, S_UNLINK_ANON_UNLOCK)
     if empty:
-        yield from ctx.kernel.alloc.free(ctx, av, S_UNLINK_ANON_FREE, AnonVma)
+        yield from put_anon_vma(ctx, av)
 
 
 def unlink_file_vma(ctx, vma):

@@ -16,8 +16,10 @@ Simplified: folios mapped by ptes (PMD mappings are not walked); one anon_vma pe
 
 from __future__ import annotations
 
-from ..kernel import down_read, spin_lock, spin_unlock, up_read
+from ..kernel import down_read, down_read_trylock, spin_lock, spin_unlock, up_read
+from ..kernel.rcu import rcu_read_lock, rcu_read_unlock
 from ..sim import site, spin_site
+from .anon_vma import __put_anon_vma, get_anon_vma_not_zero, put_anon_vma, put_anon_vma_last
 from .folio import add_mm_counter, folio_put_now, folio_remove_rmap, mm_counter
 from .memory import mm_find_pmd
 from .pgtable import (pmdp_get_lockless, pte_offset_map_rw_nolock, pte_unmap, pte_unmap_unlock,
@@ -25,7 +27,8 @@ from .pgtable import (pmdp_get_lockless, pte_offset_map_rw_nolock, pte_unmap, pt
 from .tlb import ptep_clear_flush, set_tlb_ubc_flush_pending
 from .types import MM_ANONPAGES, MM_SWAPENTS, Pte, SwapPte
 
-__all__ = ["try_to_unmap", "map_pte", "folio_referenced", "rmap_walk"]
+__all__ = ["try_to_unmap", "map_pte", "folio_referenced", "rmap_walk",
+           "folio_lock_anon_vma_read", "folio_get_anon_vma"]
 
 S_MAP_PTE_PEEK = site("map_pte:ptep_get_lockless")
 S_MAP_PTE_SKIP = site("map_pte:pte_unmap")
@@ -113,9 +116,117 @@ def try_to_unmap_one(ctx, folio, vma, vpn: int, page: int):
     return ok
 
 
+S_FLAV_RCU = site("folio_lock_anon_vma_read:rcu_read_lock")
+S_FLAV_MAPPING = site("folio_lock_anon_vma_read:read_folio_mapping")
+S_FLAV_TRYLOCK = site("folio_lock_anon_vma_read:down_read_trylock")
+S_FLAV_REREAD = site("folio_lock_anon_vma_read:reread_folio_mapping")
+S_FLAV_MOVED_UP = site("folio_lock_anon_vma_read:mapping_changed_up_read")
+S_FLAV_MOVED_RCU = site("folio_lock_anon_vma_read:mapping_changed_rcu_read_unlock")
+S_FLAV_UNMAPPED_UP = site("folio_lock_anon_vma_read:not_mapped_up_read")
+S_FLAV_INC = site("folio_lock_anon_vma_read:atomic_inc_not_zero")
+S_FLAV_PIN_RECHECK = site("folio_lock_anon_vma_read:folio_mapped")
+S_FLAV_PIN_RCU = site("folio_lock_anon_vma_read:pinned_rcu_read_unlock")
+S_FLAV_LOCK = site("folio_lock_anon_vma_read:anon_vma_lock_read")
+S_FLAV_MOVED_UNLOCK = site("folio_lock_anon_vma_read:mapping_changed_unlock_read")
+S_FLAV_DEC = site("folio_lock_anon_vma_read:atomic_dec_and_test")
+S_FLAV_LAST_UNLOCK = site("folio_lock_anon_vma_read:last_ref_unlock_read")
+S_FLAV_OUT_RCU = site("folio_lock_anon_vma_read:rcu_read_unlock")
+S_FLAV_RETRY = spin_site("folio_lock_anon_vma_read:retry")
+
+
+def folio_lock_anon_vma_read(ctx, folio, try_lock: bool):
+    """mm/rmap.c ``folio_lock_anon_vma_read``: ``(anon_vma, contended)``, the folio's
+    anon_vma read-locked, or None if the folio is no longer mapped (its anon_vma may be
+    gone) or if, with ``try_lock``, the lock was contended (``rwc->contended``).
+
+    The walker holds no VMA, so the anon_vma may be freed under it: everything happens
+    under ``rcu_read_lock`` (the cache is ``SLAB_TYPESAFE_BY_RCU``) and only a still
+    mapped folio proves its anon_vma alive. The trylock path rechecks ``folio_mapped``
+    with the lock held (``anon_vma_free`` waits for such a holder); the sleeping path
+    pins the anon_vma first (``atomic_inc_not_zero``). Both recheck ``folio->mapping``,
+    which UFFDIO_MOVE's ``folio_move_anon_rmap`` changes (under the folio lock: so not
+    while reclaim, the only caller here, holds it)."""
+    while True:                                          # retry:
+        yield from rcu_read_lock(ctx, S_FLAV_RCU)
+        yield S_FLAV_MAPPING
+        av = folio.anon_vma                              # READ_ONCE(folio->mapping)
+        if av is None or not folio.mapcount:
+            yield from rcu_read_unlock(ctx, S_FLAV_OUT_RCU)
+            return None, False
+        if (yield from down_read_trylock(ctx, av.rwsem, S_FLAV_TRYLOCK)):
+            yield S_FLAV_REREAD
+            if folio.anon_vma is not av:
+                yield from up_read(ctx, av.rwsem, S_FLAV_MOVED_UP)
+                yield from rcu_read_unlock(ctx, S_FLAV_MOVED_RCU)
+                yield S_FLAV_RETRY
+                continue
+            if not folio.mapcount:
+                yield from up_read(ctx, av.rwsem, S_FLAV_UNMAPPED_UP)
+                av = None
+            yield from rcu_read_unlock(ctx, S_FLAV_OUT_RCU)
+            return av, False
+        if try_lock:
+            yield from rcu_read_unlock(ctx, S_FLAV_OUT_RCU)
+            return None, True
+        yield S_FLAV_INC                                 # trylock failed: pin, then sleep
+        if not get_anon_vma_not_zero(ctx, av, S_FLAV_INC):
+            yield from rcu_read_unlock(ctx, S_FLAV_OUT_RCU)
+            return None, False
+        yield S_FLAV_PIN_RECHECK
+        if not folio.mapcount:
+            yield from rcu_read_unlock(ctx, S_FLAV_PIN_RCU)
+            yield from put_anon_vma(ctx, av)
+            return None, False
+        yield from rcu_read_unlock(ctx, S_FLAV_PIN_RCU)
+        yield from down_read(ctx, av.rwsem, S_FLAV_LOCK)
+        if folio.anon_vma is not av:
+            yield from up_read(ctx, av.rwsem, S_FLAV_MOVED_UNLOCK)
+            yield from put_anon_vma(ctx, av)
+            yield S_FLAV_RETRY
+            continue
+        yield S_FLAV_DEC
+        if put_anon_vma_last(ctx, av, S_FLAV_DEC):
+            # The last reference: put_anon_vma() would deadlock on anon_vma_free()'s
+            # write lock, so unlock first.
+            yield from up_read(ctx, av.rwsem, S_FLAV_LAST_UNLOCK)
+            yield from __put_anon_vma(ctx, av)
+            return None, False
+        return av, False
+
+
+S_FGAV_RCU = site("folio_get_anon_vma:rcu_read_lock")
+S_FGAV_MAPPING = site("folio_get_anon_vma:read_folio_mapping")
+S_FGAV_INC = site("folio_get_anon_vma:atomic_inc_not_zero")
+S_FGAV_RECHECK = site("folio_get_anon_vma:folio_mapped")
+S_FGAV_RCU_UNLOCK = site("folio_get_anon_vma:rcu_read_unlock")
+
+
+def folio_get_anon_vma(ctx, folio):
+    """mm/rmap.c ``folio_get_anon_vma``: a reference on the folio's anon_vma, or None if
+    the folio is not mapped (then the anon_vma may be freed: the reference taken under
+    ``rcu_read_lock`` is dropped again)."""
+    yield from rcu_read_lock(ctx, S_FGAV_RCU)
+    yield S_FGAV_MAPPING
+    av = folio.anon_vma                                  # READ_ONCE(folio->mapping)
+    if av is None or not folio.mapcount:
+        yield from rcu_read_unlock(ctx, S_FGAV_RCU_UNLOCK)
+        return None
+    yield S_FGAV_INC
+    if not get_anon_vma_not_zero(ctx, av, S_FGAV_INC):
+        yield from rcu_read_unlock(ctx, S_FGAV_RCU_UNLOCK)
+        return None
+    yield S_FGAV_RECHECK
+    if not folio.mapcount:
+        yield from rcu_read_unlock(ctx, S_FGAV_RCU_UNLOCK)
+        yield from put_anon_vma(ctx, av)
+        return None
+    yield from rcu_read_unlock(ctx, S_FGAV_RCU_UNLOCK)
+    return av
+
+
+S_RMAP_TRYLOCK = site("rmap_walk_file:i_mmap_trylock_read")
 S_RMAP_LOCK = site("rmap_walk_file:i_mmap_lock_read")
 S_RMAP_UNLOCK = site("rmap_walk_file:i_mmap_unlock_read")
-S_RMAP_ANON_LOCK = site("rmap_walk_anon:anon_vma_lock_read")
 S_RMAP_ANON_UNLOCK = site("rmap_walk_anon:anon_vma_unlock_read")
 
 
@@ -130,25 +241,31 @@ def _mappings(folio, vmas):
     return out
 
 
-def rmap_walk(ctx, folio, one):
-    """``rmap_walk_file`` / ``rmap_walk_anon``: call ``one(vma, vpn, page)`` (a generator
-    returning False to stop) for every possible mapping, under the rmap lock (read)."""
+def rmap_walk(ctx, folio, one, try_lock: bool = False):
+    """mm/rmap.c ``rmap_walk`` (``rmap_walk_anon`` with ``folio_lock_anon_vma_read`` as
+    its ``anon_lock``, ``rmap_walk_file``): call ``one(vma, vpn, page)`` (a generator
+    returning False to stop) for every possible mapping, under the rmap lock (read).
+    With ``try_lock`` a contended lock ends the walk at once. Returns True if it did
+    (``rwc->contended``)."""
     if folio.anon:
-        av = folio.anon_vma
+        av, contended = yield from folio_lock_anon_vma_read(ctx, folio, try_lock)
         if av is None:
-            return
-        yield from down_read(ctx, av.rwsem, S_RMAP_ANON_LOCK)
+            return contended
         for vma, vpn, page in _mappings(folio, list(av.vmas)):
             if not (yield from one(vma, vpn, page)):
                 break
         yield from up_read(ctx, av.rwsem, S_RMAP_ANON_UNLOCK)
-        return
+        return False
     f = folio.mapping
-    yield from down_read(ctx, f.i_mmap_rwsem, S_RMAP_LOCK)
+    if not (yield from down_read_trylock(ctx, f.i_mmap_rwsem, S_RMAP_TRYLOCK)):
+        if try_lock:
+            return True
+        yield from down_read(ctx, f.i_mmap_rwsem, S_RMAP_LOCK)
     for vma, vpn, page in _mappings(folio, list(f.i_mmap)):
         if not (yield from one(vma, vpn, page)):
             break
     yield from up_read(ctx, f.i_mmap_rwsem, S_RMAP_UNLOCK)
+    return False
 
 
 def try_to_unmap(ctx, folio):
@@ -165,8 +282,13 @@ S_REF_UNMAP = site("folio_referenced_one:pte_unmap")
 
 
 def folio_referenced(ctx, folio):
-    """mm/rmap.c ``folio_referenced``: how many mappings were accessed since the last
-    look; clears the accessed bits (without a TLB flush, as x86 does)."""
+    """mm/rmap.c ``folio_referenced`` (the folio locked by the caller): how many mappings
+    were accessed since the last look, clearing the accessed bits (without a TLB flush,
+    as x86 does); -1 if an rmap lock was contended (``try_lock``: reclaim keeps the
+    folio for later rather than wait). Simplified: the walk does not stop early once
+    ``mapcount`` mappings were seen."""
+    if not folio.mapcount:
+        return 0
     count = [0]
 
     def one(vma, vpn, page):
@@ -186,5 +308,6 @@ def folio_referenced(ctx, folio):
         yield from pte_unmap_unlock(ctx, ptl, S_REF_UNLOCK, S_REF_UNMAP)
         return True
 
-    yield from rmap_walk(ctx, folio, one)
+    if (yield from rmap_walk(ctx, folio, one, try_lock=True)):
+        return -1
     return count[0]

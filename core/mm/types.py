@@ -220,13 +220,17 @@ class PmdTable(_Table):
 
 
 class AnonVma(KObject):
-    __slots__ = ("rwsem", "vmas")
+    """An anon_vma: its rwsem, the VMAs linked to it (the interval tree) and its
+    refcount (one for the VMAs, one per pinning rmap walker)."""
+
+    __slots__ = ("rwsem", "vmas", "refcount")
     kind = "anon_vma"
 
     def __init__(self):
         super().__init__()
         self.rwsem = RwSem("anon_vma->rwsem", ANON_VMA_CLASS, self)
         self.vmas: list = []
+        self.refcount = 1
 
 
 class Vma(KObject):

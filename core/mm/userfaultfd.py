@@ -22,11 +22,13 @@ from __future__ import annotations
 from ..kernel import (down_read, down_write, down_write_trylock, spin_lock, spin_lock_nested,
                       spin_unlock, up_read, up_write)
 from ..sim import site, spin_site
+from .anon_vma import put_anon_vma
 from .folio import (add_mm_counter, folio_add_new_anon_rmap, folio_alloc, folio_get, folio_lock,
                     folio_move_anon_rmap, folio_put, folio_trylock, folio_unlock)
 from .memory import __pte_alloc, anon_vma_prepare, mm_find_pmd, pmd_alloc, pte_alloc
 from .mmap_lock import (lock_vma_under_rcu, mmap_read_lock, mmap_read_unlock, mmap_write_lock,
                         mmap_write_unlock, vma_end_read, vma_start_write)
+from .rmap import folio_get_anon_vma
 from .pgtable import (__pte_offset_map_lock, pmdp_get_lockless, pte_offset_map_rw_nolock,
                       pte_unmap, pte_unmap_unlock, ptep_get, set_pte)
 from .tlb import ptep_clear_flush
@@ -212,7 +214,12 @@ def move_pages_pte(ctx, mm, dst_pmdp, src_pmdp, dst_vma, src_vma, dst_vpn: int,
                 yield S_MPP_RETRY
                 continue
         if anon_vma is None:
-            av = src_vma.anon_vma
+            # folio_referenced walks the anon_vma without the folio lock: serialize
+            # against it with the anon_vma lock.
+            av = yield from folio_get_anon_vma(ctx, src_folio)
+            if av is None:
+                err = EAGAIN                     # unmapped from under us
+                break
             if not (yield from down_write_trylock(ctx, av.rwsem, S_MPP_AV_TRY)):
                 yield from pte_unmap(ctx, S_MPP_AV_UNMAP_SRC)
                 yield from pte_unmap(ctx, S_MPP_AV_UNMAP_DST)
@@ -229,6 +236,7 @@ def move_pages_pte(ctx, mm, dst_pmdp, src_pmdp, dst_vma, src_vma, dst_vpn: int,
         break
     if anon_vma is not None:
         yield from up_write(ctx, anon_vma.rwsem, S_MPP_OUT_AV)
+        yield from put_anon_vma(ctx, anon_vma)
     if src_folio is not None:
         if src_folio.lock.owner is ctx:
             yield from folio_unlock(ctx, src_folio, S_MPP_OUT_UNLOCK)

@@ -40,7 +40,10 @@ def shrink_folio(ctx, folio):
         yield from folio_put(ctx, folio, S_PUTBACK)
         return "locked"
     result = "reclaimed"
-    if (yield from folio_referenced(ctx, folio)):
+    referenced = yield from folio_referenced(ctx, folio)
+    if referenced == -1:
+        result = "contended"                         # rmap lock contended: FOLIOREF_KEEP
+    elif referenced:
         result = "referenced"                        # FOLIOREF_ACTIVATE
     elif folio.pincount:
         result = "pinned"

@@ -28,18 +28,20 @@ def run_seed(seed: int):
 
 
 def soak(start: int, count: int) -> dict:
-    """Run seeds [start, start + count). Returns counts, steps and the first failure."""
+    """Run seeds [start, start + count). Returns counts, steps, the first failure and,
+    per report title, its first failing seed (so no distinct finding is lost)."""
     titles: Counter = Counter()
     steps = 0
-    first = None
+    failures: dict[str, tuple] = {}
     t0 = time.perf_counter()
     for seed in range(start, start + count):
         prog, out = run_seed(seed)
         titles[out.title] += 1
         steps += out.nsteps
-        if out.report is not None and first is None:
-            first = (seed, dumps(prog), out.report.format())
-    return {"titles": dict(titles), "steps": steps, "first_failure": first,
+        if out.report is not None and out.title not in failures:
+            failures[out.title] = (seed, dumps(prog), out.report.format())
+    return {"titles": dict(titles), "steps": steps, "failures": failures,
+            "first_failure": min(failures.values()) if failures else None,
             "seconds": time.perf_counter() - t0}
 
 
@@ -52,7 +54,11 @@ def soak_parallel(start: int, count: int, workers: int) -> dict:
     titles: Counter = Counter()
     for p in parts:
         titles.update(p["titles"])
-    firsts = [p["first_failure"] for p in parts if p["first_failure"]]
+    failures: dict[str, tuple] = {}
+    for p in parts:                                  # in seed order: keep the first per title
+        for title, f in p["failures"].items():
+            failures.setdefault(title, f)
     return {"titles": dict(titles), "steps": sum(p["steps"] for p in parts),
-            "first_failure": min(firsts) if firsts else None,
+            "failures": failures,
+            "first_failure": min(failures.values()) if failures else None,
             "seconds": max(p["seconds"] for p in parts)}

@@ -39,13 +39,13 @@ EXPECTED = {
 }
 
 HASHES = {
-    "collapse-vma-lock-after-pmd-check": "4752785e692019f2",
-    "pt-reclaim-semi-rcu": "26a9a766b935d7c8",
-    "pte-map-lock-no-pmd-same": "4ccc037d1364322a",
-    "ptlock-free-immediate": "efe8ee62f75effbd",
-    "reclaim-after-ptl-drop": "a96571f4d800db4b",
-    "retract-no-pmd-recheck": "dd5049816d46d627",
-    "uffd-move-no-dst-pmd-recheck": "b4856836f3110e31",
+    "collapse-vma-lock-after-pmd-check": "8c27823b33f08ae1",
+    "pt-reclaim-semi-rcu": "20d2be91df86944a",
+    "pte-map-lock-no-pmd-same": "6a1ee32bf6205f6e",
+    "ptlock-free-immediate": "3055d6bbbf16030b",
+    "reclaim-after-ptl-drop": "7ca473ff96d799fe",
+    "retract-no-pmd-recheck": "9742255c139601bf",
+    "uffd-move-no-dst-pmd-recheck": "6a5c6587ba6e6e4d",
 }
 
 

@@ -224,7 +224,7 @@ SWAP_CACHE_ONLY = """
       reclaim m0+0
     }
     schedule {
-      K0 until rmap_walk_anon:anon_vma_lock_read
+      K0 until folio_lock_anon_vma_read:rcu_read_lock
       T1 until tlb_finish_mmu:mm_tlb_flush_nested
       K0 until shrink_folio_list:keep_locked_folio_unlock
       T1 finish

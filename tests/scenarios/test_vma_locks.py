@@ -234,7 +234,7 @@ def test_vmf_anon_prepare_trylock_fails_and_the_fault_retries_under_the_mmap_loc
         for order in (SERIAL, SERIAL_REVERSED):
             c = control(text, order, m, "lock_mm_and_find_vma:mmap_read_lock")
             assert c.results["T0"] == [5]
-            assert follows(c, "T0", "__anon_vma_prepare:spin_unlock",
+            assert follows(c, "T0", "__anon_vma_prepare:anon_vma_unlock_write",
                            "vmf_anon_prepare:mmap_read_unlock")
 
 
