@@ -12,14 +12,36 @@ Simplified: no soft-dirty, uffd-wp or migration bits; the folio itself is not sp
 
 from __future__ import annotations
 
-from ..kernel import spin_unlock
+from ..kernel import spin_lock_nested, spin_unlock
 from ..sim import KernelReport, Report, site
 from .folio import add_mm_counter, folio_put_now, folio_remove_rmap, mm_counter
-from .pgtable import pmd_lock, pmd_populate, pmdp_get_lockless, pmdp_huge_get_and_clear
+from .pgtable import (pmd_lock, pmd_lockptr, pmd_populate, pmdp_get_lockless,
+                      pmdp_huge_get_and_clear)
 from .tlb import flush_tlb_range
 from .types import PMD_SPLITTING, HugePmd, Pte, PteTable
 
-__all__ = ["__split_huge_pmd", "pgtable_trans_huge_deposit", "pgtable_trans_huge_withdraw"]
+__all__ = ["__split_huge_pmd", "pgtable_trans_huge_deposit", "pgtable_trans_huge_withdraw",
+           "pmd_trans_huge_lock", "move_huge_pmd"]
+
+S_THP_CHECK = site("pmd_trans_huge_lock:pmd_trans_huge")
+S_THP_LOCK = site("pmd_trans_huge_lock:pmd_lock")
+S_THP_RECHECK = site("pmd_trans_huge_lock:recheck")
+S_THP_NOT_HUGE = site("pmd_trans_huge_lock:spin_unlock")
+
+
+def pmd_trans_huge_lock(ctx, mm, pmdp):
+    """include/linux/huge_mm.h ``pmd_trans_huge_lock`` (``__pmd_trans_huge_lock``): if
+    the pmd looks huge (an invalidated pmd being split does too), take the pmd lock and
+    recheck; returns the held lock if it still is a huge pmd, else None (unlocked)."""
+    cur = yield from pmdp_get_lockless(ctx, pmdp, S_THP_CHECK)
+    if type(cur) is not HugePmd and cur is not PMD_SPLITTING:
+        return None
+    pml = yield from pmd_lock(ctx, mm, pmdp, S_THP_LOCK)
+    cur = yield from pmdp_get_lockless(ctx, pmdp, S_THP_RECHECK)
+    if type(cur) is HugePmd:
+        return pml
+    yield from spin_unlock(ctx, pml, S_THP_NOT_HUGE)
+    return None
 
 
 def pgtable_trans_huge_deposit(pmdp, table: PteTable) -> None:
@@ -90,3 +112,55 @@ def _split_anon_locked(ctx, vma, pmdp, haddr: int, old: HugePmd):
     folio.mapcount += n - 1
     folio.refcount += n - 1
     yield from pmd_populate(ctx, pmdp, table, S_SPLIT_POPULATE)
+
+
+S_MVH_NEW = site("move_huge_pmd:new_pmd_none")
+S_MVH_LOCK = site("move_huge_pmd:pmd_lock")
+S_MVH_CHECK = site("move_huge_pmd:pmd_trans_huge")
+S_MVH_NOT_HUGE = site("move_huge_pmd:spin_unlock_not_huge")
+S_MVH_LOCK_NEW = site("move_huge_pmd:spin_lock_nested")
+S_MVH_CLEAR = site("move_huge_pmd:pmdp_huge_get_and_clear")
+S_MVH_DEPOSIT = site("move_huge_pmd:pgtable_trans_huge_withdraw")
+S_MVH_SET = site("move_huge_pmd:set_pmd_at")
+S_MVH_FLUSH = site("move_huge_pmd:flush_pmd_tlb_range")
+S_MVH_UNLOCK_NEW = site("move_huge_pmd:spin_unlock_new")
+S_MVH_UNLOCK_OLD = site("move_huge_pmd:spin_unlock_old")
+
+
+def move_huge_pmd(ctx, vma, old_vpn: int, new_vpn: int, old_pmdp, new_pmdp):
+    """mm/huge_memory.c ``move_huge_pmd`` (mremap, under the mmap write lock and the rmap
+    locks): if the new pmd is none and the old one still is huge under its lock
+    (``__pmd_trans_huge_lock``), move the entry and its deposited table, and flush the
+    old range before the locks are dropped. Returns False if it could not (the caller
+    splits the pmd).
+
+    Simplified: the kernel moves the deposited table only if the two pmd locks differ
+    (``pmd_move_must_withdraw``: with one lock, the deposit list is shared); the model
+    keeps one deposit per pmd, so it always moves it."""
+    mm = vma.mm
+    n = ctx.config.ptrs_per_pte
+    if (yield from pmdp_get_lockless(ctx, new_pmdp, S_MVH_NEW)) is not None:
+        return False
+    old_ptl = yield from pmd_lock(ctx, mm, old_pmdp, S_MVH_LOCK)
+    cur = yield from pmdp_get_lockless(ctx, old_pmdp, S_MVH_CHECK)
+    if type(cur) is not HugePmd:
+        yield from spin_unlock(ctx, old_ptl, S_MVH_NOT_HUGE)
+        return False
+    new_ptl = pmd_lockptr(ctx, mm, new_pmdp)
+    if new_ptl is not old_ptl:
+        yield from spin_lock_nested(ctx, new_ptl, S_MVH_LOCK_NEW)
+    pmd = yield from pmdp_huge_get_and_clear(ctx, old_pmdp, S_MVH_CLEAR)
+    if vma.anonymous:
+        yield S_MVH_DEPOSIT
+        table = pgtable_trans_huge_withdraw(ctx, old_pmdp, S_MVH_DEPOSIT)
+        pgtable_trans_huge_deposit(new_pmdp, table)
+    yield S_MVH_SET
+    ctx.access(new_pmdp.table, S_MVH_SET, True)
+    new_pmdp.table.slots[new_pmdp.idx] = pmd
+    for i in range(n):
+        ctx.event("page_moved", mm, new_vpn + i, old_vpn + i)
+    yield from flush_tlb_range(ctx, mm, old_vpn, old_vpn + n, S_MVH_FLUSH)
+    if new_ptl is not old_ptl:
+        yield from spin_unlock(ctx, new_ptl, S_MVH_UNLOCK_NEW)
+    yield from spin_unlock(ctx, old_ptl, S_MVH_UNLOCK_OLD)
+    return True

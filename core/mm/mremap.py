@@ -11,8 +11,8 @@ is held for write and the new entries are none, ``flush_tlb_batched_pending``, a
 TLB flush of the old range *before* the PTE locks are dropped).
 
 Simplified: the whole VMA moves to a free range of the same size (no growing or
-shrinking, no partial moves, no merging); no huge-pmd moves (anonymous THP is not
-modelled; a file huge pmd is split first, as a partial move would).
+shrinking, no partial moves, no merging). A huge pmd moves whole (``move_huge_pmd``, with
+its deposited table) when the chunk covers it, and is split first otherwise.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 from ..kernel import down_write, spin_lock_nested, spin_unlock, up_write
 from ..sim import site, spin_site
 from .memory import pmd_alloc, pte_alloc
-from .huge_memory import __split_huge_pmd
+from .huge_memory import __split_huge_pmd, move_huge_pmd
 from .memory_zap import free_pgtables, unmap_vmas
 from .mmap import get_unmapped_area, vm_area_free, vma_link
 from .mmap_lock import mmap_write_lock, mmap_write_unlock, vma_start_write
@@ -140,6 +140,7 @@ def move_ptes(ctx, vma, old_pmdp, old_vpn: int, old_end: int, new_pmdp, new_vpn:
 
 
 S_MPT_OLD_PMD = site("get_old_pmd:pmd_read")
+S_MPT_OLD_NONE = site("move_page_tables:pmd_none")
 S_MPT_AGAIN = spin_site("move_page_tables:again")
 
 
@@ -159,9 +160,16 @@ def move_page_tables(ctx, vma, old_vpn: int, new_vma, new_vpn: int, npages: int)
             continue
         new_pmdp = yield from pmd_alloc(ctx, mm, nw)
         if type(cur) is HugePmd:
+            if extent == n:
+                # move_pgt_entry(HPAGE_PMD, ..., need_rmap_locks = true)
+                yield from take_rmap_locks(ctx, vma)
+                moved = yield from move_huge_pmd(ctx, vma, o, nw, old_pmdp, new_pmdp)
+                yield from drop_rmap_locks(ctx, vma)
+                if moved:
+                    done += extent
+                    continue
             yield from __split_huge_pmd(ctx, vma, old_pmdp, o)
-            continue
-        if extent == n and type(cur) is PteTable:
+        elif extent == n and type(cur) is PteTable:
             # move_pgt_entry(NORMAL_PMD, ..., need_rmap_locks = true)
             yield from take_rmap_locks(ctx, vma)
             moved = yield from move_normal_pmd(ctx, vma, o, nw, old_pmdp, new_pmdp)
@@ -169,6 +177,9 @@ def move_page_tables(ctx, vma, old_vpn: int, new_vma, new_vpn: int, npages: int)
             if moved:
                 done += extent
                 continue
+        if (yield from pmdp_get_lockless(ctx, old_pmdp, S_MPT_OLD_NONE)) is None:
+            done += extent                      # a file huge pmd split to nothing
+            continue
         yield from pte_alloc(ctx, mm, new_pmdp)
         if (yield from move_ptes(ctx, vma, old_pmdp, o, o + extent, new_pmdp, nw)):
             yield S_MPT_AGAIN

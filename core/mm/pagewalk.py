@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from ..kernel import down_read, spin_unlock, up_read
 from ..sim import site, spin_site
+from .huge_memory import pmd_trans_huge_lock
 from .mmap import mmget_not_zero, mmput
-from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_lock, pmdp_get_lockless,
+from .pgtable import (PmdPtr, __pte_offset_map_lock, pmdp_get_lockless,
                       pte_unmap_unlock, ptep_get)
-from .types import HugePmd, Pte
+from .types import Pte
 
 __all__ = ["pagemap_read"]
 
@@ -25,9 +26,6 @@ S_PM_UNLOCK = site("pagemap_read:mmap_read_unlock")
 S_PM_VMAS = site("walk_page_range:find_vma")
 S_WPR_PMD = site("walk_pmd_range:pmd_none")
 S_WPR_AGAIN = spin_site("walk_pmd_range:action_again")
-S_THP_CHECK = site("pmd_trans_huge_lock:pmd_trans_huge")
-S_THP_LOCK = site("pmd_trans_huge_lock:pmd_lock")
-S_THP_RECHECK = site("pmd_trans_huge_lock:recheck")
 S_THP_UNLOCK = site("pagemap_pmd_range:huge_unlock")
 S_PTE_READ = site("pagemap_pmd_range:ptep_get")
 S_PTE_UNLOCK = site("pagemap_pmd_range:pte_unmap_unlock")
@@ -37,16 +35,12 @@ S_PTE_NOTABLE = site("pagemap_pmd_range:action_again")
 
 def pagemap_pmd_range(ctx, mm, pmdp, vpn: int, end: int, out: dict):
     """Returns False for ``ACTION_AGAIN``."""
-    cur = yield from pmdp_get_lockless(ctx, pmdp, S_THP_CHECK)
-    if type(cur) is HugePmd:
-        pml = yield from pmd_lock(ctx, mm, pmdp, S_THP_LOCK)
-        cur = yield from pmdp_get_lockless(ctx, pmdp, S_THP_RECHECK)
-        if type(cur) is HugePmd:
-            for v in range(vpn, end):
-                out[v] = "present"
-            yield from spin_unlock(ctx, pml, S_THP_UNLOCK)
-            return True
+    pml = yield from pmd_trans_huge_lock(ctx, mm, pmdp)
+    if pml is not None:
+        for v in range(vpn, end):
+            out[v] = "present"
         yield from spin_unlock(ctx, pml, S_THP_UNLOCK)
+        return True
     table, _, ptl = yield from __pte_offset_map_lock(ctx, mm, pmdp, vpn)
     if table is None:
         yield S_PTE_NOTABLE

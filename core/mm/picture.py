@@ -3,12 +3,13 @@
 ::
 
     p0: nr_ptes=1 rss=anon:2 file:0
-      pmd 0: table #7 [A7 A2 .. .. .. .. .. ..]
-      pmd 1: huge folio #12
+      pmd 0: table [A7 A2 .. .. .. .. .. ..]
+      pmd 1: huge [F1008 F1009 F1010 F1011 F1012 F1013 F1014 F1015]
       pmd 2: none
 
 A present pte is ``A`` (anonymous) or ``F`` (file) or ``Z`` (zero page) followed by the
-page's value; ``..`` is none; ``mU``/``mG`` are uffd-wp and guard markers.
+page's value (a huge pmd lists its folio's pages the same way); ``..`` is none;
+``mU``/``mG`` are uffd-wp and guard markers.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def mm_picture(mm) -> str:
             cells = " ".join(pte_picture(p) for p in v.slots)
             lines.append(f"  pmd {i}: table [{cells}]")
         elif type(v) is HugePmd:
-            lines.append(f"  pmd {i}: huge [{' '.join('F' + str(x) for x in v.folio.data)}]")
+            kind = "A" if v.folio.anon else "F"
+            lines.append(f"  pmd {i}: huge [{' '.join(kind + str(x) for x in v.folio.data)}]")
         else:
             lines.append(f"  pmd {i}: {v!r}")
     return "\n".join(lines)

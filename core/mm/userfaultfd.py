@@ -12,9 +12,11 @@ destination pmd unchanged (the recheck of 02/11: the destination pte was none, s
 move the rmap and set the destination pte. -EAGAIN makes ``move_pages`` retry the page.
 
 The ioctl holds the two VMAs' read locks (``uffd_move_lock``), or the mmap read lock
-without per-VMA locks. Simplified: order-0 anonymous folios only (no split, no huge pmds,
-no swap entries, no zero-page moves); the four lockless pmd reads of the sanity check are
-one step.
+without per-VMA locks. A huge source pmd (``pmd_trans_huge_lock``) moves whole with
+``move_pages_huge_pmd`` when the range covers it and the destination pmd is none, and is
+split first otherwise. Simplified: a pte-mapped large folio is not split (the move fails
+with -EBUSY); no swap entries, no zero-page moves; the four lockless pmd reads of the
+sanity check are one step.
 """
 
 from __future__ import annotations
@@ -25,19 +27,23 @@ from ..sim import site, spin_site
 from .anon_vma import put_anon_vma
 from .folio import (add_mm_counter, folio_add_new_anon_rmap, folio_alloc, folio_get, folio_lock,
                     folio_move_anon_rmap, folio_put, folio_trylock, folio_unlock)
+from .huge_memory import (__split_huge_pmd, pgtable_trans_huge_deposit,
+                          pgtable_trans_huge_withdraw, pmd_trans_huge_lock)
 from .memory import __pte_alloc, anon_vma_prepare, mm_find_pmd, pmd_alloc, pte_alloc
 from .mmap_lock import (lock_vma_under_rcu, mmap_read_lock, mmap_read_unlock, mmap_write_lock,
                         mmap_write_unlock, vma_end_read, vma_start_write)
+from .pgtable import (__pte_offset_map_lock, pmd_lockptr, pmdp_get_lockless,
+                      pmdp_huge_get_and_clear, pte_offset_map_rw_nolock, pte_unmap,
+                      pte_unmap_unlock, ptep_get, set_pte)
 from .rmap import folio_get_anon_vma
-from .pgtable import (__pte_offset_map_lock, pmdp_get_lockless, pte_offset_map_rw_nolock,
-                      pte_unmap, pte_unmap_unlock, ptep_get, set_pte)
-from .tlb import ptep_clear_flush
+from .tlb import flush_tlb_range, ptep_clear_flush
 from .types import MM_ANONPAGES, HugePmd, Pte
 
 __all__ = ["move_pages", "move_pages_pte", "userfaultfd_register", "mfill_atomic", "double_pt_lock",
            "double_pt_unlock", "EAGAIN", "EEXIST", "ENOENT", "EINVAL", "EBUSY"]
 
-EAGAIN, EEXIST, ENOENT, EINVAL, EBUSY = "-EAGAIN", "-EEXIST", "-ENOENT", "-EINVAL", "-EBUSY"
+EAGAIN, EEXIST, ENOENT, EINVAL, EBUSY, ENOMEM = (
+    "-EAGAIN", "-EEXIST", "-ENOENT", "-EINVAL", "-EBUSY", "-ENOMEM")
 
 
 def _lock_key(lock):
@@ -248,12 +254,97 @@ def move_pages_pte(ctx, mm, dst_pmdp, src_pmdp, dst_vma, src_vma, dst_vpn: int,
     return err
 
 
+S_MHP_READ = site("move_pages_huge_pmd:src_pmdval")
+S_MHP_BAIL = site("move_pages_huge_pmd:spin_unlock")
+S_MHP_GET = site("move_pages_huge_pmd:folio_get")
+S_MHP_UNLOCK = site("move_pages_huge_pmd:src_spin_unlock")
+S_MHP_FOLIO_LOCK = site("move_pages_huge_pmd:folio_lock")
+S_MHP_AV_LOCK = site("move_pages_huge_pmd:anon_vma_lock_write")
+S_MHP_RECHECK = site("move_pages_huge_pmd:pmd_same")
+S_MHP_CLEAR = site("move_pages_huge_pmd:pmdp_huge_clear_flush")
+S_MHP_FLUSH = site("move_pages_huge_pmd:flush_tlb_range")
+S_MHP_REPIN = site("move_pages_huge_pmd:set_pmd_at_src")
+S_MHP_SET = site("move_pages_huge_pmd:set_pmd_at")
+S_MHP_DEPOSIT = site("move_pages_huge_pmd:pgtable_trans_huge_withdraw")
+S_MHP_AV_UNLOCK = site("move_pages_huge_pmd:anon_vma_unlock_write")
+S_MHP_FOLIO_UNLOCK = site("move_pages_huge_pmd:folio_unlock")
+S_MHP_PUT = site("move_pages_huge_pmd:folio_put")
+
+
+def move_pages_huge_pmd(ctx, mm, dst_pmdp, src_pmdp, dst_pmdval, dst_vma, src_vma,
+                        dst_vpn: int, src_vpn: int, src_ptl):
+    """mm/huge_memory.c ``move_pages_huge_pmd``: move a whole huge pmd, entered with the
+    source pmd lock held (``pmd_trans_huge_lock``). Pin the folio (reference, then with
+    the lock dropped, folio lock and the anon_vma write lock, which rmap walkers that do
+    not take the folio lock need), take both pmd locks and recheck both pmds with
+    ``pmd_same``; then clear and flush the source pmd, move the rmap, set the
+    destination pmd and move the deposited table with it.
+
+    Simplified: no huge zero pmd, no migration entries; PageAnonExclusive holds (no
+    fork)."""
+    n = ctx.config.ptrs_per_pte
+    src_pmdval = yield from pmdp_get_lockless(ctx, src_pmdp, S_MHP_READ)
+    if dst_pmdval is not None or src_vpn % n or dst_vpn % n:
+        yield from spin_unlock(ctx, src_ptl, S_MHP_BAIL)
+        return EINVAL
+    if type(src_pmdval) is not HugePmd:
+        yield from spin_unlock(ctx, src_ptl, S_MHP_BAIL)
+        return ENOENT
+    folio = src_pmdval.folio
+    yield from folio_get(ctx, folio, S_MHP_GET)
+    yield from spin_unlock(ctx, src_ptl, S_MHP_UNLOCK)
+    err = 0
+    yield from folio_lock(ctx, folio, S_MHP_FOLIO_LOCK)
+    # split_huge_page walks the anon_vma without the folio lock: serialize against it
+    # with the anon_vma lock.
+    anon_vma = yield from folio_get_anon_vma(ctx, folio)
+    if anon_vma is None:
+        err = EAGAIN
+    else:
+        yield from down_write(ctx, anon_vma.rwsem, S_MHP_AV_LOCK)
+        dst_ptl = pmd_lockptr(ctx, mm, dst_pmdp)
+        yield from double_pt_lock(ctx, src_ptl, dst_ptl)
+        yield S_MHP_RECHECK
+        ctx.access(src_pmdp.table, S_MHP_RECHECK, False)
+        if (src_pmdp.table.slots[src_pmdp.idx] is not src_pmdval
+                or dst_pmdp.table.slots[dst_pmdp.idx] is not dst_pmdval):
+            err = EAGAIN
+        elif folio.pincount:                         # folio_maybe_dma_pinned()
+            err = EBUSY
+        else:
+            old = yield from pmdp_huge_get_and_clear(ctx, src_pmdp, S_MHP_CLEAR)
+            yield from flush_tlb_range(ctx, mm, src_vpn, src_vpn + n, S_MHP_FLUSH)
+            if folio.pincount:                       # pinned from under us: put it back
+                yield S_MHP_REPIN
+                ctx.access(src_pmdp.table, S_MHP_REPIN, True)
+                src_pmdp.table.slots[src_pmdp.idx] = old
+                err = EBUSY
+            else:
+                folio_move_anon_rmap(folio, dst_vma, dst_vpn)
+                yield S_MHP_SET
+                ctx.access(dst_pmdp.table, S_MHP_SET, True)
+                # Follow mremap: the entry is dirty (and writable) after the move.
+                dst_pmdp.table.slots[dst_pmdp.idx] = HugePmd(folio, True)
+                for i in range(n):
+                    ctx.event("page_moved", mm, dst_vpn + i, src_vpn + i)
+                yield S_MHP_DEPOSIT
+                table = pgtable_trans_huge_withdraw(ctx, src_pmdp, S_MHP_DEPOSIT)
+                pgtable_trans_huge_deposit(dst_pmdp, table)
+        yield from double_pt_unlock(ctx, src_ptl, dst_ptl)
+        yield from up_write(ctx, anon_vma.rwsem, S_MHP_AV_UNLOCK)
+        yield from put_anon_vma(ctx, anon_vma)
+    yield from folio_unlock(ctx, folio, S_MHP_FOLIO_UNLOCK)
+    yield from folio_put(ctx, folio, S_MHP_PUT)
+    return err
+
+
 S_MOVE_LOCK = site("move_pages:mmap_read_lock")
 S_MOVE_UNLOCK = site("move_pages:mmap_read_unlock")
 S_MOVE_VMAS = site("move_pages:validate_move_areas")
 S_MOVE_DST_PMD = site("move_pages:dst_pmdp_get_lockless")
 S_MOVE_SRC_PMD = site("move_pages:src_pmd_none")
 S_MOVE_AGAIN = spin_site("move_pages:eagain_retry")
+S_MOVE_SPLIT_UNLOCK = site("move_pages:split_spin_unlock")
 S_MOVE_RESCHED = site("move_pages:cond_resched")
 
 
@@ -344,6 +435,7 @@ def move_pages(ctx, mm, dst: int, src: int, npages: int):
             or dst_vma.shared or src_vma.shared or not dst_vma.uffd_armed
             or not src_vma.uffd_armed or src_vma.anon_vma is None):
         err = EINVAL
+    n = ctx.config.ptrs_per_pte
     while not err and moved < npages:
         d, s = dst + moved, src + moved
         src_pmdp = yield from mm_find_pmd(ctx, mm, s)
@@ -355,12 +447,28 @@ def move_pages(ctx, mm, dst: int, src: int, npages: int):
         if type(dval) is HugePmd:
             err = EEXIST
             break
-        sval = yield from pmdp_get_lockless(ctx, src_pmdp, S_MOVE_SRC_PMD)
-        if sval is None:
-            err = ENOENT
-            break
-        yield from pte_alloc(ctx, mm, dst_pmdp)
-        e = yield from move_pages_pte(ctx, mm, dst_pmdp, src_pmdp, dst_vma, src_vma, d, s)
+        step = 1
+        src_pml = yield from pmd_trans_huge_lock(ctx, mm, src_pmdp)
+        if src_pml is not None:
+            # move_splits_huge_pmd(), or a destination table in the way: split the source
+            # pmd and move its pages one by one. (PageAnonExclusive holds: no fork.)
+            if s % n or d % n or npages - moved < n or dval is not None:
+                yield from spin_unlock(ctx, src_pml, S_MOVE_SPLIT_UNLOCK)
+                yield from __split_huge_pmd(ctx, src_vma, src_pmdp, s)
+                continue
+            e = yield from move_pages_huge_pmd(ctx, mm, dst_pmdp, src_pmdp, dval, dst_vma,
+                                               src_vma, d, s, src_pml)
+            step = n
+        else:
+            sval = yield from pmdp_get_lockless(ctx, src_pmdp, S_MOVE_SRC_PMD)
+            if sval is None:
+                err = ENOENT
+                break
+            # (pte_alloc(src_pmd) has nothing to do: the pmd is not none.)
+            if (yield from pte_alloc(ctx, mm, dst_pmdp)):
+                err = ENOMEM
+                break
+            e = yield from move_pages_pte(ctx, mm, dst_pmdp, src_pmdp, dst_vma, src_vma, d, s)
         yield S_MOVE_RESCHED
         if e == EAGAIN:
             yield S_MOVE_AGAIN
@@ -368,7 +476,7 @@ def move_pages(ctx, mm, dst: int, src: int, npages: int):
         if e:
             err = e
             break
-        moved += 1
+        moved += step
     if per_vma:
         yield from uffd_move_unlock(ctx, dst_vma, src_vma)
     else:

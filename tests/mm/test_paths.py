@@ -34,6 +34,11 @@ def picture(*rows):
     return "\n".join(rows)
 
 
+# Three pages of data in m0, then (THP) collapsed into an anonymous huge pmd.
+THP_DATA = "write m0+0 value=7; write m0+1 value=8; write m0+5 value=9"
+THP = THP_DATA + "; madvise m0+0 pages=8 COLLAPSE"
+
+
 CASES = {
     "anonymous write fault, read of the zero page": (
         dict(ops="write m0+0 value=7; read m0+1; read m0+0"),
@@ -102,6 +107,55 @@ CASES = {
                 "  pmd 1: huge [F1000 F1001 F1002 F1003 F1004 F1005 F1006 F1007]",
                 "  pmd 2: none", "  pmd 3: none"),
         [["succeed"], 1003]),
+    "MADV_COLLAPSE of an anonymous table installs a huge pmd with the data": (
+        dict(setup=THP_DATA, ops="madvise m0+0 pages=8 COLLAPSE; read m0+1; read m0+5; read m0+6"),
+        picture("p0: nr_ptes=1 rss=anon:8 file:0",          # the deposited table counts
+                "  pmd 0: huge [A7 A8 A0 A0 A0 A9 A0 A0]",
+                "  pmd 1: none", "  pmd 2: none", "  pmd 3: none"),
+        [["succeed"], 8, 9, 0]),
+    "MADV_DONTNEED of one page splits an anonymous huge pmd into its deposited table": (
+        dict(setup=THP, ops="madvise m0+1 pages=1 DONTNEED; read m0+0; read m0+5"),
+        picture("p0: nr_ptes=1 rss=anon:7 file:0",
+                "  pmd 0: table [A7 .. A0 A0 A0 A9 A0 A0]",
+                "  pmd 1: none", "  pmd 2: none", "  pmd 3: none"),
+        [0, 7, 9]),
+    "UFFDIO_MOVE of a whole anonymous huge pmd moves it and its table": (
+        dict(setup=THP + "; m2 = mmap p0 anon pages=8; uffd_register m0 missing;"
+             "uffd_register m2 missing",
+             ops="uffd_move m2+0 m0+0 pages=8; read m2+0; read m2+5; read m2+6; munmap m2"),
+        picture("p0: nr_ptes=0 rss=anon:0 file:0",
+                "  pmd 0: none", "  pmd 1: none", "  pmd 2: none", "  pmd 3: none"),
+        [8, 7, 9, 0, 0]),
+    "UFFDIO_MOVE of part of an anonymous huge pmd splits it (the folio stays: -EBUSY)": (
+        dict(setup=THP + "; m2 = mmap p0 anon pages=8; uffd_register m0 missing;"
+             "uffd_register m2 missing",
+             ops="uffd_move m2+0 m0+0 pages=1; read m0+0"),
+        picture("p0: nr_ptes=2 rss=anon:8 file:0",
+                "  pmd 0: table [A7 A8 A0 A0 A0 A9 A0 A0]",
+                "  pmd 1: none",
+                "  pmd 2: table [.. .. .. .. .. .. .. ..]",
+                "  pmd 3: none"),
+        ["-EBUSY", 7]),
+    "mremap moves an anonymous huge pmd whole; the data follows": (
+        dict(setup=THP, ops="mremap m0 to=16; read m0+0; read m0+5; write m0+6 value=4"),
+        picture("p0: nr_ptes=1 rss=anon:8 file:0",
+                "  pmd 0: none", "  pmd 1: none",
+                "  pmd 2: huge [A7 A8 A0 A0 A0 A9 A4 A0]",
+                "  pmd 3: none"),
+        [16, 7, 9, 4]),
+    "a moved anonymous huge pmd splits into the table that moved with it": (
+        dict(setup=THP, ops="mremap m0 to=16; madvise m0+0 pages=1 DONTNEED; read m0+5"),
+        picture("p0: nr_ptes=1 rss=anon:7 file:0",
+                "  pmd 0: none", "  pmd 1: none",
+                "  pmd 2: table [.. A8 A0 A0 A0 A9 A0 A0]",
+                "  pmd 3: none"),
+        [16, 0, 9]),
+    "mremap moves a file huge pmd whole": (
+        dict(setup="read m1+0; madvise m1+0 pages=8 COLLAPSE", ops="mremap m1 to=24; read m1+3"),
+        picture("p0: nr_ptes=0 rss=anon:0 file:8",
+                "  pmd 0: none", "  pmd 1: none", "  pmd 2: none",
+                "  pmd 3: huge [F1000 F1001 F1002 F1003 F1004 F1005 F1006 F1007]"),
+        [24, 1003]),
     "munmap of the last mappings frees every table": (
         dict(setup="write m0+0 value=7; read m1+0", ops="munmap m0; munmap m1"),
         picture("p0: nr_ptes=0 rss=anon:0 file:0", "  no pmd table"),

@@ -45,7 +45,7 @@ HASHES = {
     "ptlock-free-immediate": "3055d6bbbf16030b",
     "reclaim-after-ptl-drop": "7ca473ff96d799fe",
     "retract-no-pmd-recheck": "9742255c139601bf",
-    "uffd-move-no-dst-pmd-recheck": "6a5c6587ba6e6e4d",
+    "uffd-move-no-dst-pmd-recheck": "b2032ec5a14e4bd3",
 }
 
 
