@@ -456,10 +456,17 @@ S_SP_UNMAP = site("hpage_collapse_scan_pmd:pte_unmap")
 S_SP_FIND = site("hpage_collapse_scan_pmd:find_pmd_or_thp_or_none")
 
 
+def is_refcount_suitable(folio) -> bool:
+    """mm/khugepaged.c ``is_refcount_suitable``: no references beyond the mappings' and
+    the swap cache's (a GUP pin, for one, makes the page uncollapsible)."""
+    return folio.refcount == folio.mapcount + (folio.npages if folio.swap is not None else 0)
+
+
 def hpage_collapse_scan_pmd(ctx, mm, vma, haddr: int):
-    """Look at the table locklessly-mapped under its lock: worth collapsing if every
-    present page is an exclusive order-0 anonymous page, there is at least one, and there
-    are no swap entries (no swap-in in this model)."""
+    """Look at the table under its lock: worth collapsing if every present page is an
+    exclusive order-0 anonymous page, unlocked and with no extra references (the check
+    is racy; ``__collapse_huge_page_isolate`` repeats it), there is at least one, and
+    there are no swap entries (no swap-in in this model)."""
     n = ctx.config.ptrs_per_pte
     result, pmdp = yield from find_pmd_or_thp_or_none(ctx, mm, haddr, S_SP_FIND)
     if result != SCAN_SUCCEED:
@@ -476,6 +483,13 @@ def hpage_collapse_scan_pmd(ctx, mm, vma, haddr: int):
         if (type(pte) is not Pte or not pte.folio.anon or pte.folio.npages != 1
                 or pte.folio.mapcount != 1):
             result = SCAN_FAIL
+            break
+        folio = pte.folio
+        if folio.lock.owner is not None:               # folio_test_locked()
+            result = SCAN_PAGE_LOCK
+            break
+        if not is_refcount_suitable(folio):            # GUP pins and other references
+            result = SCAN_PAGE_COUNT
             break
         present += 1
     yield from pte_unmap_unlock(ctx, ptl, S_SP_UNLOCK, S_SP_UNMAP)

@@ -118,6 +118,8 @@ def _user_op(src, kind: str, own: list, anon: list, filemaps: list, uffd: list, 
         if len(uffd) < 2:
             return None
         d = src.choose(2, "gen:uffd_dir")
+        if src.choose(4, "gen:uffd_whole") == 3:            # a whole table (huge pmd move)
+            return UffdMove(Addr(uffd[1 - d], 0), Addr(uffd[d], 0), n)
         return UffdMove(Addr(uffd[1 - d], off()), Addr(uffd[d], off()), 1)
     if kind == "gup_fast":
         m = pick(own)
@@ -173,6 +175,12 @@ def generate_program(src, config: Config | None = None, swarm: Swarm | None = No
         else:
             setup.append(Read(Addr(m, src.choose(n, "gen:offset"))))
     if with_uffd:
+        if src.choose(4, "gen:uffd_thp") == 3:
+            # A full table collapsed into a huge pmd before it is registered (uffd-armed
+            # ranges with holes do not collapse), for UFFDIO_MOVE of huge pmds.
+            m = ("m2", "m3")[src.choose(2, "gen:uffd_thp_mapping")]
+            setup.extend(Write(Addr(m, i), 1 + len(setup)) for i in range(n))
+            setup.append(Madvise(Addr(m, 0), n, "COLLAPSE"))
         setup.append(UffdRegister("m2", "missing"))
         setup.append(UffdRegister("m3", "missing"))
     nthreads = 2 + src.choose(max_threads - 1, "gen:nthreads")

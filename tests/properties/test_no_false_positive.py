@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.program.generate import CONFIG_CHOICES, generate_program
-from core.program.ops import OPS
+from core.program.ops import OPS, KhugepagedScan, Madvise, UffdMove
 from core.program.program import run_program
 from core.program.soak import run_seed, soak, soak_parallel
 from core.sim import RandomSource, ReplaySource
@@ -22,20 +22,39 @@ def test_thousands_of_generated_programs_pass():
     assert result["titles"] == {"pass": RUNS}
 
 
+def _kind(mapping: str) -> str:
+    """anon, file or uffd: what a generated mapping is (by the generator's naming)."""
+    return {"m1": "file", "m4": "file", "m2": "uffd", "m3": "uffd"}.get(mapping, "anon")
+
+
 def test_the_generated_programs_cover_every_operation_and_config():
     ops: Counter = Counter()
+    variants: Counter = Counter()
     configs: Counter = Counter()
     for seed in range(400):
         prog = generate_program(RandomSource(seed))
         c = prog.config
         configs[(c.split_ptlocks, c.alloc_split_ptlocks, c.table_free, c.pt_reclaim)] += 1
-        for op in prog.setup:
+        variants[("per_vma_lock", c.per_vma_lock, c.per_vma_lock_madvise)] += 1
+        for op in prog.setup + tuple(op for t in prog.threads for op in t.ops):
             ops[op.name] += 1
-        for t in prog.threads:
-            for op in t.ops:
-                ops[op.name] += 1
+            if isinstance(op, Madvise):
+                variants[(op.advice, _kind(op.addr.mapping))] += 1
+            elif isinstance(op, KhugepagedScan):
+                variants[("khugepaged_scan", _kind(op.addr.mapping))] += 1
+            elif isinstance(op, UffdMove):
+                variants[("uffd_move", op.pages)] += 1
     assert set(ops) == set(OPS)
     assert set(configs) == set(CONFIG_CHOICES)
+    n = 8
+    assert {("per_vma_lock", True, True), ("per_vma_lock", True, False),
+            ("per_vma_lock", False, False)} <= set(variants)
+    # Anonymous and file collapse, by MADV_COLLAPSE and by khugepaged; MADV_FREE; UFFDIO_MOVE
+    # of single pages and of whole (possibly huge) tables.
+    assert {("COLLAPSE", "anon"), ("COLLAPSE", "file"), ("COLLAPSE", "uffd"),
+            ("khugepaged_scan", "anon"), ("khugepaged_scan", "file"), ("FREE", "anon"),
+            ("FREE", "uffd"), ("DONTNEED", "anon"), ("DONTNEED", "file"), ("uffd_move", 1),
+            ("uffd_move", n)} <= set(variants)
 
 
 @settings(max_examples=30)

@@ -7,7 +7,8 @@ kernel's defence: the RCU read-side section that keeps a just-freed anon_vma val
 ``folio_mapped`` rechecks, the reference pinned before sleeping on the lock, the walker
 that ends up holding the last reference, ``anon_vma_free`` waiting for a reader that won
 the trylock, and the ``try_lock`` walks of ``folio_referenced`` that give up on
-contention. UFFDIO_MOVE's ``folio_get_anon_vma`` finding the folio unmapped is here too.
+contention. UFFDIO_MOVE's ``folio_get_anon_vma`` finding the folio unmapped is here too,
+and ``map_pte``'s lockless peek at a pte that no longer maps the folio.
 
 Two branches have no test because no modelled caller can reach them: the
 ``folio->mapping`` rechecks (UFFDIO_MOVE moves a folio only under its folio lock, which
@@ -301,3 +302,48 @@ def test_uffd_move_finds_the_source_folio_unmapped_when_pinning_its_anon_vma():
                          (["T1 finish", "T0 finish"], ["-ENOENT", "sigbus"])):
         c = control(UFFD_MOVE_VS_DONTNEED, order, "move_pages:eagain_retry")
         assert c.results["T0"] == moved
+
+
+PTE_MAPPED_THP = """
+    kprog 1
+    # m0 is a THP, pte-mapped after a split (MADV_DONTNEED of its last page). K0's
+    # folio_referenced walks its pages; after it peeked at the first, T1 zaps the second.
+    setup {
+      p0 = process
+      m0 = mmap p0 anon pages=8
+      write m0+0 value=1
+      write m0+1 value=2
+      write m0+2 value=3
+      madvise m0+0 pages=8 COLLAPSE
+      madvise m0+7 pages=1 DONTNEED
+    }
+    K0 kthread {
+      reclaim m0+0
+    }
+    T1 on p0 {
+      madvise m0+1 pages=1 DONTNEED
+    }
+    schedule {
+      K0 until map_pte:ptep_get_lockless x2
+      T1 finish
+      K0 finish
+      *
+    }
+"""
+
+
+def test_map_pte_peek_skips_a_pte_that_no_longer_maps_the_folio():
+    """map_pte peeks at each pte without the lock; the second page's pte was zapped, so
+    it unmaps the table and moves on without taking the PTE lock (as it does for the
+    page zapped in the setup)."""
+    m = "map_pte:pte_unmap"
+    o = raced(PTE_MAPPED_THP, m)
+    assert o.results["K0"] == ["referenced"] and o.results["T1"] == [0]
+    k = steps(o, "K0")
+    assert count(o, "K0", m) == 2                                     # pages 1 and 7
+    assert k.count("map_pte:spin_lock") == 6
+    assert between(o, "K0@map_pte:pmd_same", "T1@zap_present_ptes:ptep_get_and_clear_full",
+                   "K0@map_pte:ptep_get_lockless")
+    for order in (["K0 finish", "T1 finish"], ["T1 finish", "K0 finish"]):
+        c = control(PTE_MAPPED_THP, order)
+        assert count(c, "K0", m) == 1 + (order[0] == "T1 finish")

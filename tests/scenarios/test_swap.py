@@ -1,0 +1,72 @@
+"""Swap-in against other faults and PT reclaim (mm/memory.c ``do_swap_page``, spec 1.13):
+the swap pte is read without the PTE lock, the page is read back with no lock held, and
+only then is the entry rechecked under ``pte_offset_map_lock``: ``pte_same`` (another
+fault mapped it first) or the table gone (MADV_DONTNEED zapped the entry and reclaimed the
+table)."""
+
+from .helpers import control, follows, raced, steps
+
+SWAPPED = """
+    kprog 1
+    # m0+0 holds 7 and has been swapped out (two reclaim passes: the first clears the
+    # accessed bit). T0 faults it in and stops before locking the folio it read back.
+    setup {
+      p0 = process
+      m0 = mmap p0 anon pages=8
+      write m0+0 value=7
+      reclaim m0+0
+      reclaim m0+0
+    }
+    T0 on p0 {
+      read m0+0
+    }
+    T1 on p0 {
+      OPS
+    }
+    schedule {
+      T0 until do_swap_page:folio_lock_or_retry
+      T1 finish
+      T0 finish
+      *
+    }
+"""
+
+SERIAL = ["T0 finish", "T1 finish"]
+SERIAL_REVERSED = ["T1 finish", "T0 finish"]
+
+
+def _program(ops: str) -> str:
+    return SWAPPED.replace("OPS", ops)
+
+
+def test_swap_in_loses_to_another_fault_on_the_same_entry():
+    """T1 faults the same entry in and maps its own copy; T0's pte_same fails: it drops
+    its copy and returns (the retried access finds T1's page)."""
+    m = "do_swap_page:out_nomap_unlock"
+    text = _program("read m0+0")
+    o = raced(text, m)
+    assert o.results["T0"] == [7] and o.results["T1"] == [7]
+    assert follows(o, "T0", "do_swap_page:pte_same", m)
+    assert "do_swap_page:set_pte_at" in steps(o, "T1")
+    assert "do_swap_page:set_pte_at" not in steps(o, "T0")
+    assert o.pictures["p0"].splitlines()[1] == "  pmd 0: table [A7 .. .. .. .. .. .. ..]"
+    for order in (SERIAL, SERIAL_REVERSED):
+        c = control(text, order, m)
+        assert c.results["T0"] == [7] and c.results["T1"] == [7]
+
+
+def test_swap_in_finds_the_table_reclaimed():
+    """T1's MADV_DONTNEED zaps the swap entry (freeing the slot) and reclaims the now
+    empty table: T0's pte_offset_map_lock fails, T0 drops the page it read and the retried
+    access reads zero, the data having been discarded."""
+    m = "do_swap_page:table_vanished"
+    text = _program("madvise m0+0 pages=8 DONTNEED")
+    o = raced(text, m, "try_get_and_clear_pmd:pmd_clear")
+    assert o.results["T0"] == [0] and o.results["T1"] == [0]
+    s = steps(o, "T0")
+    assert s[s.index(m):][:3] == [m, "do_swap_page:folio_unlock", "do_swap_page:folio_put"]
+    assert o.pictures["p0"].splitlines()[0] == "p0: nr_ptes=1 rss=anon:0 file:0"
+    c = control(text, SERIAL, m)
+    assert c.results["T0"] == [7]
+    c = control(text, SERIAL_REVERSED, m, "do_swap_page:swap_read_folio")
+    assert c.results["T0"] == [0]
