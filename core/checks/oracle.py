@@ -8,7 +8,9 @@ folio of a shared mapping); a pte zapped (the private value is discarded: anonym
 memory reads zero again, a private file page reads the file again); a page moved by
 UFFDIO_MOVE; a page filled by UFFDIO_COPY. A load through a current translation must
 return the abstract value; loads and stores through stale translations (while an unmap
-is still flushing) are ordered before that unmap and are not checked.
+is still flushing) are ordered before that unmap and are not checked. A store through a
+stale translation to a page-cache folio still lands in the file (ordered before the
+unmap, it is a store to the file like any other), so it moves the file's value forward.
 """
 
 from __future__ import annotations
@@ -62,15 +64,25 @@ class DataOracle:
             else:
                 self.priv[(mm.oid, dst)] = v
 
+    def _stale_file_store(self, folio, page: int, value) -> None:
+        """A store through a stale translation: it still reaches the file if the folio
+        is the page cache's (only a shared mapping can have had it writable)."""
+        f = folio.mapping
+        if folio.anon or f is None:
+            return
+        index = folio.index + page
+        if f.page_cache.get(index) is folio:
+            self.files[(f.oid, index)] = value
+
     def _access(self, ctx, mm, vpn, folio, page, write, value) -> None:
         vma = mm.find_vma(vpn)
-        if vma is None:
-            return
-        current = self._mapped(mm, vpn, folio, page)
-        index = vma.page_index(vpn) if vma.file is not None else None
-        if not current and vma.shared and vma.file is not None:
+        current = vma is not None and self._mapped(mm, vpn, folio, page)
+        index = vma.page_index(vpn) if vma is not None and vma.file is not None else None
+        if not current and vma is not None and vma.shared and vma.file is not None:
             current = vma.file.page_cache.get(index) is folio
         if not current:
+            if write:
+                self._stale_file_store(folio, page, value)
             return
         key = (mm.oid, vpn)
         if write:

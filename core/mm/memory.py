@@ -25,7 +25,7 @@ from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_alloc_one, pmd_free, pm
 from .swap import delete_from_swap_cache, swap_free
 from .huge_memory import __split_huge_pmd
 from .tlb import ptep_clear_flush
-from .types import MM_ANONPAGES, MM_SWAPENTS, UFFD_WP_MARKER, HugePmd, Pte, SwapPte
+from .types import MM_ANONPAGES, MM_SWAPENTS, PMD_SPLITTING, UFFD_WP_MARKER, HugePmd, Pte, SwapPte
 
 __all__ = ["Vmf", "vmf_anon_prepare", "pmd_alloc", "pte_alloc", "__pte_alloc", "pmd_install",
            "handle_mm_fault", "anon_vma_prepare", "VM_FAULT_OK", "VM_FAULT_SIGBUS", "VM_FAULT_OOM",
@@ -217,12 +217,28 @@ def handle_mm_fault(ctx, vma, vpn: int, write: bool, vma_locked: bool = False):
     vmf = Vmf(vma, vpn, write, vma_locked)
     vmf.pmdp = yield from pmd_alloc(ctx, vma.mm, vpn)
     orig_pmd = yield from pmdp_get_lockless(ctx, vmf.pmdp, S_FAULT_PMD)
-    if type(orig_pmd) is HugePmd:
-        if not write or orig_pmd.write:
-            return VM_FAULT_OK          # huge_pmd_set_accessed: the walk retries and fills
+    # pmd_trans_huge(): an invalidated pmd being split still is one (x86 keeps _PAGE_PSE).
+    if orig_pmd is PMD_SPLITTING or type(orig_pmd) is HugePmd:
+        if orig_pmd is PMD_SPLITTING or not write or orig_pmd.write:
+            yield from huge_pmd_set_accessed(ctx, vmf, orig_pmd)
+            return VM_FAULT_OK          # the access retries and the walk fills the TLB
         # wp_huge_pmd(): split and fall back to ptes.
         yield from __split_huge_pmd(ctx, vma, vmf.pmdp, vpn)
     return (yield from handle_pte_fault(ctx, vmf))
+
+
+S_HSA_LOCK = site("huge_pmd_set_accessed:pmd_lock")
+S_HSA_SAME = site("huge_pmd_set_accessed:pmd_same")
+S_HSA_UNLOCK = site("huge_pmd_set_accessed:spin_unlock")
+
+
+def huge_pmd_set_accessed(ctx, vmf: Vmf, orig_pmd):
+    """mm/huge_memory.c ``huge_pmd_set_accessed``: under the pmd lock (so a fault on a
+    pmd being split waits for the split), mark the huge pmd young if it is unchanged.
+    Simplified: the accessed and dirty bits of a huge pmd are not modelled."""
+    pml = yield from pmd_lock(ctx, vmf.mm, vmf.pmdp, S_HSA_LOCK)
+    yield from pmdp_get_lockless(ctx, vmf.pmdp, S_HSA_SAME)   # touch_pmd() if pmd_same
+    yield from spin_unlock(ctx, pml, S_HSA_UNLOCK)
 
 
 S_HPF_PMD_NONE = site("handle_pte_fault:pmd_none")

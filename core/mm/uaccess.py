@@ -15,7 +15,7 @@ via stale TLB" (a flush that should have come before the free did not).
 from __future__ import annotations
 
 from ..kernel import down_read, up_read
-from ..sim import site
+from ..sim import site, spin_site
 from .memory import VM_FAULT_OK, VM_FAULT_RETRY, handle_mm_fault
 from .mmap_lock import lock_vma_under_rcu, vma_end_read
 from .types import HugePmd, Pte, PteTable
@@ -124,9 +124,11 @@ def do_user_addr_fault(ctx, mm, vpn: int, write: bool):
 
 
 S_READ = site("user_read:load")
-S_READ_RETRY = site("user_read:retry_after_fault")
+# A fault that returns without mapping the page (the pmd or pte changed under it) makes
+# the access retry: a retry loop, so other CPUs get to run before it tries again.
+S_READ_RETRY = spin_site("user_read:retry_after_fault")
 S_WRITE = site("user_write:store")
-S_WRITE_RETRY = site("user_write:retry_after_fault")
+S_WRITE_RETRY = spin_site("user_write:retry_after_fault")
 
 
 def _access(ctx, mm, vpn: int, write: bool, value, s_access, s_retry):

@@ -340,7 +340,7 @@ def move_pages_huge_pmd(ctx, mm, dst_pmdp, src_pmdp, dst_pmdval, dst_vma, src_vm
 
 S_MOVE_LOCK = site("move_pages:mmap_read_lock")
 S_MOVE_UNLOCK = site("move_pages:mmap_read_unlock")
-S_MOVE_VMAS = site("move_pages:validate_move_areas")
+S_MOVE_VMAS = site("find_vmas_mm_locked:find_vma_and_prepare_anon")
 S_MOVE_DST_PMD = site("move_pages:dst_pmdp_get_lockless")
 S_MOVE_SRC_PMD = site("move_pages:src_pmd_none")
 S_MOVE_AGAIN = spin_site("move_pages:eagain_retry")
@@ -363,6 +363,18 @@ S_UMU_SRC = site("uffd_move_unlock:vma_end_read_src")
 S_UMU_DST = site("uffd_move_unlock:vma_end_read_dst")
 
 
+def find_vma_and_prepare_anon(ctx, mm, vpn: int, site_):
+    """mm/userfaultfd.c ``find_vma_and_prepare_anon`` (mmap lock held): the VMA at
+    ``vpn``, given an anon_vma if it is private, so that pages moved or copied into it
+    belong to an anon_vma rmap can find."""
+    yield site_
+    ctx.access(mm, site_, False)
+    vma = mm.find_vma(vpn)
+    if vma is not None and not vma.shared:
+        yield from anon_vma_prepare(ctx, vma)
+    return vma
+
+
 def uffd_lock_vma(ctx, mm, vpn: int):
     """The VMA at ``vpn`` read-locked (per-VMA lock), with an anon_vma prepared (under the
     mmap lock if one is needed)."""
@@ -372,15 +384,23 @@ def uffd_lock_vma(ctx, mm, vpn: int):
             return vma
         yield from vma_end_read(ctx, vma, S_UL_DROP)
     yield from mmap_read_lock(ctx, mm, S_UL_MMAP)
-    yield S_UL_PREPARE
-    ctx.access(mm, S_UL_PREPARE, False)
-    vma = mm.find_vma(vpn)
+    vma = yield from find_vma_and_prepare_anon(ctx, mm, vpn, S_UL_PREPARE)
     if vma is not None:
-        if not vma.shared:
-            yield from anon_vma_prepare(ctx, vma)
         yield from down_read(ctx, vma.vm_lock, S_UL_VMA)
     yield from mmap_read_unlock(ctx, mm, S_UL_MMAP_UNLOCK)
     return vma
+
+
+def find_vmas_mm_locked(ctx, mm, dst: int, src: int, site_):
+    """mm/userfaultfd.c ``find_vmas_mm_locked`` (mmap lock held): the destination VMA
+    with its anon_vma prepared, and the source VMA (None, None if either is missing)."""
+    dst_vma = yield from find_vma_and_prepare_anon(ctx, mm, dst, site_)
+    if dst_vma is None:
+        return None, None
+    if dst_vma.start <= src < dst_vma.end:
+        return dst_vma, dst_vma
+    src_vma = mm.find_vma(src)                       # vma_lookup()
+    return (dst_vma, src_vma) if src_vma is not None else (None, None)
 
 
 def uffd_move_lock(ctx, mm, dst: int, src: int):
@@ -396,9 +416,7 @@ def uffd_move_lock(ctx, mm, dst: int, src: int):
         return dst_vma, src_vma
     yield from vma_end_read(ctx, dst_vma, S_UML_DROP_DST)
     yield from mmap_read_lock(ctx, mm, S_UML_MMAP)
-    yield S_UML_FIND
-    ctx.access(mm, S_UML_FIND, False)
-    dst_vma, src_vma = mm.find_vma(dst), mm.find_vma(src)
+    dst_vma, src_vma = yield from find_vmas_mm_locked(ctx, mm, dst, src, S_UML_FIND)
     if dst_vma is not None and src_vma is not None:
         yield from down_read(ctx, dst_vma.vm_lock, S_UML_DST)
         if src_vma is not dst_vma:
@@ -425,9 +443,7 @@ def move_pages(ctx, mm, dst: int, src: int, npages: int):
             return 0, EINVAL
     else:
         yield from down_read(ctx, mm.mmap_lock, S_MOVE_LOCK)
-        yield S_MOVE_VMAS
-        ctx.access(mm, S_MOVE_VMAS, False)
-        dst_vma, src_vma = mm.find_vma(dst), mm.find_vma(src)
+        dst_vma, src_vma = yield from find_vmas_mm_locked(ctx, mm, dst, src, S_MOVE_VMAS)
     err = 0
     moved = 0
     if (dst_vma is None or src_vma is None or dst + npages > dst_vma.end

@@ -41,7 +41,7 @@ EXPECTED = {
 HASHES = {
     "collapse-vma-lock-after-pmd-check": "8c27823b33f08ae1",
     "pt-reclaim-semi-rcu": "20d2be91df86944a",
-    "pte-map-lock-no-pmd-same": "6a1ee32bf6205f6e",
+    "pte-map-lock-no-pmd-same": "586fbc938b93fee8",
     "ptlock-free-immediate": "3055d6bbbf16030b",
     "reclaim-after-ptl-drop": "7ca473ff96d799fe",
     "retract-no-pmd-recheck": "9742255c139601bf",

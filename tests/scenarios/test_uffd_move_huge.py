@@ -109,3 +109,59 @@ def test_move_huge_pmd_folio_unmapped_before_its_anon_vma_is_pinned():
     assert o.pictures["p0"].splitlines()[0] == "p0: nr_ptes=0 rss=anon:0 file:0"
     c = control(text, SERIAL, "move_pages:eagain_retry")
     assert c.results["T0"] == MOVED
+
+
+FAULT_DURING_SPLIT = """
+    kprog 1
+    # T0 moves one page of the huge pmd m0, so it splits it first: it stops with the pmd
+    # lock held and the pmd invalidated (pmdp_invalidate, then the TLB flush). T1 reads
+    # m0+3: its TLB entry is gone, the fault sees a huge pmd (an invalidated pmd still is
+    # one) and huge_pmd_set_accessed waits for the pmd lock; when the split is done the
+    # pmd is a table, pmd_same fails, and the retried load goes through the new pte.
+    setup {
+      p0 = process
+      m0 = mmap p0 anon pages=8
+      m1 = mmap p0 anon pages=8
+      write m0+0 value=1
+      write m0+1 value=2
+      write m0+2 value=3
+      write m0+3 value=4
+      write m0+4 value=5
+      write m0+5 value=6
+      write m0+6 value=7
+      write m0+7 value=8
+      madvise m0+0 pages=8 COLLAPSE
+      uffd_register m0 missing
+      uffd_register m1 missing
+    }
+    T0 on p0 {
+      uffd_move m1+0 m0+0 pages=1
+    }
+    T1 on p0 {
+      read m0+3
+    }
+    schedule {
+      T0 until __split_huge_pmd_locked:flush_tlb_range
+      T1 until huge_pmd_set_accessed:pmd_lock x2
+      T0 finish
+      T1 finish
+      *
+    }
+"""
+
+
+def test_a_fault_on_a_pmd_being_split_waits_for_the_split():
+    m = "huge_pmd_set_accessed:pmd_lock"
+    o = raced(FAULT_DURING_SPLIT, m)
+    assert o.results["T0"] == ["-EBUSY"] and o.results["T1"] == [4]
+    t = steps(o, "T1")
+    assert t[t.index("__handle_mm_fault:pmdp_get_lockless"):] == [
+        "__handle_mm_fault:pmdp_get_lockless", m, m, "huge_pmd_set_accessed:pmd_same",
+        "huge_pmd_set_accessed:spin_unlock", "do_user_addr_fault:vma_end_read",
+        "user_read:retry_after_fault", "user_read:load"]
+    assert between(o, "T1@" + m, "T0@__split_huge_pmd:spin_unlock", "T1@" + m)
+    # No pte fault path: the fault never mistook the invalidated pmd for a table.
+    assert "handle_pte_fault:pmd_none" not in t
+    for order in (SERIAL, SERIAL_REVERSED):
+        c = control(FAULT_DURING_SPLIT, order, m)
+        assert c.results["T1"] == [4]

@@ -430,9 +430,10 @@ def test_uffd_move_lock_falls_back_to_the_mmap_lock_when_the_source_is_write_loc
     assert s.count("uffd_move_lock:mmap_read_lock") == 2                 # blocked
     assert between(o, "T0@uffd_move_lock:mmap_read_lock",
                    "T1@userfaultfd_register:mmap_write_unlock", "T0@uffd_move_lock:vma_lookup")
-    assert s[s.index("uffd_move_lock:vma_lookup"):][:4] == [
-        "uffd_move_lock:vma_lookup", m, "uffd_move_lock:vma_start_read_locked_nested_src",
-        "uffd_move_lock:mmap_read_unlock"]
+    # find_vmas_mm_locked: the destination's anon_vma is already there.
+    assert s[s.index("uffd_move_lock:vma_lookup"):][:5] == [
+        "uffd_move_lock:vma_lookup", "__anon_vma_prepare:read_anon_vma", m,
+        "uffd_move_lock:vma_start_read_locked_nested_src", "uffd_move_lock:mmap_read_unlock"]
     assert "move_present_pte:set_pte_at" in s
     for order in (SERIAL, SERIAL_REVERSED):
         c = control(UFFD_MOVE_LOCK_FALLBACK, order, m, "uffd_move_lock:mmap_read_lock")
@@ -516,3 +517,44 @@ def test_without_per_vma_locks_uffd_move_waits_on_the_mmap_lock():
     for order in (SERIAL, SERIAL_REVERSED):
         c = control(text, order, "uffd_move_lock:mmap_read_lock")
         assert count(c, "T0", m) == 1
+
+
+UFFD_MOVE_FRESH_DESTINATION = """
+    kprog 1
+    config: per_vma_lock=off per_vma_lock_madvise=off
+    # Without per-VMA locks, UFFDIO_MOVE takes the mmap read lock and finds both VMAs with
+    # find_vmas_mm_locked, which gives the never-faulted destination m1 its anon_vma. So
+    # the moved page belongs to an anon_vma, and reclaim (K0) finds it through rmap and
+    # swaps it out.
+    setup {
+      p0 = process
+      m0 = mmap p0 anon pages=8
+      m1 = mmap p0 anon pages=8
+      write m0+0 value=7
+      uffd_register m0 missing
+      uffd_register m1 missing
+    }
+    T0 on p0 {
+      uffd_move m1+0 m0+0 pages=1
+    }
+    K0 kthread {
+      reclaim m1+0
+      reclaim m1+0
+    }
+    schedule {
+      T0 finish
+      K0 finish
+      *
+    }
+"""
+
+
+def test_uffd_move_under_the_mmap_lock_prepares_the_destinations_anon_vma():
+    o = raced(UFFD_MOVE_FRESH_DESTINATION, "__anon_vma_prepare:set_anon_vma")
+    assert o.results["T0"] == [1] and o.results["K0"] == ["referenced", "reclaimed"]
+    s = steps(o, "T0")
+    assert s[:3] == ["move_pages:mmap_read_lock",
+                     "find_vmas_mm_locked:find_vma_and_prepare_anon",
+                     "__anon_vma_prepare:read_anon_vma"]
+    assert "try_to_unmap_one:set_pte_at_swap_entry" in steps(o, "K0")
+    assert o.pictures["p0"].splitlines()[2] == "  pmd 1: table [S7 .. .. .. .. .. .. ..]"
