@@ -66,6 +66,11 @@ def _cmd_replay(args) -> int:
     return run_replay_command(args)
 
 
+def _cmd_fuzz(args) -> int:
+    from .fuzz_cmd import run_fuzz_command
+    return run_fuzz_command(args)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ptfuzz", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -80,6 +85,20 @@ def _parser() -> argparse.ArgumentParser:
                    help="preemption bound (default: none, every interleaving)")
     q.add_argument("--limit", type=int, default=100_000, help="at most this many runs each")
     q.set_defaults(func=_cmd_litmus)
+
+    q = sub.add_parser("fuzz", help="search for a report with one driver")
+    q.add_argument("--driver", default="pct", help="random, pct, dfs, hypothesis or atheris "
+                   "(default: pct)")
+    q.add_argument("--bug", action="append", metavar="NAME", help="turn a bug switch on")
+    q.add_argument("--config", action="append", metavar="K=V",
+                   help="fix a config value (the others are drawn per run)")
+    q.add_argument("--seed", type=int, default=1, help="the driver's seed (default 1)")
+    q.add_argument("--time", type=float, default=None, metavar="SECONDS",
+                   help="time budget (default 60 s)")
+    q.add_argument("--runs", type=int, default=None, metavar="N", help="execution budget")
+    q.add_argument("--out", default="ptfuzz-findings", metavar="DIR",
+                   help="where a finding is written (default ./ptfuzz-findings)")
+    q.set_defaults(func=_cmd_fuzz)
 
     q = sub.add_parser("replay", help="replay .kprog reproducers and compare with their expect")
     q.add_argument("files", nargs="+", metavar="FILE")

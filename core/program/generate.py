@@ -70,26 +70,55 @@ class Swarm:
         return kinds[-1]
 
 
-def _config(src, base: Config | None) -> Config:
+_PRESET_KEYS = ("split_ptlocks", "alloc_split_ptlocks", "table_free", "pt_reclaim")
+
+
+def _config(src, base: Config | None, fixed: dict | None = None) -> Config:
+    """The run's config: ``base`` if given; else drawn (a preset of the table-freeing
+    options, then the rest), with the values in ``fixed`` (name -> value) kept as given.
+    Raises :class:`~core.kernel.ConfigError` if ``fixed`` cannot be built."""
     if base is not None:
         return base
-    split, alloc, tf, reclaim = CONFIG_CHOICES[src.choose(len(CONFIG_CHOICES), "gen:config")]
-    per_vma = src.choose(4, "gen:per_vma_lock") != 3
+    fixed = fixed or {}
+    presets = [c for c in CONFIG_CHOICES
+               if all(fixed.get(k, v) == v for k, v in zip(_PRESET_KEYS, c, strict=True))]
+    split, alloc, tf, reclaim = (presets or CONFIG_CHOICES)[
+        src.choose(len(presets or CONFIG_CHOICES), "gen:config")]
+    per_vma = fixed.get("per_vma_lock", src.choose(4, "gen:per_vma_lock") != 3)
     madvise_vma = per_vma and src.choose(4, "gen:per_vma_lock_madvise") != 3
-    c = Config(split_ptlocks=split, alloc_split_ptlocks=alloc, table_free=tf, pt_reclaim=reclaim,
-               per_vma_lock=per_vma, per_vma_lock_madvise=madvise_vma)
-    return c.with_values(fault_around=src.choose(4, "gen:fault_around") != 3,
-                         tlb_batch=(8, 3, 4)[src.choose(3, "gen:tlb_batch")])
+    drawn = dict(split_ptlocks=split, alloc_split_ptlocks=alloc, table_free=tf,
+                 pt_reclaim=reclaim, per_vma_lock=per_vma, per_vma_lock_madvise=madvise_vma,
+                 fault_around=src.choose(4, "gen:fault_around") != 3,
+                 tlb_batch=(8, 3, 4)[src.choose(3, "gen:tlb_batch")])
+    drawn.update(fixed)
+    # Options left free follow the fixed ones they depend on (Kconfig's "depends on").
+    if "pt_reclaim" not in fixed and drawn["table_free"] != "rcu":
+        drawn["pt_reclaim"] = False
+    if "alloc_split_ptlocks" not in fixed and not drawn["split_ptlocks"]:
+        drawn["alloc_split_ptlocks"] = False
+    if "per_vma_lock_madvise" not in fixed and not drawn["per_vma_lock"]:
+        drawn["per_vma_lock_madvise"] = False
+    return Config(**drawn)
+
+
+def _pick_mapping(src, names: list, focus: str | None):
+    """One of ``names`` (None if empty): the run's focus mapping three times in four when
+    it is one of them, else uniformly."""
+    if not names:
+        return None
+    if focus in names and src.choose(4, "gen:focus_pick") != 3:
+        return focus
+    return names[src.choose(len(names), "gen:mapping")]
 
 
 def _user_op(src, kind: str, own: list, anon: list, filemaps: list, uffd: list, n: int,
-             value: int):
+             value: int, focus: str | None = None):
     """One operation of ``kind`` on the thread's own mappings, or None if none fits."""
     def off():
         return src.choose(n, "gen:offset")
 
     def pick(names):
-        return names[src.choose(len(names), "gen:mapping")] if names else None
+        return _pick_mapping(src, names, focus)
 
     if kind == "read":
         m = pick(own)
@@ -139,9 +168,11 @@ def _user_op(src, kind: str, own: list, anon: list, filemaps: list, uffd: list, 
 
 
 def generate_program(src, config: Config | None = None, swarm: Swarm | None = None,
-                     bugs=NO_BUGS, max_threads: int = 3, max_ops: int = 3) -> Program:
-    """A random program drawn from ``src``."""
-    cfg = _config(src, config)
+                     bugs=NO_BUGS, max_threads: int = 3, max_ops: int = 3,
+                     fixed: dict | None = None) -> Program:
+    """A random program drawn from ``src`` (with ``config``, or a drawn config keeping the
+    values in ``fixed``)."""
+    cfg = _config(src, config, fixed)
     n = cfg.ptrs_per_pte
     sw = swarm if swarm is not None else Swarm.draw(src)
     nprocs = 1 + src.choose(2, "gen:nprocs")
@@ -183,6 +214,11 @@ def generate_program(src, config: Config | None = None, swarm: Swarm | None = No
             setup.append(Madvise(Addr(m, 0), n, "COLLAPSE"))
         setup.append(UffdRegister("m2", "missing"))
         setup.append(UffdRegister("m3", "missing"))
+    # Half the runs focus on one mapping: most operations of every thread then hit the
+    # same table, where the races are (a swarm over mappings, as over operation kinds).
+    focus = None
+    if src.choose(2, "gen:focus"):
+        focus = sorted(owner)[src.choose(len(owner), "gen:focus_mapping")]
     nthreads = 2 + src.choose(max_threads - 1, "gen:nthreads")
     threads = []
     value = 10
@@ -196,7 +232,7 @@ def generate_program(src, config: Config | None = None, swarm: Swarm | None = No
         for _ in range(1 + src.choose(max_ops, "gen:nops")):
             kind = sw.pick(src)
             value += 1
-            op = _user_op(src, kind, own, anon, fmaps, uffd, n, value)
+            op = _user_op(src, kind, own, anon, fmaps, uffd, n, value, focus)
             if op is None:
                 continue
             if isinstance(op, GupFast) and src.choose(2, "gen:unpin"):
@@ -211,11 +247,11 @@ def generate_program(src, config: Config | None = None, swarm: Swarm | None = No
         kops = []
         for _ in range(1 + src.choose(2, "gen:kthread_ops")):
             if src.choose(2, "gen:kthread_kind"):
-                m = sorted(owner)[src.choose(len(owner), "gen:mapping")]
+                m = _pick_mapping(src, sorted(owner), focus)
                 kops.append(Reclaim(Addr(m, src.choose(n, "gen:offset"))))
             else:
                 targets = sorted(m for m, k in kinds.items() if k in ("file", "anon"))
-                m = targets[src.choose(len(targets), "gen:mapping")]
+                m = _pick_mapping(src, targets, focus)
                 kops.append(KhugepagedScan(Addr(m, 0)))
         threads.append(ThreadSpec("K0", None, tuple(kops)))
     prog = Program(tuple(procs), files, tuple(setup), tuple(threads), cfg, bugs)

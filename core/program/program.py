@@ -148,6 +148,7 @@ class Outcome:
     results: dict                   # thread -> [op result]
     drift: object = None            # core.sim.strategies.Drift or None
     pictures: dict = field(default_factory=dict)   # process -> page tables before teardown
+    start: int = 0                  # the trace's first step after the setup
 
     @property
     def passed(self) -> bool:
@@ -246,6 +247,7 @@ def run_program(program: Program, source=None, strategy=None, checkers=None,
             engine.choose = real_choose
             return Outcome(res.title, res.report, res.trace, res.nsteps, env.results)
     # Phase 1: the threads, under the strategy.
+    start = len(engine.steps)
     engine.choose = real_choose
     engine.strategy = strategy
     strategy.attach(engine)
@@ -254,4 +256,4 @@ def run_program(program: Program, source=None, strategy=None, checkers=None,
     res = m.run(teardown=_teardown(env))
     drift = getattr(strategy, "drift", None)
     return Outcome(res.title, res.report, res.trace, res.nsteps, env.results, drift,
-                   env.pictures)
+                   env.pictures, start)

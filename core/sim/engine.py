@@ -58,8 +58,17 @@ class Engine:
         self.step_hooks: list = []
         self.running: Thread | None = None
         self.live = 0               # non-daemon threads not yet done
-        self.choose = source.choose  # data choices; a strategy may interpose (replay)
+        self.data_choices: list = []  # (step index, label, value) of each data choice
+        self.choose = self._choose_data  # data choices; a strategy may interpose (replay)
         strategy.attach(self)
+
+    def _choose_data(self, n: int, label: str = "") -> int:
+        """A data choice (not a scheduling one) by the thread now stepping: drawn from
+        the source and noted with its step, so a schedule can force it again."""
+        v = self.source.choose(n, label)
+        if n > 1:
+            self.data_choices.append((len(self.steps) - 1, label, v))
+        return v
 
     # -- threads -------------------------------------------------------------------
 
@@ -229,5 +238,6 @@ class Engine:
 
     def trace(self) -> Trace:
         names = {t.tid: t.name for t in self.threads}
+        pending = {t.tid: t.pending for t in self.threads}
         src = self.source
-        return Trace(self.steps, names, src.values, src.bounds)
+        return Trace(self.steps, names, src.values, src.bounds, self.data_choices, pending)

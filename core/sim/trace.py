@@ -13,13 +13,15 @@ __all__ = ["Trace"]
 
 
 class Trace:
-    __slots__ = ("steps", "names", "values", "bounds")
+    __slots__ = ("steps", "names", "values", "bounds", "data", "pending")
 
-    def __init__(self, steps, names, values, bounds):
+    def __init__(self, steps, names, values, bounds, data=(), pending=None):
         self.steps = steps          # list of (tid, Site) in execution order
         self.names = names          # tid -> thread name
         self.values = values        # every answered choice, in order
         self.bounds = bounds
+        self.data = data            # (step index, label, value) of each data choice
+        self.pending = pending or {}  # tid -> the site it would perform next (None: done)
 
     def __len__(self) -> int:
         return len(self.steps)

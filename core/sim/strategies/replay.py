@@ -93,7 +93,10 @@ class Replay(Strategy):
             v = q.popleft()
             if not 0 <= v < n:
                 v = 0
-            self.engine.source.record(n, v, label)
+            engine = self.engine
+            engine.source.record(n, v, label)
+            if n > 1:
+                engine.data_choices.append((len(engine.steps) - 1, label, v))
             return v
         return self._source_choose(n, label)
 

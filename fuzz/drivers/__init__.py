@@ -1,0 +1,22 @@
+"""The drivers: how the space of programs and interleavings is searched. One module each;
+``DRIVERS`` maps the names the command line takes to their classes (the Hypothesis and
+atheris drivers import their libraries only when used)."""
+
+from __future__ import annotations
+
+from .base import Budget, Driver, Stats, StreamDriver
+from .dfs import DfsDriver
+from .pct import PctDriver
+from .random_walk import RandomDriver
+
+__all__ = ["Budget", "Driver", "Stats", "StreamDriver", "DRIVERS", "make_driver"]
+
+DRIVERS = {
+    "random": RandomDriver,
+    "pct": PctDriver,
+    "dfs": DfsDriver,
+}
+
+
+def make_driver(name: str, target, seed: int) -> Driver:
+    return DRIVERS[name](target, seed)

@@ -1,0 +1,108 @@
+"""``ptfuzz fuzz``: run one driver against the target until it finds a report or the
+budget is spent.
+
+Exit 0: nothing found. Exit 1: a report, printed and written to ``--out`` as a ``.kprog``
+that replays to the same title. Exit 2: bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from core.bugs import BugError, BugSet
+from core.kernel import ConfigError
+from core.kernel.config import Config
+from core.sim import RandomSource
+
+from .drivers import Budget, make_driver
+from .errors import UsageError
+from .findings import make_finding
+from .target import Target
+
+__all__ = ["run_fuzz_command", "make_target", "DEFAULT_SECONDS"]
+
+DEFAULT_SECONDS = 60.0
+
+
+def make_target(bug_names, config_items) -> Target:
+    """The target for ``--bug`` and ``--config`` arguments; bad names are usage errors."""
+    try:
+        bugs = BugSet.parse(bug_names or [])
+    except BugError as e:
+        raise UsageError(str(e)) from None
+    try:
+        cfg = Config().parse(config_items or [])
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+    names = [item.partition("=")[0].strip() for item in config_items or []]
+    target = Target(bugs, {k: getattr(cfg, k) for k in names})
+    try:
+        target.program(RandomSource(0))          # a config that cannot be built fails here
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+    return target
+
+
+class _Progress:
+    """A status line on a terminal, for runs longer than a couple of seconds."""
+
+    def __init__(self, label: str, stream=None):
+        self.label = label
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = self.stream.isatty()
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, stats) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if stats.elapsed() < 2.0 or now - self.last < 0.5:
+            return
+        self.last = now
+        self.shown = True
+        self.stream.write(f"\r[{self.label}] {stats.elapsed():5.0f}s  {stats.line()}\033[K")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _command_line(args) -> str:
+    parts = ["ptfuzz fuzz", f"--driver {args.driver}", f"--seed {args.seed}"]
+    parts += [f"--bug {b}" for b in args.bug or []]
+    parts += [f"--config {c}" for c in args.config or []]
+    return " ".join(parts)
+
+
+def run_fuzz_command(args) -> int:
+    if args.time is not None and args.runs is not None:
+        raise UsageError("give --time or --runs, not both")
+    if (args.time is not None and args.time <= 0) or (args.runs is not None and args.runs <= 0):
+        raise UsageError("the budget must be positive")
+    target = make_target(args.bug, args.config)
+    try:
+        driver = make_driver(args.driver, target, args.seed)
+    except KeyError:
+        raise UsageError(f"unknown driver {args.driver!r}") from None
+    seconds = args.time if args.time is not None or args.runs is not None else DEFAULT_SECONDS
+    budget = Budget(seconds=seconds, runs=args.runs)
+    progress = _Progress(args.driver)
+    print(f"ptfuzz fuzz: {driver.describe()}, seed {args.seed}, bugs: "
+          f"{target.bugs.text() or 'none'}, budget: "
+          + (f"{budget.runs} runs" if budget.runs else f"{budget.seconds:g} s"))
+    case, stats = driver.search(budget, progress)
+    progress.done()
+    if case is None:
+        print(f"no report: {stats.line()} in {stats.elapsed():.1f} s")
+        return 0
+    finding = make_finding(case, f"{_command_line(args)} (execution {stats.executions})")
+    print(finding.report)
+    path = finding.write(args.out)
+    print(f"found after {stats.executions:,} executions in {stats.elapsed():.1f} s; "
+          f"written to {path}" + ("" if finding.replays else
+                                  f" (WARNING: it replays to '{finding.replay_title}')"))
+    return 1

@@ -1,0 +1,70 @@
+"""The fuzz target: one execution is a generated program and its interleaving, both drawn
+from one choice source.
+
+Every driver runs the same target; they differ only in where the choices come from
+(a seeded PRNG, an odometer, atheris' bytes, Hypothesis' data) and in the strategy that
+turns scheduling choices into thread picks. A :class:`Case` is what one execution leaves
+behind: the program, its outcome, and how it was made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from core.bugs import NO_BUGS, BugSet
+from core.program.generate import generate_program
+from core.program.program import Outcome, Program, run_program
+
+__all__ = ["Target", "Case", "derive_seed"]
+
+
+def derive_seed(*parts) -> int:
+    """A 64-bit seed from a campaign seed and the parts naming a work item (driver,
+    execution number, ...): independent streams, the same on every machine."""
+    h = hashlib.blake2b(digest_size=8)
+    for p in parts:
+        h.update(str(p).encode())
+        h.update(b"\0")
+    return int.from_bytes(h.digest(), "little")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What every execution shares: the bug switches on, and the config values fixed
+    (name -> value; the rest is drawn per run)."""
+
+    bugs: BugSet = NO_BUGS
+    fixed: dict = field(default_factory=dict)
+
+    def program(self, src, max_threads: int = 3, max_ops: int = 3) -> Program:
+        return generate_program(src, bugs=self.bugs, fixed=self.fixed,
+                                max_threads=max_threads, max_ops=max_ops)
+
+    def run(self, src, strategy) -> Case:
+        """Generate a program from ``src`` and run it under ``strategy`` drawing from
+        the same ``src``."""
+        prog = self.program(src)
+        return Case(prog, run_program(prog, src, strategy), strategy.describe())
+
+
+@dataclass
+class Case:
+    program: Program
+    outcome: Outcome
+    how: str                      # the strategy, as it describes itself
+
+    @property
+    def found(self) -> bool:
+        return self.outcome.report is not None
+
+    @property
+    def threads_steps(self) -> int:
+        """Steps of the program's threads (after the setup, before the teardown)."""
+        trace = self.outcome.trace
+        start = self.outcome.start
+        tids = {tid for tid, name in trace.names.items() if name == "teardown"}
+        for i in range(start, len(trace.steps)):
+            if trace.steps[i][0] in tids:
+                return i - start
+        return len(trace.steps) - start
