@@ -7,9 +7,11 @@ shrinking the stream simplifies both (0 is always the simplest answer: fewer thr
 fewer operations, the first kind, offset 0, the default config).
 
 Arguments are biased toward the same tables: every mapping is one PTE table long and
-PMD-aligned, offsets are small, DONTNEED usually covers the whole table (so PT reclaim
-runs), and threads of one process share their mappings. ``Swarm`` switches operation
-kinds off per run and weights the rest (swarm testing, Groce et al. 2012).
+PMD-aligned, offsets are small and half the time one the setup touched, DONTNEED usually
+covers the whole table (so PT reclaim runs), threads of one process share their mappings,
+and most runs have a focus mapping most operations target. Programs are small: two
+threads of one operation half the time. ``Swarm`` switches operation kinds off per run
+and weights the rest (swarm testing, Groce et al. 2012).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from .ops import (Addr, Exit, GupFast, KhugepagedScan, Madvise, Mmap, Mremap, Mu
                   Read, Reclaim, UffdCopy, UffdMove, UffdRegister, Unpin, Write)
 from .program import Program, ThreadSpec
 
-__all__ = ["Swarm", "generate_program", "CONFIG_CHOICES", "USER_KINDS"]
+__all__ = ["Swarm", "ProgramBuilder", "generate_program", "CONFIG_CHOICES", "USER_KINDS"]
 
 USER_KINDS = ("read", "write", "dontneed", "free", "collapse", "uffd_move", "uffd_copy",
               "gup_fast", "pagemap_read", "mremap", "munmap", "exit")
@@ -101,6 +103,14 @@ def _config(src, base: Config | None, fixed: dict | None = None) -> Config:
     return Config(**drawn)
 
 
+def _small(src, lo: int, hi: int, label: str) -> int:
+    """A count in [lo, hi], ``lo`` half the time: most races need two threads of one
+    operation each, and small programs run fast and leave PCT fewer steps to choose from."""
+    if hi <= lo or src.choose(2, label) == 0:
+        return lo
+    return lo + src.choose(hi - lo + 1, label)
+
+
 def _pick_mapping(src, names: list, focus: str | None):
     """One of ``names`` (None if empty): the run's focus mapping three times in four when
     it is one of them, else uniformly."""
@@ -111,27 +121,46 @@ def _pick_mapping(src, names: list, focus: str | None):
     return names[src.choose(len(names), "gen:mapping")]
 
 
-def _user_op(src, kind: str, own: list, anon: list, filemaps: list, uffd: list, n: int,
-             value: int, focus: str | None = None):
+@dataclass
+class _Scope:
+    """What a thread's operations may target: its process's mappings by kind, the run's
+    focus mapping, and the offsets the setup touched (where pages are)."""
+
+    own: list
+    anon: list
+    filemaps: list
+    uffd: list
+    n: int
+    focus: str | None
+    touched: dict
+
+
+def _user_op(src, kind: str, sc: _Scope, value: int):
     """One operation of ``kind`` on the thread's own mappings, or None if none fits."""
-    def off():
+    n, own, anon, uffd = sc.n, sc.own, sc.anon, sc.uffd
+
+    def off(m):
+        """An offset in ``m``: half the time one the setup touched (a page is there)."""
+        pages = sc.touched.get(m)
+        if pages and src.choose(2, "gen:touched_offset"):
+            return pages[src.choose(len(pages), "gen:touched_pick")]
         return src.choose(n, "gen:offset")
 
     def pick(names):
-        return _pick_mapping(src, names, focus)
+        return _pick_mapping(src, names, sc.focus)
 
     if kind == "read":
         m = pick(own)
-        return Read(Addr(m, off())) if m else None
+        return Read(Addr(m, off(m))) if m else None
     if kind == "write":
         m = pick([x for x in own if x not in uffd] or own)
-        return Write(Addr(m, off()), value) if m else None
+        return Write(Addr(m, off(m)), value) if m else None
     if kind == "dontneed":
         m = pick(own)
         if not m:
             return None
         if src.choose(4, "gen:partial") == 3:
-            start = off()
+            start = off(m)
             return Madvise(Addr(m, start), 1 + src.choose(n - start, "gen:pages"), "DONTNEED")
         return Madvise(Addr(m, 0), n, "DONTNEED")
     if kind == "free":
@@ -139,9 +168,9 @@ def _user_op(src, kind: str, own: list, anon: list, filemaps: list, uffd: list, 
         return Madvise(Addr(m, 0), n, "FREE") if m else None
     if kind == "uffd_copy":
         m = pick(uffd)
-        return UffdCopy(Addr(m, off()), 1, value) if m else None
+        return UffdCopy(Addr(m, src.choose(n, "gen:offset")), 1, value) if m else None
     if kind == "collapse":
-        m = pick(filemaps + anon)
+        m = pick(sc.filemaps + anon)
         return Madvise(Addr(m, 0), n, "COLLAPSE") if m else None
     if kind == "uffd_move":
         if len(uffd) < 2:
@@ -149,10 +178,11 @@ def _user_op(src, kind: str, own: list, anon: list, filemaps: list, uffd: list, 
         d = src.choose(2, "gen:uffd_dir")
         if src.choose(4, "gen:uffd_whole") == 3:            # a whole table (huge pmd move)
             return UffdMove(Addr(uffd[1 - d], 0), Addr(uffd[d], 0), n)
-        return UffdMove(Addr(uffd[1 - d], off()), Addr(uffd[d], off()), 1)
+        return UffdMove(Addr(uffd[1 - d], src.choose(n, "gen:offset")),
+                        Addr(uffd[d], off(uffd[d])), 1)
     if kind == "gup_fast":
         m = pick(own)
-        return GupFast(Addr(m, off()), 1 + src.choose(2, "gen:pages")) if m else None
+        return GupFast(Addr(m, off(m)), 1 + src.choose(2, "gen:pages")) if m else None
     if kind == "pagemap_read":
         m = pick(own)
         return PagemapRead(Addr(m, 0), n) if m else None
@@ -167,93 +197,141 @@ def _user_op(src, kind: str, own: list, anon: list, filemaps: list, uffd: list, 
     raise ValueError(kind)
 
 
+class ProgramBuilder:
+    """A generated program, built in two stages from one choice source: the world
+    (config, swarm, processes, mappings, the setup's touches, the focus mapping) when
+    made, then operations one at a time (``user_ops``, ``kthread_op``), then ``build``.
+    :func:`generate_program` does it all at once; the Hypothesis machine adds operations
+    as its rules fire."""
+
+    def __init__(self, src, config: Config | None = None, swarm: Swarm | None = None,
+                 bugs=NO_BUGS, fixed: dict | None = None):
+        self.src = src
+        self.bugs = bugs
+        self.config = cfg = _config(src, config, fixed)
+        self.n = n = cfg.ptrs_per_pte
+        self.swarm = swarm if swarm is not None else Swarm.draw(src)
+        nprocs = 1 + src.choose(2, "gen:nprocs")
+        self.procs = [f"p{i}" for i in range(nprocs)]
+        self.files = (("f0", 2 * n),)
+        self.setup: list = []
+        self.owner: dict[str, str] = {}
+        self.kinds: dict[str, str] = {}
+        self.touched: dict[str, list[int]] = {}
+        self.value = 10
+        self._mappings(nprocs)
+        self._touches()
+        # Most runs focus on one mapping: most operations of every thread then hit the
+        # same table, where the races are (a swarm over mappings, as over operation kinds).
+        self.focus = None
+        if src.choose(4, "gen:focus") != 3:
+            self.focus = sorted(self.owner)[src.choose(len(self.owner), "gen:focus_mapping")]
+
+    def _map(self, name: str, proc: str, kind: str, how: str, file=None) -> None:
+        self.setup.append(Mmap(name, how, self.n, file, proc=proc))
+        self.owner[name] = proc
+        self.kinds[name] = kind
+
+    def _mappings(self, nprocs: int) -> None:
+        """p0: an anonymous table, a file table, maybe two uffd-registered anonymous
+        tables; p1 (if any): a shared mapping of the same file and an anonymous table."""
+        src = self.src
+        self._map("m0", "p0", "anon", "anon")
+        self._map("m1", "p0", "file", ("shared", "private")[src.choose(2, "gen:file_kind")],
+                  "f0")
+        self.with_uffd = src.choose(3, "gen:uffd") == 2
+        if self.with_uffd:
+            self._map("m2", "p0", "uffd", "anon")
+            self._map("m3", "p0", "uffd", "anon")
+        if nprocs == 2:
+            self._map("m4", "p1", "file", "shared", "f0")
+            self._map("m5", "p1", "anon", "anon")
+
+    def _touch(self, m: str, offset: int, write: bool) -> None:
+        self.setup.append(Write(Addr(m, offset), 1 + len(self.setup)) if write
+                          else Read(Addr(m, offset)))
+        self.touched.setdefault(m, []).append(offset)
+
+    def _touches(self) -> None:
+        """Initial touches, so that tables exist and hold pages; the uffd tables get a
+        page or two to move, or become a huge pmd."""
+        src, n = self.src, self.n
+        for _ in range(src.choose(4, "gen:touches")):
+            m = sorted(self.owner)[src.choose(len(self.owner), "gen:touch_mapping")]
+            write = bool(src.choose(2, "gen:touch_kind")) or self.kinds[m] != "file"
+            self._touch(m, src.choose(n, "gen:offset"), write)
+        if not self.with_uffd:
+            return
+        m = ("m2", "m3")[src.choose(2, "gen:uffd_thp_mapping")]
+        if src.choose(4, "gen:uffd_thp") == 3:
+            # A full table collapsed into a huge pmd before it is registered (uffd-armed
+            # ranges with holes do not collapse), for UFFDIO_MOVE of huge pmds.
+            for i in range(n):
+                self._touch(m, i, True)
+            self.setup.append(Madvise(Addr(m, 0), n, "COLLAPSE"))
+        else:
+            for _ in range(1 + src.choose(2, "gen:uffd_touches")):
+                self._touch(m, src.choose(n, "gen:offset"), True)
+        self.setup.append(UffdRegister("m2", "missing"))
+        self.setup.append(UffdRegister("m3", "missing"))
+
+    def thread_proc(self, index: int) -> str:
+        """The process of user thread ``index`` (T0 is always in p0)."""
+        if index == 0:
+            return "p0"
+        return self.procs[self.src.choose(len(self.procs), "gen:thread_proc")]
+
+    def user_ops(self, proc: str) -> list:
+        """The operations of one more user-thread step in ``proc`` (none if the drawn
+        kind has no target; a GUP-fast may come with its unpin)."""
+        src = self.src
+        own = sorted(m for m, p in self.owner.items() if p == proc)
+        kinds = self.kinds
+        scope = _Scope(own, [m for m in own if kinds[m] == "anon"],
+                       [m for m in own if kinds[m] == "file"],
+                       [m for m in own if kinds[m] == "uffd"], self.n, self.focus,
+                       self.touched)
+        self.value += 1
+        op = _user_op(src, self.swarm.pick(src), scope, self.value)
+        if op is None:
+            return []
+        if isinstance(op, GupFast) and src.choose(2, "gen:unpin"):
+            return [op, Unpin()]
+        return [op]
+
+    def kthread_op(self):
+        """kswapd's reclaim of a page, or khugepaged's scan of a table."""
+        src = self.src
+        if src.choose(2, "gen:kthread_kind"):
+            m = _pick_mapping(src, sorted(self.owner), self.focus)
+            return Reclaim(Addr(m, src.choose(self.n, "gen:offset")))
+        targets = sorted(m for m, k in self.kinds.items() if k in ("file", "anon"))
+        return KhugepagedScan(Addr(_pick_mapping(src, targets, self.focus), 0))
+
+    def build(self, threads) -> Program:
+        prog = Program(tuple(self.procs), self.files, tuple(self.setup), tuple(threads),
+                       self.config, self.bugs)
+        prog.validate()
+        return prog
+
+
 def generate_program(src, config: Config | None = None, swarm: Swarm | None = None,
                      bugs=NO_BUGS, max_threads: int = 3, max_ops: int = 3,
                      fixed: dict | None = None) -> Program:
     """A random program drawn from ``src`` (with ``config``, or a drawn config keeping the
     values in ``fixed``)."""
-    cfg = _config(src, config, fixed)
-    n = cfg.ptrs_per_pte
-    sw = swarm if swarm is not None else Swarm.draw(src)
-    nprocs = 1 + src.choose(2, "gen:nprocs")
-    procs = [f"p{i}" for i in range(nprocs)]
-    files = (("f0", 2 * n),)
-    setup: list = []
-    owner: dict[str, str] = {}
-    kinds: dict[str, str] = {}
-    # p0: an anonymous table, a file table, two uffd-registered anonymous tables.
-    setup.append(Mmap("m0", "anon", n, proc="p0"))
-    fkind = ("shared", "private")[src.choose(2, "gen:file_kind")]
-    setup.append(Mmap("m1", fkind, n, "f0", proc="p0"))
-    owner.update(m0="p0", m1="p0")
-    kinds.update(m0="anon", m1="file")
-    with_uffd = src.choose(3, "gen:uffd") == 2
-    if with_uffd:
-        setup.append(Mmap("m2", "anon", n, proc="p0"))
-        setup.append(Mmap("m3", "anon", n, proc="p0"))
-        owner.update(m2="p0", m3="p0")
-        kinds.update(m2="uffd", m3="uffd")
-    if nprocs == 2:
-        setup.append(Mmap("m4", "shared", n, "f0", proc="p1"))
-        setup.append(Mmap("m5", "anon", n, proc="p1"))
-        owner.update(m4="p1", m5="p1")
-        kinds.update(m4="file", m5="anon")
-    # Initial touches, so that tables exist and hold pages.
-    for _ in range(src.choose(4, "gen:touches")):
-        m = sorted(owner)[src.choose(len(owner), "gen:touch_mapping")]
-        if src.choose(2, "gen:touch_kind") or kinds[m] != "file":
-            setup.append(Write(Addr(m, src.choose(n, "gen:offset")), 1 + len(setup)))
-        else:
-            setup.append(Read(Addr(m, src.choose(n, "gen:offset"))))
-    if with_uffd:
-        if src.choose(4, "gen:uffd_thp") == 3:
-            # A full table collapsed into a huge pmd before it is registered (uffd-armed
-            # ranges with holes do not collapse), for UFFDIO_MOVE of huge pmds.
-            m = ("m2", "m3")[src.choose(2, "gen:uffd_thp_mapping")]
-            setup.extend(Write(Addr(m, i), 1 + len(setup)) for i in range(n))
-            setup.append(Madvise(Addr(m, 0), n, "COLLAPSE"))
-        setup.append(UffdRegister("m2", "missing"))
-        setup.append(UffdRegister("m3", "missing"))
-    # Half the runs focus on one mapping: most operations of every thread then hit the
-    # same table, where the races are (a swarm over mappings, as over operation kinds).
-    focus = None
-    if src.choose(2, "gen:focus"):
-        focus = sorted(owner)[src.choose(len(owner), "gen:focus_mapping")]
-    nthreads = 2 + src.choose(max_threads - 1, "gen:nthreads")
+    b = ProgramBuilder(src, config, swarm, bugs, fixed)
     threads = []
-    value = 10
-    for t in range(nthreads):
-        proc = procs[src.choose(nprocs, "gen:thread_proc")] if t else "p0"
-        own = sorted(m for m, p in owner.items() if p == proc)
-        anon = [m for m in own if kinds[m] == "anon"]
-        fmaps = [m for m in own if kinds[m] == "file"]
-        uffd = [m for m in own if kinds[m] == "uffd"]
-        ops = []
-        for _ in range(1 + src.choose(max_ops, "gen:nops")):
-            kind = sw.pick(src)
-            value += 1
-            op = _user_op(src, kind, own, anon, fmaps, uffd, n, value, focus)
-            if op is None:
-                continue
-            if isinstance(op, GupFast) and src.choose(2, "gen:unpin"):
-                ops.append(op)
-                op = Unpin()
-            ops.append(op)
-            if isinstance(op, Exit):
+    for t in range(_small(src, 2, max_threads, "gen:nthreads")):
+        proc = b.thread_proc(t)
+        ops: list = []
+        for _ in range(_small(src, 1, max_ops, "gen:nops")):
+            ops.extend(b.user_ops(proc))
+            if ops and isinstance(ops[-1], Exit):
                 break
         if ops:
             threads.append(ThreadSpec(f"T{t}", proc, tuple(ops)))
-    if sw.khugepaged and src.choose(3, "gen:khugepaged") == 2:
-        kops = []
-        for _ in range(1 + src.choose(2, "gen:kthread_ops")):
-            if src.choose(2, "gen:kthread_kind"):
-                m = _pick_mapping(src, sorted(owner), focus)
-                kops.append(Reclaim(Addr(m, src.choose(n, "gen:offset"))))
-            else:
-                targets = sorted(m for m, k in kinds.items() if k in ("file", "anon"))
-                m = _pick_mapping(src, targets, focus)
-                kops.append(KhugepagedScan(Addr(m, 0)))
+    if b.swarm.khugepaged and src.choose(3, "gen:khugepaged") == 2:
+        kops = [b.kthread_op() for _ in range(1 + src.choose(2, "gen:kthread_ops"))]
         threads.append(ThreadSpec("K0", None, tuple(kops)))
-    prog = Program(tuple(procs), files, tuple(setup), tuple(threads), cfg, bugs)
-    prog.validate()
-    return prog
+    return b.build(threads)

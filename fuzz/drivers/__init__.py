@@ -15,8 +15,12 @@ DRIVERS = {
     "random": RandomDriver,
     "pct": PctDriver,
     "dfs": DfsDriver,
+    "hypothesis": None,          # imported on first use (Hypothesis is slow to import)
 }
 
 
 def make_driver(name: str, target, seed: int) -> Driver:
-    return DRIVERS[name](target, seed)
+    cls = DRIVERS[name]
+    if name == "hypothesis":
+        from .hypothesis_driver import HypothesisDriver as cls
+    return cls(target, seed)

@@ -1,0 +1,124 @@
+"""The Hypothesis driver's state machine: programs and interleavings grown rule by rule,
+shrunk together.
+
+``initialize`` draws the world (config, processes, mappings, the setup's touches) through
+the program generator; ``add_operation`` appends one operation to a thread;
+``run_for`` appends a schedule piece ("run T1 for 12 steps"). After every rule the
+invariant runs the program built so far from scratch with the pieces as its schedule
+(the rest by default) and fails on any report of the kernel's checkers (KASAN, lockdep,
+the data oracle, accounting, leaks, hangs). Because operations and pieces are rules,
+Hypothesis shrinks both at once; the failing case is printed as a ``.kprog``.
+
+Every draw goes through :class:`HypothesisSource`, a choice source over Hypothesis
+data, so the generator's "0 is the simplest" convention is also Hypothesis' shrink
+direction. The schedule is drawn in pieces (one draw per piece, not per step).
+"""
+
+from __future__ import annotations
+
+from hypothesis import note
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from core.program.generate import ProgramBuilder
+from core.program.program import ThreadSpec, run_program
+from core.sim import ChoiceSource, ReplaySource
+from core.sim.strategies import Pieces
+
+from .findings import make_finding
+from .target import Case, Target
+
+__all__ = ["HypothesisSource", "PtMachine", "machine_for", "ProgramFailed"]
+
+USER_THREADS = ("T0", "T1", "T2")
+THREADS = USER_THREADS + ("K0",)
+
+
+class ProgramFailed(AssertionError):
+    """The program built so far reports: the title, then the ``.kprog``."""
+
+
+class HypothesisSource(ChoiceSource):
+    """Choices drawn from Hypothesis data (which shrinks each toward 0)."""
+
+    def __init__(self, data):
+        super().__init__()
+        self.data = data
+
+    def _draw(self, n: int) -> int:
+        return self.data.draw(st.integers(0, n - 1))
+
+
+class PtMachine(RuleBasedStateMachine):
+    """Grows a program and its schedule; fails when a run of it reports. Subclass it
+    (or use :func:`machine_for`) to set ``target`` (bug switches, fixed config), and add
+    your own rules and invariants as for any Hypothesis state machine."""
+
+    target = Target()
+    max_ops = 4                  # per thread
+    stats = None                 # a drivers.Stats, when a driver counts executions
+    last_failure: Case | None = None
+
+    def __init__(self):
+        super().__init__()
+        self.builder: ProgramBuilder | None = None
+        self.procs: dict[str, str] = {}
+        self.ops: dict[str, list] = {}
+        self.pieces: list = []
+
+    # -- rules -------------------------------------------------------------------
+
+    @initialize(data=st.data())
+    def make_world(self, data):
+        self.builder = ProgramBuilder(HypothesisSource(data), bugs=self.target.bugs,
+                                      fixed=self.target.fixed)
+
+    @precondition(lambda self: self.builder is not None)
+    @rule(data=st.data(), thread=st.sampled_from(THREADS))
+    def add_operation(self, data, thread):
+        ops = self.ops.setdefault(thread, [])
+        if len(ops) >= self.max_ops or (ops and ops[-1].name == "exit"):
+            return
+        b = self.builder
+        b.src = HypothesisSource(data)
+        if thread == "K0":
+            ops.append(b.kthread_op())
+            return
+        if thread not in self.procs:
+            self.procs[thread] = b.thread_proc(USER_THREADS.index(thread))
+        ops.extend(b.user_ops(self.procs[thread]))
+
+    @precondition(lambda self: any(self.ops.values()))
+    @rule(thread=st.sampled_from(THREADS), steps=st.integers(1, 64))
+    def run_for(self, thread, steps):
+        self.pieces.append((thread, steps))
+
+    # -- the check ---------------------------------------------------------------
+
+    def program(self):
+        threads = []
+        for name in THREADS:
+            ops = self.ops.get(name)
+            if ops:
+                threads.append(ThreadSpec(name, self.procs.get(name), tuple(ops)))
+        return self.builder.build(threads)
+
+    @invariant()
+    def runs_without_a_report(self):
+        if self.builder is None or not any(self.ops.values()):
+            return
+        prog = self.program()
+        strategy = Pieces(self.pieces)
+        case = Case(prog, run_program(prog, ReplaySource(()), strategy), strategy.describe())
+        if self.stats is not None:
+            self.stats.add(case)
+        if case.found:
+            type(self).last_failure = case
+            text = make_finding(case, "ptfuzz's Hypothesis state machine").text()
+            note(text)
+            raise ProgramFailed(f"{case.outcome.title}\n{text}")
+
+
+def machine_for(target: Target, name: str = "PtMachineFor") -> type:
+    """A :class:`PtMachine` subclass for ``target``."""
+    return type(name, (PtMachine,), {"target": target, "last_failure": None})
