@@ -16,7 +16,7 @@ from core.bugs import NO_BUGS, BugSet
 from core.program.generate import generate_program
 from core.program.program import Outcome, Program, run_program
 
-__all__ = ["Target", "Case", "derive_seed"]
+__all__ = ["Target", "Case", "derive_seed", "interleaving_pairs"]
 
 
 def derive_seed(*parts) -> int:
@@ -68,3 +68,19 @@ class Case:
             if trace.steps[i][0] in tids:
                 return i - start
         return len(trace.steps) - start
+
+
+def interleaving_pairs(case, limit: int | None = None) -> set[tuple[int, int]]:
+    """Interleaving coverage: the pairs of sites (by registration index) that ran back to
+    back on different CPUs in the program's phase: a context switch from a thread about
+    to do one thing to a thread about to do another."""
+    steps = case.outcome.trace.steps
+    out = set()
+    prev_tid, prev_site = None, None
+    for i in range(case.outcome.start, len(steps) if limit is None else
+                   min(len(steps), case.outcome.start + limit)):
+        tid, s = steps[i]
+        if prev_tid is not None and tid != prev_tid:
+            out.add((prev_site.index, s.index))
+        prev_tid, prev_site = tid, s
+    return out

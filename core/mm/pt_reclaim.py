@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..kernel import spin_lock_nested, spin_trylock, spin_unlock
 from ..sim import site
 from .mmu_gather import pte_free_tlb
-from .pgtable import (pmd_clear, pmd_lock, pmd_lockptr, pmdp_get_lockless,
+from .pgtable import (pmd_clear, pmd_lock, pmd_lockptr, pmd_pgtable, pmdp_get_lockless,
                       pte_offset_map_rw_nolock, pte_unmap, pte_unmap_unlock, ptep_get)
 
 __all__ = ["reclaim_pt_is_enabled", "try_get_and_clear_pmd", "free_pte", "try_to_free_pte"]
@@ -46,8 +46,9 @@ S_FREE_PTE = site("free_pte:mm_dec_nr_ptes")
 
 
 def free_pte(ctx, mm, vpn: int, tlb, pmdval):
-    """Queue the detached table in the mmu_gather; one table fewer in the mm."""
-    yield from pte_free_tlb(ctx, tlb, pmdval, vpn)
+    """Queue the detached table (``pmd_pgtable(pmdval)``) in the mmu_gather; one table
+    fewer in the mm."""
+    yield from pte_free_tlb(ctx, tlb, pmd_pgtable(pmdval), vpn)
     yield S_FREE_PTE
     ctx.access(mm, S_FREE_PTE, True)
     mm.nr_ptes -= 1

@@ -25,7 +25,7 @@ from ..sim import ReplaySource, site
 from ..sim.strategies import RandomWalk, Replay, ScheduleLine
 from .ops import Mmap
 
-__all__ = ["Program", "ThreadSpec", "Outcome", "run_program", "ProgramError", "Env"]
+__all__ = ["Program", "ThreadSpec", "Outcome", "run_program", "strategy_for", "ProgramError", "Env"]
 
 
 class ProgramError(ValueError):
@@ -203,7 +203,8 @@ def _teardown(env: Env):
     return body
 
 
-def _strategy_for(program: Program, strategy):
+def strategy_for(program: Program, strategy):
+    """``strategy``, or the program's own schedule (a Replay), or the random walk."""
     if strategy is not None:
         return strategy
     if program.schedule is not None:
@@ -219,7 +220,7 @@ def run_program(program: Program, source=None, strategy=None, checkers=None,
     source)."""
     if source is None:
         source = ReplaySource(program.choices or ())
-    strategy = _strategy_for(program, strategy)
+    strategy = strategy_for(program, strategy)
     m = Machine(source, _Sequential(), program.config,
                 program.bugs if bugs is None else bugs, checkers)
     kernel, engine = m.kernel, m.engine

@@ -177,6 +177,8 @@ class Engine:
                 if r.thread is None:
                     r.thread, r.site = t.name, s.name
                 return r
+            except Exception as e:                      # noqa: BLE001
+                return self._model_error(t, s, e)
             else:
                 tp = type(trap)
                 if tp is Site:
@@ -210,6 +212,20 @@ class Engine:
                 return self._livelock(None, f"step bound {step_bound} reached")
         self.running = None
         return None
+
+    def _model_error(self, t, s, e: Exception) -> Report:
+        """A Python exception inside a step: the model (or a bug switch) reached a state
+        it has no answer for. It is a finding like any report, with a reproducer, never a
+        crash of the fuzzer; the fixed model must never produce one."""
+        import traceback
+        frames = traceback.extract_tb(e.__traceback__)
+        where = frames[-1].name if frames else s.func
+        r = Report(f"model error: {type(e).__name__} in {where}", "model-error",
+                   thread=t.name, site=s.name)
+        r.add("exception", f"{type(e).__name__}: {e}")
+        for fr in frames[-6:]:
+            r.add("at", f"{fr.filename.rsplit('/', 2)[-2:][-1]}:{fr.lineno} {fr.name}")
+        return r
 
     def _deadlock(self) -> Report:
         stuck = [t for t in self.threads if t.state is WAITING]

@@ -44,6 +44,20 @@ def test_a_thread_that_yields_something_else_is_a_model_error():
         e.spawn("A", bad)
 
 
+def test_an_exception_inside_a_step_ends_the_run_with_a_model_error_report():
+    def broken(t):
+        yield STEP[0]
+        yield STEP[1]
+        {}["missing"]                                   # the model has a bug here
+
+    e = engine()
+    e.spawn("A", broken)
+    res = e.run()
+    assert res.title == "model error: KeyError in broken"
+    assert res.report.thread == "A" and res.report.site == "sim_test_thread:step1"
+    assert list(res.trace.lines()) == ["A@sim_test_thread:step0", "A@sim_test_thread:step1"]
+
+
 def test_wait_queue_parks_until_woken():
     wq = WaitQueue("flag")
     box = {"flag": False}

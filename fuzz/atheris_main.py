@@ -1,0 +1,117 @@
+"""The atheris driver's fuzz target, as a libFuzzer process:
+
+    python -m fuzz.atheris_main [--bug NAME]... [--config K=V]... [--out DIR]
+        [--seeds PATH]... [--no-pair-coverage] [-- LIBFUZZER_OPTION...]
+
+Only ``core`` is instrumented (instrumenting everything takes half a minute at start-up
+and measures the fuzzer rather than the model). Inputs are decoded by
+:mod:`fuzz.byte_input`; ``.kprog`` files given with ``--seeds`` become seed programs
+(the odd input form), and ``--seeds`` directories of raw inputs are passed to libFuzzer
+as corpus directories. With pair coverage on, every pair of sites that ran back to back
+on different CPUs bumps one of 4096 extra libFuzzer counters, so a new interleaving
+counts as new coverage, not only a new line of the model.
+
+A report is written to ``--out`` as a ``.kprog`` (the failing interleaving as schedule
+lines) and the raw input next to it (``.bytes``); then the target raises, and libFuzzer
+stops with its crash file. Defaults added unless given: ``-max_len=1024``
+(a run's choices fit) and ``-len_control=0`` (libFuzzer's slow growth from 4-byte inputs
+otherwise makes most early schedules "always the first thread").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+PAIR_BUCKETS = 4096
+DEFAULT_LIBFUZZER = ("-max_len=1024", "-len_control=0")
+FINDING_MARK = "PTFUZZ-FINDING "
+
+
+class FoundReport(Exception):
+    """Raised from the target when a run reports (libFuzzer records it as a crash)."""
+
+
+def _parse(argv):
+    if "--" in argv:
+        i = argv.index("--")
+        ours, libfuzzer = argv[:i], argv[i + 1:]
+    else:
+        ours, libfuzzer = argv, []
+    p = argparse.ArgumentParser(prog="python -m fuzz.atheris_main",
+                                description=__doc__.splitlines()[0])
+    p.add_argument("--bug", action="append", default=[])
+    p.add_argument("--config", action="append", default=[])
+    p.add_argument("--out", default="ptfuzz-findings")
+    p.add_argument("--seeds", action="append", default=[],
+                   help=".kprog files or folders of them, or folders of raw inputs")
+    p.add_argument("--no-pair-coverage", action="store_true")
+    p.add_argument("--found-by", default="ptfuzz fuzz --driver atheris")
+    return p.parse_args(ours), list(libfuzzer)
+
+
+def _seed_paths(paths):
+    kprogs, corpora = [], []
+    for path in paths:
+        if os.path.isdir(path):
+            files = sorted(os.listdir(path))
+            ks = [os.path.join(path, f) for f in files if f.endswith(".kprog")]
+            kprogs += ks
+            if not ks:
+                corpora.append(path)
+        else:
+            kprogs.append(path)
+    return kprogs, corpora
+
+
+def main(argv=None) -> int:
+    args, libfuzzer = _parse(list(sys.argv[1:] if argv is None else argv))
+    import atheris
+
+    with atheris.instrument_imports(include=["core"]):
+        import core.program.generate  # noqa: F401
+        import core.program.kprog  # noqa: F401
+        import core.program.program  # noqa: F401
+    from core.program.kprog import load
+
+    from .byte_input import run_bytes
+    from .findings import make_finding
+    from .fuzz_cmd import make_target
+    from .target import interleaving_pairs
+
+    target = make_target(args.bug, args.config)
+    kprogs, corpora = _seed_paths(args.seeds)
+    seeds = [load(p) for p in kprogs]
+    base = None
+    if not args.no_pair_coverage and hasattr(atheris, "_reserve_counter"):
+        base = atheris._reserve_counter()
+        for _ in range(PAIR_BUCKETS - 1):
+            atheris._reserve_counter()
+    trace_branch = getattr(atheris, "_trace_branch", None)
+
+    def test_one_input(data: bytes) -> None:
+        case = run_bytes(data, target, seeds)
+        if base is not None and trace_branch is not None:
+            for a, b in interleaving_pairs(case):
+                trace_branch(base + (a * 1000003 + b) % PAIR_BUCKETS)
+        if case.found:
+            finding = make_finding(case, args.found_by)
+            path = finding.write(args.out)
+            with open(path[:-len(".kprog")] + ".bytes", "wb") as fh:
+                fh.write(data)
+            print(finding.report, flush=True)
+            print(FINDING_MARK + path, flush=True)
+            raise FoundReport(case.outcome.title)
+
+    opts = list(libfuzzer)
+    for d in DEFAULT_LIBFUZZER:
+        if not any(o.startswith(d.split("=")[0] + "=") for o in opts):
+            opts.append(d)
+    atheris.Setup([sys.argv[0]] + opts + corpora, test_one_input)
+    atheris.Fuzz()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
