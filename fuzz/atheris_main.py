@@ -27,6 +27,7 @@ import sys
 PAIR_BUCKETS = 4096
 DEFAULT_LIBFUZZER = ("-max_len=1024", "-len_control=0")
 FINDING_MARK = "PTFUZZ-FINDING "
+STATS_MARK = "PTFUZZ-STATS "
 
 
 class FoundReport(Exception):
@@ -90,8 +91,14 @@ def main(argv=None) -> int:
             atheris._reserve_counter()
     trace_branch = getattr(atheris, "_trace_branch", None)
 
+    counts = [0, 0]
+
     def test_one_input(data: bytes) -> None:
         case = run_bytes(data, target, seeds)
+        counts[0] += 1
+        counts[1] += case.outcome.nsteps
+        if counts[0] % 16 == 0:
+            print(f"{STATS_MARK}{counts[0]} {counts[1]}", flush=True)
         if base is not None and trace_branch is not None:
             for a, b in interleaving_pairs(case):
                 trace_branch(base + (a * 1000003 + b) % PAIR_BUCKETS)
@@ -101,6 +108,7 @@ def main(argv=None) -> int:
             with open(path[:-len(".kprog")] + ".bytes", "wb") as fh:
                 fh.write(data)
             print(finding.report, flush=True)
+            print(f"{STATS_MARK}{counts[0]} {counts[1]}", flush=True)
             print(FINDING_MARK + path, flush=True)
             raise FoundReport(case.outcome.title)
 

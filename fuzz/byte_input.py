@@ -3,9 +3,11 @@
 An input is decoded by the project's invertible choice decoder
 (:class:`~core.sim.choices.BytesSource`). Its first byte says what the rest means:
 
-* even: a generated program. The rest answers every choice: the program's generation,
-  then the run (thread picks of the random walk, and data choices), so a mutation can
-  change the program, the interleaving, or both.
+* even: a generated program under PCT. The rest answers every choice: the program's
+  generation, PCT's depth and k, its priorities and change points, and the run's data
+  choices, so a mutation can change the program, the interleaving, or both, and an
+  interleaving costs a few bytes (a random walk would take one byte per step, and
+  libFuzzer's mutations would rarely keep a thread running long enough).
 * odd: a seed program. The next byte picks one of the seed ``.kprog`` files (modulo
   their number); the rest answers the run's choices.
 
@@ -20,11 +22,13 @@ from dataclasses import replace
 
 from core.program.program import Outcome, Program, run_program, strategy_for
 from core.sim import BytesSource, ReplaySource, encode_bytes
-from core.sim.strategies import RandomWalk, Strategy, first_option
+from core.sim.strategies import PCT, RandomWalk, Strategy, first_option
 
 from .target import Case
 
-__all__ = ["run_bytes", "kprog_to_bytes"]
+__all__ = ["run_bytes", "kprog_to_bytes", "PCT_KS"]
+
+PCT_KS = (150, 300, 600)          # PCT's k, chosen by the input
 
 
 def run_bytes(data: bytes, target, seeds=()) -> Case:
@@ -35,7 +39,11 @@ def run_bytes(data: bytes, target, seeds=()) -> Case:
         src = BytesSource(data[2:])
         return Case(prog, run_program(prog, src, RandomWalk()), "random walk over bytes")
     src = BytesSource(data[1:])
-    return target.run(src, RandomWalk())
+    prog = target.program(src)
+    depth = 2 + src.choose(2, "pct_depth")
+    k = PCT_KS[src.choose(len(PCT_KS), "pct_k")]
+    strategy = PCT(depth=depth, k=k)
+    return Case(prog, run_program(prog, src, strategy), strategy.describe())
 
 
 class _Encoder(Strategy):

@@ -3,7 +3,9 @@ shrunk together.
 
 ``initialize`` draws the world (config, processes, mappings, the setup's touches) through
 the program generator; ``add_operation`` appends one operation to a thread;
-``run_for`` appends a schedule piece ("run T1 for 12 steps"). After every rule the
+``run_for`` appends a schedule piece ("run T1 for 12 steps"); ``randomize_rest`` draws one
+seed that schedules everything after the pieces by PCT (without it, the threads run to
+their ends in turn). After every rule the
 invariant runs the program built so far from scratch with the pieces as its schedule
 (the rest by default) and fails on any report of the kernel's checkers (KASAN, lockdep,
 the data oracle, accounting, leaks, hangs). Because operations and pieces are rules,
@@ -22,8 +24,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from core.program.generate import ProgramBuilder
 from core.program.program import ThreadSpec, run_program
-from core.sim import ChoiceSource, ReplaySource
-from core.sim.strategies import Pieces
+from core.sim import ChoiceSource, RandomSource, ReplaySource
+from core.sim.strategies import PCT, Pieces
 
 from .findings import make_finding
 from .target import Case, Target
@@ -57,6 +59,7 @@ class PtMachine(RuleBasedStateMachine):
     target = Target()
     max_ops = 4                  # per thread
     stats = None                 # a drivers.Stats, when a driver counts executions
+    k_estimate = 300             # PCT's k for the rest of a run: the last run's length
     last_failure: Case | None = None
 
     def __init__(self):
@@ -65,6 +68,7 @@ class PtMachine(RuleBasedStateMachine):
         self.procs: dict[str, str] = {}
         self.ops: dict[str, list] = {}
         self.pieces: list = []
+        self.rest: tuple[int, int] | None = None     # (PCT depth, seed) after the pieces
 
     # -- rules -------------------------------------------------------------------
 
@@ -93,6 +97,11 @@ class PtMachine(RuleBasedStateMachine):
     def run_for(self, thread, steps):
         self.pieces.append((thread, steps))
 
+    @precondition(lambda self: any(self.ops.values()))
+    @rule(depth=st.integers(2, 3), seed=st.integers(1, 2**32 - 1))
+    def randomize_rest(self, depth, seed):
+        self.rest = (depth, seed)
+
     # -- the check ---------------------------------------------------------------
 
     def program(self):
@@ -108,8 +117,14 @@ class PtMachine(RuleBasedStateMachine):
         if self.builder is None or not any(self.ops.values()):
             return
         prog = self.program()
-        strategy = Pieces(self.pieces)
-        case = Case(prog, run_program(prog, ReplaySource(()), strategy), strategy.describe())
+        if self.rest is None:
+            source, strategy = ReplaySource(()), Pieces(self.pieces)
+        else:
+            depth, seed = self.rest
+            source = RandomSource(seed)
+            strategy = Pieces(self.pieces, PCT(depth=depth, k=self.k_estimate))
+        case = Case(prog, run_program(prog, source, strategy), strategy.describe())
+        type(self).k_estimate = max(8, case.threads_steps)
         if self.stats is not None:
             self.stats.add(case)
         if case.found:

@@ -499,6 +499,9 @@ def wp_page_copy(ctx, vmf: Vmf, orig: Pte):
         add_mm_counter(ctx, mm, MM_ANONPAGES, 1)
         folio_add_new_anon_rmap(ctx, new_folio, vma, vmf.vpn)
         table.slots[i] = Pte(new_folio, 0, True, True, True, False)
+        # The private copy is what this address holds from now on: the old page as it
+        # was when copied (a store to the file since then does not reach it).
+        ctx.event("page_filled", mm, vmf.vpn, new_folio.data[0])
         if old is not None:
             add_mm_counter(ctx, mm, mm_counter(old), -1)
             folio_remove_rmap(ctx, old, S_COPY_SET)

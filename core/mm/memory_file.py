@@ -248,6 +248,8 @@ def finish_fault(ctx, vmf: Vmf, folio, cow):
     if cow is not None:
         folio_add_new_anon_rmap(ctx, cow, vma, vmf.vpn)
         table.slots[i] = Pte(cow, 0, True, True, True, False)
+        # The private copy holds the file page as it was when copied.
+        ctx.event("page_filled", vma.mm, vmf.vpn, cow.data[0])
         add_mm_counter(ctx, mm, MM_ANONPAGES, 1)
     else:
         page = vma.page_index(vmf.vpn) - folio.index

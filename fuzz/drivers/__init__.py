@@ -16,6 +16,7 @@ DRIVERS = {
     "pct": PctDriver,
     "dfs": DfsDriver,
     "hypothesis": None,          # imported on first use (Hypothesis is slow to import)
+    "atheris": None,             # runs libFuzzer in a child process
 }
 
 
@@ -23,4 +24,6 @@ def make_driver(name: str, target, seed: int) -> Driver:
     cls = DRIVERS[name]
     if name == "hypothesis":
         from .hypothesis_driver import HypothesisDriver as cls
+    elif name == "atheris":
+        from .atheris_driver import AtherisDriver as cls
     return cls(target, seed)

@@ -100,3 +100,45 @@ def test_the_oracle_reports_a_load_that_disagrees_with_the_abstract_memory(monke
     oracle.on_event(_Ctx(), "pte_zapped", type("V", (), {"mm": mm})(), 2)
     oracle.on_event(_Ctx(), "user_access", mm, 2, folio, 0, False, 0)
     assert oracle.checked == 3
+
+
+COW_SNAPSHOT = """
+    kprog 1
+    # T0's write to the private file mapping m1+7 copies the page (wp_page_copy) and
+    # installs the copy; before T0's store lands, T1 (another process, shared mapping of
+    # the same file) writes 12 to the file, and T2 reads m1+7. T2 sees the copy: the
+    # file as it was when copied (1007), not the file now.
+    setup {
+      p0 = process
+      p1 = process
+      f0 = file pages=16
+      m1 = mmap p0 private f0 pages=8
+      m4 = mmap p1 shared f0 pages=8
+      read m1+7
+    }
+    T0 on p0 {
+      write m1+7 value=11
+    }
+    T1 on p1 {
+      write m4+7 value=12
+    }
+    T2 on p0 {
+      read m1+7
+    }
+    schedule {
+      T0 until wp_page_copy:pte_same_recheck
+      T1 finish
+      T0 until user_write:retry_after_fault
+      T2 finish
+      T0 finish
+      *
+    }
+"""
+
+
+def test_a_private_copy_holds_the_file_as_it_was_when_copied():
+    o = raced(COW_SNAPSHOT)
+    assert o.results["T0"] == [11] and o.results["T1"] == [12] and o.results["T2"] == [1007]
+    assert "wp_page_copy:set_pte_at" in steps(o, "T0")
+    c = control(COW_SNAPSHOT, ["T1 finish", "T2 finish", "T0 finish"])
+    assert c.results["T2"] == [12]                  # read before the copy: the file
