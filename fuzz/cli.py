@@ -29,8 +29,8 @@ def _cmd_list(args) -> int:
 
     defaults = Config()
     info = {
-        "bugs": [{"name": b.name, "title": b.title, "summary": b.summary, "fix": b.fix,
-                  "file": b.file} for b in REGISTRY.values()],
+        "bugs": [{"name": b.name, "title": b.title, "also": list(b.also), "summary": b.summary,
+                  "fix": b.fix, "file": b.file} for b in REGISTRY.values()],
         "operations": OPERATIONS,
         "configs": [{"name": k, "default": getattr(defaults, k), "help": v}
                     for k, v in CONFIG_HELP.items()],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
-from core.bugs import BugError, BugSet
+from core.bugs import REGISTRY, BugError, BugSet
 from core.kernel import ConfigError
 from core.kernel.config import Config
 from core.sim import RandomSource
@@ -102,6 +102,12 @@ def run_fuzz_command(args) -> int:
     finding = make_finding(case, f"{_command_line(args)} (execution {stats.executions})")
     print(finding.report)
     path = finding.write(args.out)
+    known = [b for b in sorted(target.bugs) if REGISTRY[b].produces(finding.title)]
+    if known:
+        print(f"a report the bug switch {', '.join(known)} is known to produce")
+    elif target.bugs:
+        print("not a report the bug switches on are known to produce: check whether the "
+              f"fixed model passes it (ptfuzz replay --bugs none {path})")
     print(f"found after {stats.executions:,} executions in {stats.elapsed():.1f} s; "
           f"written to {path}" + ("" if finding.replays else
                                   f" (WARNING: it replays to '{finding.replay_title}')"))

@@ -19,6 +19,7 @@ direction. The schedule is drawn in pieces (one draw per piece, not per step).
 from __future__ import annotations
 
 from hypothesis import note
+from hypothesis import target as hypothesis_target
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -28,7 +29,7 @@ from core.sim import ChoiceSource, RandomSource, ReplaySource
 from core.sim.strategies import PCT, Pieces
 
 from .findings import make_finding
-from .target import Case, Target
+from .target import Case, Target, interleaving_pairs
 
 __all__ = ["HypothesisSource", "PtMachine", "machine_for", "ProgramFailed"]
 
@@ -59,7 +60,7 @@ class PtMachine(RuleBasedStateMachine):
     target = Target()
     max_ops = 4                  # per thread
     stats = None                 # a drivers.Stats, when a driver counts executions
-    k_estimate = 300             # PCT's k for the rest of a run: the last run's length
+    pair_feedback = True         # target() the most distinct site pairs a run switched at
     last_failure: Case | None = None
 
     def __init__(self):
@@ -69,6 +70,8 @@ class PtMachine(RuleBasedStateMachine):
         self.ops: dict[str, list] = {}
         self.pieces: list = []
         self.rest: tuple[int, int] | None = None     # (PCT depth, seed) after the pieces
+        self.best_pairs = 0
+        self.k_estimate = 300        # PCT's k for the rest of a run: the last run's length
 
     # -- rules -------------------------------------------------------------------
 
@@ -124,14 +127,22 @@ class PtMachine(RuleBasedStateMachine):
             source = RandomSource(seed)
             strategy = Pieces(self.pieces, PCT(depth=depth, k=self.k_estimate))
         case = Case(prog, run_program(prog, source, strategy), strategy.describe())
-        type(self).k_estimate = max(8, case.threads_steps)
+        self.k_estimate = max(8, case.threads_steps)
         if self.stats is not None:
             self.stats.add(case)
+        if self.pair_feedback:
+            self.best_pairs = max(self.best_pairs, len(interleaving_pairs(case)))
         if case.found:
             type(self).last_failure = case
             text = make_finding(case, "ptfuzz's Hypothesis state machine").text()
             note(text)
             raise ProgramFailed(f"{case.outcome.title}\n{text}")
+
+    def teardown(self):
+        # Interleaving coverage as Hypothesis' optimisation target: examples whose runs
+        # switch between threads at more distinct pairs of sites are preferred.
+        if self.pair_feedback and self.best_pairs:
+            hypothesis_target(float(self.best_pairs), label="site pairs at switches")
 
 
 def machine_for(target: Target, name: str = "PtMachineFor") -> type:

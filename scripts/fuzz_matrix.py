@@ -3,7 +3,7 @@
 bug (and each driver with no switch), two at a time, and print a table: exit status,
 title, executions and seconds. The issue's acceptance check, as a script.
 
-    python scripts/fuzz_matrix.py [--time 60] [--seed 1] [--drivers random,pct,...]
+    python scripts/fuzz_matrix.py [--time 60 | --runs N] [--seed 1] [--drivers random,...]
 """
 
 import argparse
@@ -20,9 +20,9 @@ sys.path.insert(0, ROOT)
 from core.bugs import REGISTRY  # noqa: E402
 
 
-def run(driver, bug, seed, seconds, out):
+def run(driver, bug, seed, seconds, out, runs=None):
     cmd = [sys.executable, "-m", "fuzz.cli", "fuzz", "--driver", driver, "--seed", str(seed),
-           "--time", str(seconds), "--out", out]
+           "--out", out] + (["--runs", str(runs)] if runs else ["--time", str(seconds)])
     if bug:
         cmd += ["--bug", bug]
     t0 = time.perf_counter()
@@ -42,10 +42,14 @@ def main() -> int:
     a.add_argument("--drivers", default="random,pct,hypothesis,atheris")
     a.add_argument("--out", default="/tmp/ptfuzz-matrix")
     a.add_argument("--jobs", type=int, default=2)
+    a.add_argument("--runs", type=int, default=None, help="an execution budget instead")
+    a.add_argument("--no-clean", action="store_true", help="skip the runs with no switch")
     args = a.parse_args()
-    jobs = [(d, b) for d in args.drivers.split(",") for b in [*REGISTRY, None]]
+    jobs = [(d, b) for d in args.drivers.split(",")
+            for b in [*REGISTRY] + ([] if args.no_clean else [None])]
     with ThreadPoolExecutor(args.jobs) as ex:
-        futs = [ex.submit(run, d, b, args.seed, args.time, args.out) for d, b in jobs]
+        futs = [ex.submit(run, d, b, args.seed, args.time, args.out, args.runs)
+                for d, b in jobs]
         for f in futs:
             d, b, code, title, execs, dt = f.result()
             print(f"{d:11} {b:36} exit {code}  {execs:>9} execs {dt:6.1f}s  {title}",

@@ -2,7 +2,7 @@
 
 A bug switch re-creates one historical kernel mistake at the exact line its fix changed,
 marked there with a ``# BUG(name):`` comment. Each entry says what the switch does, where
-the fix is (commit or lore link), which model file holds it and which report title the
+the fix is (commit or lore link), which model file holds it and which report titles the
 bug produces. Switches compose: any subset can be on at once.
 """
 
@@ -23,7 +23,14 @@ class BugSwitch:
     summary: str
     fix: str            # kernel commit or lore link of the fix
     file: str           # the model module that holds the switch
-    title: str          # the expected report title (or its stable prefix)
+    title: str          # the report title of its reproducer
+    # Other titles (prefixes) the same mistake produces under other interleavings: a
+    # freed table may be read by a fault or written by a zap, a ptlock taken by rmap...
+    also: tuple = ()
+
+    def produces(self, title: str) -> bool:
+        """Whether a report titled ``title`` is this bug's doing."""
+        return title == self.title or any(title.startswith(p) for p in self.also)
 
 
 REGISTRY: dict[str, BugSwitch] = {}

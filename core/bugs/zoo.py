@@ -37,7 +37,8 @@ ZOO = [
         "mainline 718b13861d22 (\"x86: mm: free page table pages by RCU instead of semi "
         "RCU\")",
         "core/mm/mmu_gather.py",
-        "BUG: KASAN: use-after-free Read in handle_pte_fault")),
+        "BUG: KASAN: use-after-free Read in handle_pte_fault",
+        also=("BUG: KASAN: use-after-free", "BUG: KASAN: slab-use-after-free"))),
     register(BugSwitch(
         "ptlock-free-immediate",
         "with ALLOC_SPLIT_PTLOCKS, the ptlock object is freed (pagetable_dtor) when the table "
@@ -45,7 +46,8 @@ ZOO = [
         "v4 12/11 \"mm: pgtable: make ptlock be freed by RCU\" (later the dtor moved into "
         "__tlb_remove_table); syzbot 1c58afed1cfd2f57efee",
         "core/mm/mmu_gather.py",
-        "BUG: KASAN: slab-use-after-free Read in __pte_offset_map_lock")),
+        "BUG: KASAN: slab-use-after-free Read in __pte_offset_map_lock",
+        also=("BUG: KASAN: slab-use-after-free",))),
     register(BugSwitch(
         "reclaim-after-ptl-drop",
         "zap_pte_range() keeps direct_reclaim after dropping the PTE lock midway "
@@ -61,7 +63,8 @@ ZOO = [
         "the 2023 rule that every PTE writer revalidates (Hugh Dickins, \"mm: "
         "pte_offset_map_lock() may fail\"); 2.4 of process_addrs.rst",
         "core/mm/pgtable.py",
-        "BUG: Bad rss-counter state")),
+        "BUG: Bad rss-counter state",
+        also=("BUG: KASAN: invalid-free in tlb_table_flush", "BUG: KASAN: use-after-free"))),
     register(BugSwitch(
         "collapse-vma-lock-after-pmd-check",
         "collapse_huge_page() checks the pmd before write-locking the VMA: a MADV_DONTNEED "

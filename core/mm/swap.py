@@ -13,7 +13,7 @@ Simplified: no swap devices, clusters or readahead; writeback is synchronous.
 from __future__ import annotations
 
 from ..sim import site
-from .folio import folio_put, folio_put_now, folio_trylock, folio_unlock
+from .folio import folio_put, folio_put_now, folio_try_get, folio_trylock, folio_unlock
 from .types import SwapSlot
 
 __all__ = ["add_to_swap", "swap_free", "delete_from_swap_cache", "free_swap_cache",
@@ -72,13 +72,33 @@ def free_swap_cache(ctx, folio):
     yield from folio_unlock(ctx, folio, S_FSC_UNLOCK)
 
 
+S_TRS_LOOKUP = site("__try_to_reclaim_swap:filemap_get_entry")
+S_TRS_GET = site("__try_to_reclaim_swap:folio_try_get")
+S_TRS_TRYLOCK = site("__try_to_reclaim_swap:folio_trylock")
+S_TRS_FREE = site("__try_to_reclaim_swap:delete_from_swap_cache")
+S_TRS_UNLOCK = site("__try_to_reclaim_swap:folio_unlock")
+S_TRS_PUT = site("__try_to_reclaim_swap:folio_put")
+
+
 def free_swap_and_cache(ctx, slot, site_):
-    """``free_swap_and_cache``: drop a swap entry (the caller yielded at ``site_``), then try
-    to let go of the swap-cache folio if it was the last reference."""
+    """mm/swapfile.c ``free_swap_and_cache_nr``: drop a swap entry (the caller yielded at
+    ``site_``); if only the swap cache still holds the slot, ``__try_to_reclaim_swap``
+    (``TTRS_UNMAPPED``): take a reference on the cached folio (the caller has none),
+    trylock it, and delete it from the swap cache if nothing maps it."""
     swap_free(ctx, slot, site_)
-    folio = slot.folio
-    if folio is not None:
-        yield from free_swap_cache(ctx, folio)
+    if slot.count or slot.folio is None:
+        return
+    yield S_TRS_LOOKUP
+    ctx.access(slot, S_TRS_LOOKUP, False)
+    folio = slot.folio                                  # filemap_get_folio()
+    if folio is None or not (yield from folio_try_get(ctx, folio, S_TRS_GET)):
+        return
+    if (yield from folio_trylock(ctx, folio, S_TRS_TRYLOCK)):
+        yield S_TRS_FREE
+        if folio.swap is slot and not folio.mapcount and not slot.count:
+            delete_from_swap_cache(ctx, folio, S_TRS_FREE)
+        yield from folio_unlock(ctx, folio, S_TRS_UNLOCK)
+    yield from folio_put(ctx, folio, S_TRS_PUT)
 
 
 S_DRAIN_TRYLOCK = site("drain_swap_cache:folio_trylock")

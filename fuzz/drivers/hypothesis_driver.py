@@ -1,7 +1,10 @@
 """The hypothesis driver: the state machine of :mod:`fuzz.machine` run by Hypothesis, in
 batches of examples (each batch seeded from the driver's seed and its number) until the
-budget is spent or an example fails; a failure is shrunk by Hypothesis (operations and
-schedule pieces together) before it is returned."""
+budget is spent or an example fails. The failing case is returned as found: Hypothesis'
+shrinking (operations and schedule pieces together) has no budget of its own and can
+take far more executions than the search, so it is off here and on where the machine
+runs as a test (``tests/properties/test_machine.py``); findings are minimized by
+``ptfuzz minimize``."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ class HypothesisDriver(Driver):
     name = "hypothesis"
 
     def __init__(self, target, seed_: int, batch: int = 25, steps: int = 24,
-                 shrink: bool = True):
+                 shrink: bool = False):
         super().__init__(target, seed_)
         self.batch = batch
         self.steps = steps

@@ -1,14 +1,15 @@
 """The Hypothesis state machine of the hypothesis driver (fuzz/machine.py) as a stateful
 test: on the fixed model, no program it grows, under any schedule pieces, reports.
-With a bug switch on, it fails, and the failure carries a replayable ``.kprog``."""
+With a bug switch on, the hypothesis driver finds it and the finding replays."""
 
-from hypothesis import HealthCheck, Phase, settings
-from hypothesis.stateful import run_state_machine_as_test
+from hypothesis import settings
 
 from core.bugs import BugSet
 from core.program.kprog import loads
 from core.program.program import run_program
-from fuzz.machine import ProgramFailed, PtMachine, machine_for
+from fuzz.drivers import Budget, make_driver
+from fuzz.findings import make_finding
+from fuzz.machine import PtMachine
 from fuzz.target import Target
 
 PtMachine.TestCase.settings = settings(PtMachine.TestCase.settings, stateful_step_count=20,
@@ -16,20 +17,12 @@ PtMachine.TestCase.settings = settings(PtMachine.TestCase.settings, stateful_ste
 TestFixedModelNeverReports = PtMachine.TestCase
 
 
-def test_with_a_bug_switch_the_machine_fails_with_a_replayable_kprog():
-    machine = machine_for(Target(BugSet.parse(["collapse-vma-lock-after-pmd-check"])),
-                          "PtMachineCollapseBug")
-    config = settings(max_examples=400, stateful_step_count=20, deadline=None,
-                      database=None, derandomize=True, phases=[Phase.generate],
-                      suppress_health_check=list(HealthCheck))
-    try:
-        run_state_machine_as_test(machine, settings=config)
-    except ProgramFailed as e:
-        title, text = str(e).split("\n", 1)
-    else:
-        raise AssertionError("the machine did not find the bug")
-    assert title == "BUG: Bad pmd in __pte_offset_map"
-    prog = loads(text)
-    assert prog.expect == title
-    assert run_program(prog).title == title
-    assert machine.last_failure.outcome.title == title
+def test_with_a_bug_switch_the_machine_finds_it_and_the_finding_replays():
+    target = Target(BugSet.parse(["collapse-vma-lock-after-pmd-check"]))
+    case, stats = make_driver("hypothesis", target, 2).search(Budget(runs=3000))
+    assert case is not None and case.outcome.title == "BUG: Bad pmd in __pte_offset_map"
+    assert stats.executions <= 3000
+    finding = make_finding(case, "a test")
+    prog = loads(finding.text())
+    assert prog.expect == case.outcome.title
+    assert run_program(prog).title == case.outcome.title
