@@ -3,11 +3,11 @@
 An input is decoded by the project's invertible choice decoder
 (:class:`~core.sim.choices.BytesSource`). Its first byte says what the rest means:
 
-* even: a generated program under PCT. The rest answers every choice: the program's
-  generation, PCT's depth and k, its priorities and change points, and the run's data
-  choices, so a mutation can change the program, the interleaving, or both, and an
-  interleaving costs a few bytes (a random walk would take one byte per step, and
-  libFuzzer's mutations would rarely keep a thread running long enough).
+* even: a generated program. The rest answers every choice: the program's generation,
+  then the run, so a mutation can change the program, the interleaving, or both. Bit 1
+  of the first byte picks the scheduler: the random walk (one byte a step: fine-grained
+  interleavings) or PCT (its depth, k, priorities and change points: a few bytes, and a
+  thread can run long stretches, which a random walk over fuzzed bytes rarely does).
 * odd: a seed program. The next byte picks one of the seed ``.kprog`` files (modulo
   their number); the rest answers the run's choices.
 
@@ -39,6 +39,8 @@ def run_bytes(data: bytes, target, seeds=()) -> Case:
         src = BytesSource(data[2:])
         return Case(prog, run_program(prog, src, RandomWalk()), "random walk over bytes")
     src = BytesSource(data[1:])
+    if not data or not data[0] & 2:
+        return target.run(src, RandomWalk())
     prog = target.program(src)
     depth = 2 + src.choose(2, "pct_depth")
     k = PCT_KS[src.choose(len(PCT_KS), "pct_k")]

@@ -64,7 +64,7 @@ ZOO = [
         "pte_offset_map_lock() may fail\"); 2.4 of process_addrs.rst",
         "core/mm/pgtable.py",
         "BUG: Bad rss-counter state",
-        also=("BUG: KASAN: invalid-free in tlb_table_flush", "BUG: KASAN: use-after-free"))),
+        also=("BUG: KASAN: invalid-free", "BUG: KASAN: use-after-free"))),
     register(BugSwitch(
         "collapse-vma-lock-after-pmd-check",
         "collapse_huge_page() checks the pmd before write-locking the VMA: a MADV_DONTNEED "

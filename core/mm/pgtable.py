@@ -231,8 +231,10 @@ S_PTLOCK_FREE = site("ptlock_free:kmem_cache_free")
 
 
 def pagetable_dtor(ctx, table):
-    """``pagetable_dtor``: ``ptlock_free`` (a kmem_cache free when the lock was allocated)."""
-    if table.ptlock is not None:
+    """``pagetable_dtor``: ``ptlock_free`` (a kmem_cache free when the lock was allocated).
+    pfn 0's page (``pmd_pgtable()`` of a none pmd, under a bug switch) has no ptlock: the
+    free that follows reports it."""
+    if getattr(table, "ptlock", None) is not None:
         lk, table.ptlock = table.ptlock, None
         yield from ctx.kernel.alloc.free(ctx, lk, S_PTLOCK_FREE, Ptlock)
 

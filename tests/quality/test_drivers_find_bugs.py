@@ -1,0 +1,86 @@
+"""Each driver finds each public bug switch within a fixed budget of executions from a
+fixed seed (deterministic: the same seed finds it after the same count every time).
+
+Budgets are the executions seed 1 needed (``python scripts/fuzz_matrix.py --runs N``),
+rounded up by a quarter so that a small change to the model does not fail the test; a
+large change (a bug now much harder to find) does. Searches longer than a few seconds are
+marked slow (``pytest -m slow``). The title must be one the switch is known to produce.
+
+The hypothesis driver's counts are not exact: Hypothesis' own generation differs with
+the process's memory layout (the same seed, another set of imported modules, another
+example sequence), so its budgets carry a wider margin (``MARGIN``).
+"""
+
+import pytest
+
+from core.bugs import REGISTRY, BugSet
+from fuzz.drivers import Budget, make_driver
+from fuzz.drivers.atheris_driver import atheris_available
+from fuzz.target import Target
+
+SEED = 1
+SLOW_ABOVE = 5000          # executions; above this the test is marked slow
+
+# (driver, bug): executions seed 1 needed.
+NEEDED = {
+    ("random", "retract-no-pmd-recheck"): 27417,
+    ("random", "uffd-move-no-dst-pmd-recheck"): 6803,
+    ("random", "pt-reclaim-semi-rcu"): 2667,
+    ("random", "ptlock-free-immediate"): 2819,
+    ("random", "reclaim-after-ptl-drop"): 3582,
+    ("random", "pte-map-lock-no-pmd-same"): 1305,
+    ("random", "collapse-vma-lock-after-pmd-check"): 514,
+    ("pct", "retract-no-pmd-recheck"): 21472,
+    ("pct", "uffd-move-no-dst-pmd-recheck"): 32139,
+    ("pct", "pt-reclaim-semi-rcu"): 314,
+    ("pct", "ptlock-free-immediate"): 23056,
+    ("pct", "reclaim-after-ptl-drop"): 995,
+    ("pct", "pte-map-lock-no-pmd-same"): 314,
+    ("pct", "collapse-vma-lock-after-pmd-check"): 421,
+    ("hypothesis", "retract-no-pmd-recheck"): 36221,
+    ("hypothesis", "pt-reclaim-semi-rcu"): 9207,
+    ("hypothesis", "ptlock-free-immediate"): 9209,
+    ("hypothesis", "reclaim-after-ptl-drop"): 1854,
+    ("hypothesis", "pte-map-lock-no-pmd-same"): 1204,
+    ("hypothesis", "collapse-vma-lock-after-pmd-check"): 6033,
+    ("atheris", "pt-reclaim-semi-rcu"): 4356,
+    ("atheris", "ptlock-free-immediate"): 5177,
+    ("atheris", "reclaim-after-ptl-drop"): 9567,
+    ("atheris", "pte-map-lock-no-pmd-same"): 4953,
+    ("atheris", "collapse-vma-lock-after-pmd-check"): 865,
+}
+MARGIN = {"hypothesis": 4.0}
+SLOW_PER_RUN = {"atheris": 5}      # an atheris execution costs about five others
+
+
+def _cases():
+    for (driver, bug), needed in sorted(NEEDED.items()):
+        cost = needed * MARGIN.get(driver, 1.25) * SLOW_PER_RUN.get(driver, 1)
+        marks = [pytest.mark.slow] if cost > SLOW_ABOVE * 2 else []
+        yield pytest.param(driver, bug, needed, marks=marks, id=f"{driver}-{bug}")
+
+
+@pytest.mark.parametrize("driver, bug, needed", list(_cases()))
+def test_the_driver_finds_the_bug_within_its_budget(driver, bug, needed):
+    if driver == "atheris" and not atheris_available():
+        pytest.skip("atheris is not installed")
+    budget = int(needed * MARGIN.get(driver, 1.25)) + 1
+    case, stats = make_driver(driver, Target(BugSet.parse([bug])), SEED).search(
+        Budget(runs=budget))
+    assert case is not None, f"{driver} did not find {bug} in {stats.executions} executions"
+    assert REGISTRY[bug].produces(case.outcome.title), case.outcome.title
+
+
+def test_every_public_bug_has_a_budget_for_random_and_pct():
+    for driver in ("random", "pct"):
+        assert {b for d, b in NEEDED if d == driver} == set(REGISTRY)
+
+
+def test_canary_a_target_that_must_always_fail():
+    """Every switch on at once: a report within a couple of thousand executions (if
+    this ever passes, the drivers or the checkers are broken)."""
+    target = Target(BugSet.parse(sorted(REGISTRY)))
+    for driver in ("random", "pct"):
+        case, _ = make_driver(driver, target, SEED).search(Budget(runs=2000))
+        assert case is not None and any(b.produces(case.outcome.title)
+                                        for b in REGISTRY.values())
