@@ -44,10 +44,10 @@ NEEDED = {
     ("hypothesis", "reclaim-after-ptl-drop"): 1854,
     ("hypothesis", "pte-map-lock-no-pmd-same"): 1204,
     ("hypothesis", "collapse-vma-lock-after-pmd-check"): 6033,
-    ("atheris", "pt-reclaim-semi-rcu"): 4356,
-    ("atheris", "ptlock-free-immediate"): 5177,
-    ("atheris", "reclaim-after-ptl-drop"): 9567,
-    ("atheris", "pte-map-lock-no-pmd-same"): 4953,
+    ("atheris", "pt-reclaim-semi-rcu"): 1036,
+    ("atheris", "ptlock-free-immediate"): 14116,
+    ("atheris", "pte-map-lock-no-pmd-same"): 4427,
+    ("atheris", "collapse-vma-lock-after-pmd-check"): 13032,
 }
 MARGIN = {"hypothesis": 8.0}
 SLOW_PER_RUN = {"atheris": 5}      # an atheris execution costs about five others
