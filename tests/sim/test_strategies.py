@@ -103,3 +103,13 @@ def test_random_walk_option_zero_keeps_the_current_thread():
     e.spawn("T1", steps(1))
     segs = [s[:2] for s in e.run().trace.segments()]
     assert segs == [("T0", 2), ("T1", 1), ("T0", 1)]
+
+
+def test_pieces_run_each_thread_for_its_steps_then_fall_back():
+    from core.sim.strategies import Pieces
+    strategy = Pieces([("T1", 2), ("T0", 1), ("T2", 5), ("T1", 1)])
+    res, segs = run(strategy, threads=(3, 4, 0))
+    # T2 has no steps (finished at spawn): its piece is skipped. After the pieces the
+    # exhausted source keeps the current thread running, then the next one in tid order.
+    assert segs == [("T1", 2), ("T0", 1), ("T1", 2), ("T0", 2)]
+    assert strategy.describe() == "pieces(T1x2, T0x1, T2x5, T1x1)"
