@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Driver benchmarks: throughput on the fixed model, and executions and seconds to each
+public bug over several seeds (the fraction found within the cap, the median, the
+spread). A Markdown table on stdout, everything as JSON with ``--json``.
+
+    python scripts/bench_drivers.py [--drivers random,pct,hypothesis,atheris]
+        [--seeds 10] [--cap 120] [--throughput 10] [--bugs a,b] [--json OUT]
+
+Runs one search at a time (the machine's other core stays free for the OS and for the
+noise a shared machine has anyway); medians, not means.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from core.bugs import REGISTRY, BugSet  # noqa: E402
+from fuzz.drivers import Budget, make_driver  # noqa: E402
+from fuzz.target import Target  # noqa: E402
+
+
+def throughput(driver: str, seconds: float) -> dict:
+    _, stats = make_driver(driver, Target(), 12345).search(Budget(seconds=seconds))
+    t = stats.elapsed()
+    return {"executions_per_s": stats.executions / t, "steps_per_s": stats.steps / t,
+            "reports": sum(stats.titles.values())}
+
+
+def time_to_bug(driver: str, bug: str, seeds: int, cap: float) -> dict:
+    trials = []
+    for seed in range(1, seeds + 1):
+        t0 = time.perf_counter()
+        case, stats = make_driver(driver, Target(BugSet.parse([bug])), seed).search(
+            Budget(seconds=cap))
+        dt = time.perf_counter() - t0
+        found = case is not None and REGISTRY[bug].produces(case.outcome.title)
+        trials.append({"seed": seed, "found": found, "executions": stats.executions,
+                       "seconds": dt, "title": case.outcome.title if case else None})
+    hits = [t for t in trials if t["found"]]
+
+    def spread(key):
+        vals = sorted(t[key] for t in hits)
+        if not vals:
+            return None
+        return {"median": statistics.median(vals), "min": vals[0], "max": vals[-1]}
+
+    return {"found": len(hits), "trials": len(trials), "executions": spread("executions"),
+            "seconds": spread("seconds"), "runs": trials}
+
+
+def main() -> int:
+    a = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    a.add_argument("--drivers", default="random,pct,hypothesis,atheris")
+    a.add_argument("--bugs", default=",".join(REGISTRY))
+    a.add_argument("--seeds", type=int, default=10)
+    a.add_argument("--cap", type=float, default=120.0)
+    a.add_argument("--throughput", type=float, default=10.0, help="seconds per driver")
+    a.add_argument("--json", default=None)
+    args = a.parse_args()
+    drivers = args.drivers.split(",")
+    out = {"machine": {"cpu": platform.processor() or platform.machine(),
+                       "cores": os.cpu_count(), "python": platform.python_version()},
+           "throughput": {}, "time_to_bug": {}}
+    print("| driver | executions/s | steps/s |\n|---|---|---|")
+    for d in drivers:
+        r = throughput(d, args.throughput)
+        out["throughput"][d] = r
+        print(f"| {d} | {r['executions_per_s']:,.0f} | {r['steps_per_s']:,.0f} |", flush=True)
+    print("\n| bug | driver | found | median executions | median s | max s |")
+    print("|---|---|---|---|---|---|")
+    for bug in args.bugs.split(","):
+        for d in drivers:
+            r = time_to_bug(d, bug, args.seeds, args.cap)
+            out["time_to_bug"].setdefault(bug, {})[d] = r
+            ex, sec = r["executions"], r["seconds"]
+            med_ex = f"{ex['median']:,.0f}" if ex else "-"
+            med_s = f"{sec['median']:.1f}" if sec else "-"
+            max_s = f"{sec['max']:.1f}" if sec else "-"
+            print(f"| {bug} | {d} | {r['found']}/{r['trials']} | {med_ex} | {med_s} | "
+                  f"{max_s} |", flush=True)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
