@@ -73,6 +73,9 @@ class AtherisDriver(Driver):
         stats = Stats()
         env = dict(os.environ)
         env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+        # Coverage depends on iteration orders that follow str hashes: fix them, so that
+        # one seed gives one search.
+        env["PYTHONHASHSEED"] = "0"
         with tempfile.TemporaryDirectory(prefix="ptfuzz-atheris-") as out:
             log = open(os.path.join(out, "libfuzzer.log"), "w+")
             proc = subprocess.Popen(self.command(budget, out), stdout=subprocess.PIPE,

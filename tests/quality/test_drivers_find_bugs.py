@@ -10,9 +10,9 @@ The hypothesis driver's counts are not exact: Hypothesis' own generation differs
 the process's memory layout (the same seed, another set of imported modules, another
 example sequence), so its budgets carry a wide margin (``MARGIN``) and its tests are all
 slow ones; the default run checks the machine through ``tests/properties``. libFuzzer's
-search differs between atheris builds (another virtual environment found the same bug
-later), so atheris' budgets carry a margin too and are slow tests; the default run has a
-smoke test of it in ``tests/fuzz``.
+search is not reproducible either (the same seed and budget found one bug after 6,138
+and 7,409 executions in two runs), so atheris' budgets carry a margin too and are slow
+tests; the default run has a smoke test of it in ``tests/fuzz``.
 """
 
 import pytest
@@ -47,12 +47,12 @@ NEEDED = {
     ("hypothesis", "reclaim-after-ptl-drop"): 1854,
     ("hypothesis", "pte-map-lock-no-pmd-same"): 1204,
     ("hypothesis", "collapse-vma-lock-after-pmd-check"): 6033,
-    ("atheris", "pt-reclaim-semi-rcu"): 1036,
+    ("atheris", "pt-reclaim-semi-rcu"): 4356,      # 1,036 to 4,356 seen
     ("atheris", "ptlock-free-immediate"): 14116,
     ("atheris", "pte-map-lock-no-pmd-same"): 4427,
     ("atheris", "collapse-vma-lock-after-pmd-check"): 13032,
 }
-MARGIN = {"hypothesis": 8.0, "atheris": 3.0}
+MARGIN = {"hypothesis": 8.0, "atheris": 4.0}
 SLOW_PER_RUN = {"atheris": 5}      # an atheris execution costs about five others
 
 
