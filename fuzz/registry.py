@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from core.program.ops import OPS
 
+from .drivers import DRIVERS as _DRIVER_CLASSES
+
 __all__ = ["DRIVERS", "STRATEGIES", "OPERATIONS"]
 
-DRIVERS: list[str] = ["random", "pct", "dfs", "hypothesis", "atheris"]
+DRIVERS: list[str] = list(_DRIVER_CLASSES)
 STRATEGIES: list[str] = ["random", "pct", "dfs", "replay"]
 OPERATIONS: list[str] = list(OPS)

@@ -10,6 +10,7 @@ and by raising :class:`~core.sim.report.KernelReport` from inside a step.
 
 from __future__ import annotations
 
+import os
 from bisect import insort
 from collections import Counter
 from operator import attrgetter
@@ -224,7 +225,7 @@ class Engine:
                    thread=t.name, site=s.name)
         r.add("exception", f"{type(e).__name__}: {e}")
         for fr in frames[-6:]:
-            r.add("at", f"{fr.filename.rsplit('/', 2)[-2:][-1]}:{fr.lineno} {fr.name}")
+            r.add("at", f"{os.path.basename(fr.filename)}:{fr.lineno} {fr.name}")
         return r
 
     def _deadlock(self) -> Report:

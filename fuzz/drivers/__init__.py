@@ -4,26 +4,23 @@ atheris drivers import their libraries only when used)."""
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from .base import Budget, Driver, Stats, StreamDriver
-from .dfs import DfsDriver
-from .pct import PctDriver
-from .random_walk import RandomDriver
 
 __all__ = ["Budget", "Driver", "Stats", "StreamDriver", "DRIVERS", "make_driver"]
 
+# name -> (module, class); a driver's module (and its library) is imported when used.
 DRIVERS = {
-    "random": RandomDriver,
-    "pct": PctDriver,
-    "dfs": DfsDriver,
-    "hypothesis": None,          # imported on first use (Hypothesis is slow to import)
-    "atheris": None,             # runs libFuzzer in a child process
+    "random": ("random_walk", "RandomDriver"),
+    "pct": ("pct", "PctDriver"),
+    "dfs": ("dfs", "DfsDriver"),
+    "hypothesis": ("hypothesis_driver", "HypothesisDriver"),
+    "atheris": ("atheris_driver", "AtherisDriver"),
 }
 
 
 def make_driver(name: str, target, seed: int) -> Driver:
-    cls = DRIVERS[name]
-    if name == "hypothesis":
-        from .hypothesis_driver import HypothesisDriver as cls
-    elif name == "atheris":
-        from .atheris_driver import AtherisDriver as cls
-    return cls(target, seed)
+    """The driver called ``name`` (``KeyError`` if there is none)."""
+    module, cls = DRIVERS[name]
+    return getattr(import_module(f".{module}", __name__), cls)(target, seed)

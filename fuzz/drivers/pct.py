@@ -66,7 +66,6 @@ class PctDriver(StreamDriver):
         self.depths = tuple(depths)
         self.fixed_k = k
         self.lengths = OpLengths()
-        self.last_k = k
 
     def k_for(self, prog) -> int:
         if self.fixed_k is not None:
@@ -79,8 +78,7 @@ class PctDriver(StreamDriver):
             src = RandomSource(derive_seed(self.seed, self.name, i))
             depth = self.depths[src.choose(len(self.depths), "pct_depth")]
             prog = self.target.program(src)
-            self.last_k = k = self.k_for(prog)
-            strategy = PCT(depth=depth, k=k)
+            strategy = PCT(depth=depth, k=self.k_for(prog))
             case = Case(prog, run_program(prog, src, strategy), strategy.describe())
             self.lengths.learn(case)
             yield case
