@@ -3,9 +3,11 @@ shrunk together.
 
 ``initialize`` draws the world (config, processes, mappings, the setup's touches) through
 the program generator; ``add_operation`` appends one operation to a thread;
-``run_for`` appends a schedule piece ("run T1 for 12 steps"); ``randomize_rest`` draws one
-seed that schedules everything after the pieces by PCT (without it, the threads run to
-their ends in turn). After every rule the
+``run_until`` appends a schedule piece that stops a thread before one of the sites it
+took in the last run ("run T0 until double_pt_lock:spin_lock"), ``run_for`` one that
+runs a thread for some steps ("run T1 for 12 steps"); ``randomize_rest`` draws one seed
+that schedules everything after the pieces by PCT (without it, the other threads run
+before the last piece's thread, then the threads run to their ends in turn). After every rule the
 invariant runs the program built so far from scratch with the pieces as its schedule
 (the rest by default) and fails on any report of the kernel's checkers (KASAN, lockdep,
 the data oracle, accounting, leaks, hangs). Because operations and pieces are rules,
@@ -58,7 +60,7 @@ class PtMachine(RuleBasedStateMachine):
     your own rules and invariants as for any Hypothesis state machine."""
 
     target = Target()
-    max_ops = 4                  # per thread
+    max_ops = 2                  # per thread
     stats = None                 # a drivers.Stats, when a driver counts executions
     pair_feedback = True         # target() the most distinct site pairs a run switched at
     last_failure: Case | None = None
@@ -71,14 +73,19 @@ class PtMachine(RuleBasedStateMachine):
         self.pieces: list = []
         self.rest: tuple[int, int] | None = None     # (PCT depth, seed) after the pieces
         self.best_pairs = 0
+        self.last_outcome = None                 # the last run's, for run_until's sites
         self.k_estimate = 300        # PCT's k for the rest of a run: the last run's length
 
     # -- rules -------------------------------------------------------------------
 
-    @initialize(data=st.data())
-    def make_world(self, data):
+    @initialize(data=st.data(), rest=st.none() | st.tuples(st.integers(2, 3),
+                                                            st.integers(1, 2**32 - 1)))
+    def make_world(self, data, rest):
         self.builder = ProgramBuilder(HypothesisSource(data), bugs=self.target.bugs,
                                       fixed=self.target.fixed)
+        # Most examples schedule by PCT from the start, so every run of the growing
+        # program tries a new interleaving; it shrinks to None (threads in turn).
+        self.rest = rest
 
     @precondition(lambda self: self.builder is not None)
     @rule(data=st.data(), thread=st.sampled_from(THREADS))
@@ -99,6 +106,18 @@ class PtMachine(RuleBasedStateMachine):
     @rule(thread=st.sampled_from(THREADS), steps=st.integers(1, 64))
     def run_for(self, thread, steps):
         self.pieces.append((thread, steps))
+
+    @precondition(lambda self: self.last_outcome is not None)
+    @rule(data=st.data())
+    def run_until(self, data):
+        by_thread = _sites_by_thread(self.last_outcome)
+        names = sorted(by_thread)
+        if not names:
+            return
+        name = names[data.draw(st.integers(0, len(names) - 1))]
+        sites = by_thread[name]
+        i = data.draw(st.integers(0, len(sites) - 1))
+        self.pieces.append((name, sites[i], sites[:i].count(sites[i]) + 1))
 
     @precondition(lambda self: any(self.ops.values()))
     @rule(depth=st.integers(2, 3), seed=st.integers(1, 2**32 - 1))
@@ -121,13 +140,14 @@ class PtMachine(RuleBasedStateMachine):
             return
         prog = self.program()
         if self.rest is None:
-            source, strategy = ReplaySource(()), Pieces(self.pieces)
+            source, strategy = ReplaySource(()), Pieces(self.pieces, others_first=True)
         else:
             depth, seed = self.rest
             source = RandomSource(seed)
             strategy = Pieces(self.pieces, PCT(depth=depth, k=self.k_estimate))
         case = Case(prog, run_program(prog, source, strategy), strategy.describe())
         self.k_estimate = max(8, case.threads_steps)
+        self.last_outcome = case.outcome
         if self.stats is not None:
             self.stats.add(case)
         if self.pair_feedback:
@@ -143,6 +163,15 @@ class PtMachine(RuleBasedStateMachine):
         # switch between threads at more distinct pairs of sites are preferred.
         if self.pair_feedback and self.best_pairs:
             hypothesis_target(float(self.best_pairs), label="site pairs at switches")
+
+
+def _sites_by_thread(outcome) -> dict:
+    """Thread name -> the sites it took after the setup, in order."""
+    trace = outcome.trace
+    sites: dict = {}
+    for tid, site in trace.steps[outcome.start:]:
+        sites.setdefault(trace.names[tid], []).append(site)
+    return sites
 
 
 def machine_for(target: Target, name: str = "PtMachineFor") -> type:

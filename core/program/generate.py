@@ -50,9 +50,15 @@ class Swarm:
 
     @staticmethod
     def draw(src) -> Swarm:
-        """Each kind is off with probability 1/4 (but never all off); others get a
-        weight 1-3. All zeros: every kind on, weight 1."""
+        """Half the time a narrow swarm: two to four kinds, so that a given pair of
+        operations (a collapse and a zap, a move and a zap) meets in one run in tens of
+        runs, not hundreds. Otherwise each kind is off with probability 1/4 (but never
+        all off) and the others get a weight 1-3. All zeros: every kind on, weight 1."""
         weights = {}
+        if src.choose(2, "gen:swarm_narrow"):
+            for _ in range(2 + src.choose(3, "gen:swarm_kinds")):
+                weights[USER_KINDS[src.choose(len(USER_KINDS), "gen:swarm_kind")]] = 1
+            return Swarm(weights, src.choose(4, "gen:swarm_khugepaged") != 3)
         for k in USER_KINDS:
             if src.choose(4, "gen:swarm_off") == 3:
                 continue
@@ -137,6 +143,7 @@ class _Scope:
     n: int
     focus: str | None
     touched: dict
+    uffd_src: str | None = None     # the uffd table the setup filled
 
 
 def _user_op(src, kind: str, sc: _Scope, value: int):
@@ -179,11 +186,13 @@ def _user_op(src, kind: str, sc: _Scope, value: int):
     if kind == "uffd_move":
         if len(uffd) < 2:
             return None
-        d = src.choose(2, "gen:uffd_dir")
+        # Mostly from the table the setup filled to the other one; sometimes back.
+        s, d = sc.uffd_src, next(m for m in uffd if m != sc.uffd_src)
+        if src.choose(4, "gen:uffd_dir") == 3:
+            s, d = d, s
         if src.choose(4, "gen:uffd_whole") == 3:            # a whole table (huge pmd move)
-            return UffdMove(Addr(uffd[1 - d], 0), Addr(uffd[d], 0), n)
-        return UffdMove(Addr(uffd[1 - d], src.choose(n, "gen:offset")),
-                        Addr(uffd[d], off(uffd[d])), 1)
+            return UffdMove(Addr(d, 0), Addr(s, 0), n)
+        return UffdMove(Addr(d, src.choose(n, "gen:offset")), Addr(s, off(s)), 1)
     if kind == "gup_fast":
         m = pick(own)
         return GupFast(Addr(m, off(m)), 1 + src.choose(2, "gen:pages")) if m else None
@@ -230,6 +239,10 @@ class ProgramBuilder:
         self.focus = None
         if src.choose(4, "gen:focus") != 3:
             self.focus = sorted(self.owner)[src.choose(len(self.owner), "gen:focus_mapping")]
+            # With uffd, half the time the table UFFDIO_MOVE fills (empty at the start,
+            # so zaps reclaim it), where the move races with faults and reclaim.
+            if self.with_uffd and src.choose(2, "gen:focus_uffd"):
+                self.focus = self.uffd_dst
 
     def _map(self, name: str, proc: str, kind: str, how: str, file=None) -> None:
         self.setup.append(Mmap(name, how, self.n, file, proc=proc))
@@ -244,6 +257,7 @@ class ProgramBuilder:
         self._map("m1", "p0", "file", ("shared", "private")[src.choose(2, "gen:file_kind")],
                   "f0")
         self.with_uffd = src.choose(3, "gen:uffd") == 2
+        self.uffd_src = self.uffd_dst = None
         if self.with_uffd:
             self._map("m2", "p0", "uffd", "anon")
             self._map("m3", "p0", "uffd", "anon")
@@ -267,6 +281,7 @@ class ProgramBuilder:
         if not self.with_uffd:
             return
         m = ("m2", "m3")[src.choose(2, "gen:uffd_thp_mapping")]
+        self.uffd_src, self.uffd_dst = m, ("m3" if m == "m2" else "m2")
         if src.choose(4, "gen:uffd_thp") == 3:
             # A full table collapsed into a huge pmd before it is registered (uffd-armed
             # ranges with holes do not collapse), for UFFDIO_MOVE of huge pmds.
@@ -294,7 +309,7 @@ class ProgramBuilder:
         scope = _Scope(own, [m for m in own if kinds[m] == "anon"],
                        [m for m in own if kinds[m] == "file"],
                        [m for m in own if kinds[m] == "uffd"], self.n, self.focus,
-                       self.touched)
+                       self.touched, self.uffd_src)
         self.value += 1
         op = _user_op(src, self.swarm.pick(src), scope, self.value)
         if op is None:

@@ -4,7 +4,7 @@ With a bug switch on, the hypothesis driver finds it and the finding replays."""
 
 from hypothesis import settings
 
-from core.bugs import BugSet
+from core.bugs import REGISTRY, BugSet
 from core.program.kprog import loads
 from core.program.program import run_program
 from fuzz.drivers import Budget, make_driver
@@ -18,10 +18,10 @@ TestFixedModelNeverReports = PtMachine.TestCase
 
 
 def test_with_a_bug_switch_the_machine_finds_it_and_the_finding_replays():
-    target = Target(BugSet.parse(["collapse-vma-lock-after-pmd-check"]))
-    case, stats = make_driver("hypothesis", target, 2).search(Budget(runs=3000))
-    assert case is not None and case.outcome.title == "BUG: Bad pmd in __pte_offset_map"
-    assert stats.executions <= 3000
+    target = Target(BugSet.parse(["pt-reclaim-semi-rcu"]))
+    case, stats = make_driver("hypothesis", target, 1).search(Budget(runs=6000))
+    assert case is not None and REGISTRY["pt-reclaim-semi-rcu"].produces(case.outcome.title)
+    assert stats.executions <= 6000
     finding = make_finding(case, "a test")
     prog = loads(finding.text())
     assert prog.expect == case.outcome.title

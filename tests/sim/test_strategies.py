@@ -113,3 +113,32 @@ def test_pieces_run_each_thread_for_its_steps_then_fall_back():
     # exhausted source keeps the current thread running, then the next one in tid order.
     assert segs == [("T1", 2), ("T0", 1), ("T1", 2), ("T0", 2)]
     assert strategy.describe() == "pieces(T1x2, T0x1, T2x5, T1x1)"
+
+
+def _twice(thread):
+    """S0, S1, S0, S1: a thread that takes the same sites twice."""
+    for s in (STEP[0], STEP[1], STEP[0], STEP[1]):
+        yield s
+
+
+def _run_twice(strategy):
+    e = Engine(ReplaySource(()), strategy)
+    e.spawn("T0", _twice)
+    e.spawn("T1", steps(2))
+    return [seg[:2] for seg in e.run().trace.segments()]
+
+
+def test_pieces_stop_a_thread_before_the_nth_take_of_a_site():
+    from core.sim.strategies import Pieces
+    piece = ("T0", STEP[0], 2)
+    # Stopped before its second S0; others_first: T1 runs before T0 resumes.
+    assert _run_twice(Pieces([piece], others_first=True)) == [("T0", 2), ("T1", 2), ("T0", 2)]
+    # Without it the exhausted source keeps the current thread running.
+    assert _run_twice(Pieces([piece])) == [("T0", 4), ("T1", 2)]
+    assert Pieces([piece]).describe() == f"pieces(T0 until {STEP[0].name} x2)"
+
+
+def test_a_site_piece_the_thread_has_passed_is_skipped():
+    from core.sim.strategies import Pieces
+    strategy = Pieces([("T0", 3), ("T0", STEP[0], 1)], others_first=True)
+    assert _run_twice(strategy) == [("T0", 3), ("T1", 2), ("T0", 1)]
