@@ -7,12 +7,12 @@ Only ``core``'s model is instrumented: the kernel paths, locks and checkers. Not
 engine and the program decoder (``core.sim``, ``core.program``): their branches say
 how an input was decoded, not what the kernel did, and instrumenting them halves the
 executions per second. Nothing outside ``core`` is instrumented either (instrumenting
-everything takes half a minute at start-up and measures the fuzzer, not the model). Inputs are decoded by
-:mod:`fuzz.byte_input`; ``.kprog`` files given with ``--seeds`` become seed programs
-(the odd input form), and ``--seeds`` directories of raw inputs are passed to libFuzzer
-as corpus directories. With pair coverage on, every pair of sites that ran back to back
-on different CPUs bumps one of 4096 extra libFuzzer counters, so a new interleaving
-counts as new coverage, not only a new line of the model.
+everything takes half a minute at start-up and measures the fuzzer, not the model).
+Inputs are decoded by :mod:`fuzz.byte_input`; ``.kprog`` files given with ``--seeds``
+become seed programs (the odd input form), and ``--seeds`` directories of raw inputs
+are passed to libFuzzer as corpus directories. With pair coverage on, every pair of
+sites that ran back to back on different CPUs bumps one of 4096 extra libFuzzer
+counters, so a new interleaving counts as new coverage, not only a new line of the model.
 
 A report is written to ``--out`` as a ``.kprog`` (the failing interleaving as schedule
 lines) and the raw input next to it (``.bytes``); then the target raises, and libFuzzer

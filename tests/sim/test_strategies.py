@@ -117,8 +117,7 @@ def test_pieces_run_each_thread_for_its_steps_then_fall_back():
 
 def _twice(thread):
     """S0, S1, S0, S1: a thread that takes the same sites twice."""
-    for s in (STEP[0], STEP[1], STEP[0], STEP[1]):
-        yield s
+    yield from (STEP[0], STEP[1], STEP[0], STEP[1])
 
 
 def _run_twice(strategy):
