@@ -66,6 +66,16 @@ def _cmd_replay(args) -> int:
     return run_replay_command(args)
 
 
+def _cmd_minimize(args) -> int:
+    from .minimize_cmd import run_minimize_command
+    return run_minimize_command(args)
+
+
+def _cmd_show(args) -> int:
+    from .show_cmd import run_show_command
+    return run_show_command(args)
+
+
 def _cmd_fuzz(args) -> int:
     from .fuzz_cmd import run_fuzz_command
     return run_fuzz_command(args)
@@ -98,7 +108,26 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--runs", type=int, default=None, metavar="N", help="execution budget")
     q.add_argument("--out", default="ptfuzz-findings", metavar="DIR",
                    help="where a finding is written (default ./ptfuzz-findings)")
+    q.add_argument("--no-minimize", action="store_true",
+                   help="write the first failing case as it is")
     q.set_defaults(func=_cmd_fuzz)
+
+    q = sub.add_parser("minimize", help="shrink a .kprog reproducer, keeping its title")
+    q.add_argument("file", metavar="FILE")
+    q.add_argument("-o", "--out", default=None, metavar="OUT",
+                   help="where to write it (default: FILE with .min.kprog)")
+    q.add_argument("--time", type=float, default=60.0, metavar="SECONDS",
+                   help="time limit (default 60 s)")
+    q.add_argument("--title", default=None,
+                   help="the title to keep (default: the file's expect:, else its replay's)")
+    q.set_defaults(func=_cmd_minimize)
+
+    q = sub.add_parser("show", help="a reproducer's run as swim lanes, one column per CPU")
+    q.add_argument("file", metavar="FILE")
+    q.add_argument("--html", default=None, metavar="OUT", help="also write an HTML page")
+    q.add_argument("--full", action="store_true", help="every step (no folding)")
+    q.add_argument("--width", type=int, default=100, help="terminal columns (default 100)")
+    q.set_defaults(func=_cmd_show)
 
     q = sub.add_parser("replay", help="replay .kprog reproducers and compare with their expect")
     q.add_argument("files", nargs="+", metavar="FILE")

@@ -13,7 +13,7 @@ from core.program.kprog import dump, dumps, loads
 from core.program.program import run_program
 from core.program.schedule import with_schedule
 
-__all__ = ["Finding", "make_finding", "slug"]
+__all__ = ["Finding", "make_finding", "slug", "write_program"]
 
 
 def slug(title: str, limit: int = 60) -> str:
@@ -33,15 +33,19 @@ class Finding:
     def text(self) -> str:
         return dumps(self.program)
 
-    def write(self, folder: str) -> str:
+    def write(self, folder: str, suffix: str = "") -> str:
         """Write into ``folder`` (created if needed); returns the path. The name is the
         title's slug and a hash of the content, so two findings never overwrite."""
-        os.makedirs(folder, exist_ok=True)
-        text = self.text()
-        digest = hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
-        path = os.path.join(folder, f"{slug(self.title)}-{digest}.kprog")
-        dump(self.program, path)
-        return path
+        return write_program(folder, self.title, self.program, suffix)
+
+
+def write_program(folder: str, title: str, program, suffix: str = "") -> str:
+    """Write ``program`` atomically as ``<title slug>-<content hash><suffix>.kprog``."""
+    os.makedirs(folder, exist_ok=True)
+    digest = hashlib.blake2b(dumps(program).encode(), digest_size=4).hexdigest()
+    path = os.path.join(folder, f"{slug(title)}-{digest}{suffix}.kprog")
+    dump(program, path)
+    return path
 
 
 def make_finding(case, found_by: str) -> Finding:

@@ -2,7 +2,9 @@
 budget is spent.
 
 Exit 0: nothing found. Exit 1: a report, printed and written to ``--out`` as a ``.kprog``
-that replays to the same title. Exit 2: bad input.
+that replays to the same title: minimized (``ptfuzz minimize``), with the first failing
+case next to it as ``.raw.kprog`` (``--no-minimize``: the raw case only). Exit 2: bad
+input.
 """
 
 from __future__ import annotations
@@ -13,16 +15,18 @@ import time
 from core.bugs import REGISTRY, BugError, BugSet
 from core.kernel import ConfigError
 from core.kernel.config import Config
+from core.program.minimize import minimize
 from core.sim import RandomSource
 
 from .drivers import Budget, make_driver
 from .errors import UsageError
-from .findings import make_finding
+from .findings import make_finding, write_program
 from .target import Target
 
 __all__ = ["run_fuzz_command", "make_target", "DEFAULT_SECONDS"]
 
 DEFAULT_SECONDS = 60.0
+MINIMIZE_SECONDS = 60.0
 
 
 def make_target(bug_names, config_items) -> Target:
@@ -78,6 +82,19 @@ def _command_line(args) -> str:
     return " ".join(parts)
 
 
+def _write_minimized(finding, folder: str, raw: str) -> str:
+    """Minimize the finding and write it next to the raw one; the raw one's path if the
+    minimized program does not replay to the title every time."""
+    m = minimize(finding.program, finding.title, seconds=MINIMIZE_SECONDS, validate=5)
+    if not m.stable:
+        print(f"minimizing gave an unstable reproducer; keeping {raw}")
+        return raw
+    path = write_program(folder, finding.title, m.program)
+    print(f"minimized in {m.seconds:.1f} s ({m.runs} replays): {m.before.text()} -> "
+          f"{m.after.text()}; the first failing case is {raw}")
+    return path
+
+
 def run_fuzz_command(args) -> int:
     if args.time is not None and args.runs is not None:
         raise UsageError("give --time or --runs, not both")
@@ -101,7 +118,11 @@ def run_fuzz_command(args) -> int:
         return 0
     finding = make_finding(case, f"{_command_line(args)} (execution {stats.executions})")
     print(finding.report)
-    path = finding.write(args.out)
+    if args.no_minimize:
+        path = finding.write(args.out)
+    else:
+        raw = finding.write(args.out, ".raw")
+        path = _write_minimized(finding, args.out, raw)
     known = [b for b in sorted(target.bugs) if REGISTRY[b].produces(finding.title)]
     if known:
         print(f"a report the bug switch {', '.join(known)} is known to produce")

@@ -37,7 +37,9 @@ def run_replay_command(args) -> int:
         bad += not ok
         print(f"{path}: {out.title}" + ("" if ok else f"  [expected: {expected}]"))
         if out.drift is not None:
-            print(f"  {out.drift.message()}; continued with the default choices")
+            fired = "still fired" if ok else "did not fire"
+            print(f"  {out.drift.message()}; continued with the default choices, and the "
+                  f"expected title {fired}")
         if args.trace:
             for line in out.trace.lines():
                 print(f"    {line}")

@@ -60,6 +60,8 @@ class Engine:
         self.running: Thread | None = None
         self.live = 0               # non-daemon threads not yet done
         self.data_choices: list = []  # (step index, label, value) of each data choice
+        self.preemptions: list = []   # step indices where a thread that could go on was
+                                      # switched away from (CHESS's preemptions)
         self.choose = self._choose_data  # data choices; a strategy may interpose (replay)
         strategy.attach(self)
 
@@ -161,6 +163,8 @@ class Engine:
                 # another thread has stepped: re-running its unchanged check could only
                 # repeat itself (CHESS's fairness rule), and exhaustive search stays finite.
                 t = pick([x for x in runnable if x is not spinner], cur, keep)
+            if keep and t is not cur:
+                self.preemptions.append(nsteps)
             s = t.pending
             record((t.tid, s))
             self.running = t
@@ -257,4 +261,5 @@ class Engine:
         names = {t.tid: t.name for t in self.threads}
         pending = {t.tid: t.pending for t in self.threads}
         src = self.source
-        return Trace(self.steps, names, src.values, src.bounds, self.data_choices, pending)
+        return Trace(self.steps, names, src.values, src.bounds, self.data_choices, pending,
+                     self.preemptions)

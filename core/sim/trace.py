@@ -13,15 +13,17 @@ __all__ = ["Trace"]
 
 
 class Trace:
-    __slots__ = ("steps", "names", "values", "bounds", "data", "pending")
+    __slots__ = ("steps", "names", "values", "bounds", "data", "pending", "preemptions")
 
-    def __init__(self, steps, names, values, bounds, data=(), pending=None):
+    def __init__(self, steps, names, values, bounds, data=(), pending=None, preemptions=()):
         self.steps = steps          # list of (tid, Site) in execution order
         self.names = names          # tid -> thread name
         self.values = values        # every answered choice, in order
         self.bounds = bounds
         self.data = data            # (step index, label, value) of each data choice
         self.pending = pending or {}  # tid -> the site it would perform next (None: done)
+        self.preemptions = preemptions  # step indices where a runnable thread was switched
+                                        # away from (not part of the hash: derived)
 
     def __len__(self) -> int:
         return len(self.steps)

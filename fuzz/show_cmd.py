@@ -1,0 +1,37 @@
+"""``ptfuzz show FILE [--html OUT] [--full] [--width N]``: a reproducer's run as swim
+lanes (:mod:`fuzz.show`), in the terminal and optionally as a self-contained HTML page."""
+
+from __future__ import annotations
+
+import os
+
+from core.program.kprog import KprogError, dumps, load
+from core.program.program import run_program
+
+from .errors import UsageError
+from .show import lanes, render_html, render_text
+
+__all__ = ["run_show_command"]
+
+
+def run_show_command(args) -> int:
+    try:
+        prog = load(args.file)
+    except KprogError as e:
+        raise UsageError(str(e)) from None
+    if args.width < 40:
+        raise UsageError("--width must be at least 40")
+    out = run_program(prog)
+    ln = lanes(out)
+    print(render_text(ln, args.width, args.full))
+    if out.drift is not None:
+        print(f"{out.drift.message()}; continued with the default choices")
+    if args.html:
+        if os.path.dirname(args.html):
+            os.makedirs(os.path.dirname(args.html), exist_ok=True)
+        tmp = args.html + ".tmp"
+        with open(tmp, "w") as fh:
+            fh.write(render_html(ln, dumps(prog)))
+        os.replace(tmp, args.html)
+        print(f"written to {args.html}")
+    return 0
