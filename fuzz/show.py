@@ -167,8 +167,8 @@ def render_html(ln: Lanes, source: str = "") -> str:
         for lane in range(len(ln.names)):
             if lane == r.lane:
                 text = f"{mark} {r.site}" if mark else r.site
-                cells.append(f'<td class="on" title="{e(", ".join(MARK_HELP[m] for m in r.marks))}">'
-                             f"{e(text)}</td>")
+                why = ", ".join(MARK_HELP[m] for m in r.marks)
+                cells.append(f'<td class="on" title="{e(why)}">{e(text)}</td>')
             else:
                 cells.append("<td></td>")
         body.append(f'<tr class="{cls}"><td class="n">{r.index}</td>{"".join(cells)}</tr>')
