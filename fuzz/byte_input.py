@@ -9,7 +9,8 @@ An input is decoded by the project's invertible choice decoder
   interleavings) or PCT (its depth, k, priorities and change points: a few bytes, and a
   thread can run long stretches, which a random walk over fuzzed bytes rarely does).
 * odd: a seed program. The next byte picks one of the seed ``.kprog`` files (modulo
-  their number); the rest answers the run's choices.
+  their number); the rest answers a config preset (0: the seed's own config) and the
+  run's choices, under the random walk or PCT (bit 1, as above).
 
 :func:`kprog_to_bytes` inverts the odd form: it replays a ``.kprog``'s schedule and
 records, for each thread pick, the answer the random walk would have needed, so that any
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from core.program.generate import CONFIG_CHOICES
 from core.program.program import Outcome, Program, run_program, strategy_for
 from core.sim import BytesSource, ReplaySource, encode_bytes
 from core.sim.strategies import PCT, RandomWalk, Strategy, first_option
@@ -28,23 +30,43 @@ from .target import Case
 
 __all__ = ["run_bytes", "kprog_to_bytes", "PCT_KS"]
 
-PCT_KS = (150, 300, 600)          # PCT's k, chosen by the input
+PCT_KS = (50, 100, 200, 400, 800)   # PCT's k, chosen by the input
+
+
+def _pct(src) -> PCT:
+    return PCT(depth=2 + src.choose(2, "pct_depth"), k=PCT_KS[src.choose(len(PCT_KS), "pct_k")])
+
+
+def _seed_program(data: bytes, src, target, seeds) -> Program:
+    """The seed the input names, with the target's switches, and its config or one of
+    the generator's presets (the choice after the seed's index; 0 keeps its own)."""
+    prog = seeds[(data[1] if len(data) > 1 else 0) % len(seeds)]
+    prog = replace(prog, schedule=None, choices=None, expect=None, bugs=target.bugs)
+    preset = src.choose(len(CONFIG_CHOICES) + 1, "seed_config")
+    if preset:
+        split, alloc, table_free, reclaim = CONFIG_CHOICES[preset - 1]
+        try:
+            cfg = replace(prog.config, split_ptlocks=split, alloc_split_ptlocks=alloc,
+                          table_free=table_free, pt_reclaim=reclaim)
+        except ValueError:              # a combination the seed's other options forbid
+            cfg = prog.config
+        if all(getattr(cfg, k) == v for k, v in target.fixed.items()):
+            prog = replace(prog, config=cfg)
+    return prog
 
 
 def run_bytes(data: bytes, target, seeds=()) -> Case:
     """The execution ``data`` stands for."""
     if data and data[0] & 1 and seeds:
-        prog = seeds[(data[1] if len(data) > 1 else 0) % len(seeds)]
-        prog = replace(prog, schedule=None, choices=None, expect=None, bugs=target.bugs)
         src = BytesSource(data[2:])
-        return Case(prog, run_program(prog, src, RandomWalk()), "random walk over bytes")
+        prog = _seed_program(data, src, target, seeds)
+        strategy = _pct(src) if data[0] & 2 else RandomWalk()
+        return Case(prog, run_program(prog, src, strategy), strategy.describe())
     src = BytesSource(data[1:])
     if not data or not data[0] & 2:
         return target.run(src, RandomWalk())
     prog = target.program(src)
-    depth = 2 + src.choose(2, "pct_depth")
-    k = PCT_KS[src.choose(len(PCT_KS), "pct_k")]
-    strategy = PCT(depth=depth, k=k)
+    strategy = _pct(src)
     return Case(prog, run_program(prog, src, strategy), strategy.describe())
 
 
@@ -77,5 +99,6 @@ def kprog_to_bytes(prog: Program, index: int) -> tuple[bytes, Outcome]:
     outcome of the replay it was recorded from)."""
     src = ReplaySource(prog.choices or ())
     out = run_program(prog, src, _Encoder(strategy_for(prog, None)))
-    body = encode_bytes(src.values, src.bounds)
+    # The seed's own config (0), then the run's choices.
+    body = encode_bytes([0] + list(src.values), [len(CONFIG_CHOICES) + 1] + list(src.bounds))
     return bytes([1, index % 256]) + body, out

@@ -75,6 +75,7 @@ class PtMachine(RuleBasedStateMachine):
         self.best_pairs = 0
         self.last_outcome = None                 # the last run's, for run_until's sites
         self.k_estimate = 300        # PCT's k for the rest of a run: the last run's length
+        self.runs = 0                # runs of this example so far
 
     # -- rules -------------------------------------------------------------------
 
@@ -143,9 +144,13 @@ class PtMachine(RuleBasedStateMachine):
             source, strategy = ReplaySource(()), Pieces(self.pieces, others_first=True)
         else:
             depth, seed = self.rest
-            source = RandomSource(seed)
+            # Each run of the example tries a new interleaving (the seed and the run's
+            # number): the program grows a rule at a time, and re-running an unchanged
+            # prefix under the same schedule would only repeat the last run.
+            source = RandomSource(seed * 1_000_003 + self.runs)
             strategy = Pieces(self.pieces, PCT(depth=depth, k=self.k_estimate))
         case = Case(prog, run_program(prog, source, strategy), strategy.describe())
+        self.runs += 1
         self.k_estimate = max(8, case.threads_steps)
         self.last_outcome = case.outcome
         if self.stats is not None:

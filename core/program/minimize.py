@@ -279,10 +279,24 @@ def story(prog: Program, outcome) -> list[str]:
     for t in prog.threads:
         out.append(f"#   {_thread_text(t)}")
     n = 0
-    for x in _lines(prog):
+    lines = _lines(prog)
+    k = 0
+    while k < len(lines):
+        x = lines[k]
+        k += 1
         n += 1
         if isinstance(x, ForceChoice):
-            out.append(f"#   {n}) {x.thread}'s next '{x.label}' choice is {x.value}")
+            # Consecutive answers to one label of one thread read as one step.
+            values = [x.value]
+            while (k < len(lines) and isinstance(lines[k], ForceChoice)
+                   and (lines[k].thread, lines[k].label) == (x.thread, x.label)):
+                values.append(lines[k].value)
+                k += 1
+            if len(values) == 1:
+                out.append(f"#   {n}) {x.thread}'s next '{x.label}' choice is {x.value}")
+            else:
+                out.append(f"#   {n}) {x.thread}'s next {len(values)} '{x.label}' choices "
+                           f"are {', '.join(map(str, values))}")
         elif x.site is None:
             out.append(f"#   {n}) {x.thread} runs to its end")
         else:

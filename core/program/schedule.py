@@ -34,9 +34,9 @@ def schedule_from_trace(trace, start: int = 0) -> list:
     """Schedule lines that make a replay take the steps ``trace.steps[start:]``."""
     segs = _segments(trace.steps, start)
     data_by_step: dict[int, list] = {}
-    for step, label, value in trace.data:
+    for pos, (step, label, value) in enumerate(trace.data):
         if step >= start:
-            data_by_step.setdefault(step, []).append((label, value))
+            data_by_step.setdefault(step, []).append((pos, label, value))
     # Where each segment's thread goes next: the first site of its next segment, or
     # what it was about to do when the run ended (None: it had finished).
     following: list = [None] * len(segs)
@@ -46,12 +46,19 @@ def schedule_from_trace(trace, start: int = 0) -> list:
         j = last_seen.get(tid)
         following[k] = segs[j][2][0] if j is not None else trace.pending.get(tid)
         last_seen[tid] = k
+    # A data choice answered 0 after which its thread draws nothing else under that
+    # label needs no line: an unforced draw of a replay answers 0.
+    last_nonzero: dict = {}
+    for pos, (step, label, value) in enumerate(trace.data):
+        if step >= start and value:
+            last_nonzero[(trace.steps[step][0], label)] = pos
     lines: list = []
     for k, (tid, first, sites) in enumerate(segs):
         name = trace.names[tid]
         for i in range(first, first + len(sites)):
-            for label, value in data_by_step.get(i, ()):
-                lines.append(ForceChoice(name, label, value))
+            for pos, label, value in data_by_step.get(i, ()):
+                if value or last_nonzero.get((tid, label), -1) > pos:
+                    lines.append(ForceChoice(name, label, value))
         nxt = following[k]
         if nxt is None:
             lines.append(ScheduleLine(name, None))

@@ -22,6 +22,9 @@ from .base import Driver, Stats
 __all__ = ["AtherisDriver", "atheris_available"]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The seed programs libFuzzer starts from (as syzkaller starts from its corpus): small
+# programs of two operations racing on one table, no schedule, no bug switch.
+SEED_DIR = os.path.join(ROOT, "corpus", "seeds")
 
 
 def atheris_available() -> bool:
@@ -35,17 +38,21 @@ def atheris_available() -> bool:
 class AtherisDriver(Driver):
     name = "atheris"
 
-    def __init__(self, target, seed: int, libfuzzer=(), seeds=(), pair_coverage: bool = True,
+    def __init__(self, target, seed: int, libfuzzer=(), seeds=None, pair_coverage: bool = True,
                  found_by: str = "ptfuzz fuzz --driver atheris"):
         super().__init__(target, seed)
         self.libfuzzer = list(libfuzzer)
+        if seeds is None:
+            seeds = [SEED_DIR] if os.path.isdir(SEED_DIR) else []
         self.seeds = list(seeds)
         self.pair_coverage = pair_coverage
         self.found_by = found_by
 
     def describe(self) -> str:
         pairs = "with" if self.pair_coverage else "without"
-        return f"atheris (libFuzzer, core instrumented, {pairs} site-pair coverage)"
+        seeds = f", seeds: {', '.join(map(os.path.basename, self.seeds))}" if self.seeds else ""
+        return (f"atheris (libFuzzer, core's model instrumented, {pairs} site-pair "
+                f"coverage{seeds})")
 
     def command(self, budget, out: str) -> list[str]:
         cmd = [sys.executable, "-m", "fuzz.atheris_main", "--out", out,

@@ -3,6 +3,7 @@ driver."""
 
 import pytest
 
+from core.program.kprog import loads
 from fuzz.cli import main
 from fuzz.drivers import DRIVERS, Budget, make_driver
 from fuzz.drivers.atheris_driver import atheris_available
@@ -44,13 +45,26 @@ def test_a_finding_exits_1_and_is_written(capsys, tmp_path):
                         "collapse-vma-lock-after-pmd-check", "--runs", "5000",
                         "--out", str(tmp_path))
     assert code == 1
+    # The minimized reproducer, and the first failing case next to it.
+    files = sorted(tmp_path.iterdir(), key=lambda f: f.name.endswith(".raw.kprog"))
+    assert len(files) == 2 and files[1].name.endswith(".raw.kprog")
+    assert f"written to {files[0]}" in out and f"the first failing case is {files[1]}" in out
+    for f in files:
+        code, out, _ = _run(capsys, "replay", str(f))
+        assert code == 0 and out.startswith(f"{f}: BUG: Bad pmd in __pte_offset_map")
+        code, out, _ = _run(capsys, "replay", "--bugs", "none", str(f))
+        assert out.startswith(f"{f}: pass")
+    minimized = loads(files[0].read_text())
+    assert len(minimized.threads) <= 3 and all(len(t.ops) <= 4 for t in minimized.threads)
+
+
+def test_no_minimize_writes_the_first_failing_case_only(capsys, tmp_path):
+    code, out, _ = _run(capsys, "fuzz", "--driver", "random", "--bug",
+                        "collapse-vma-lock-after-pmd-check", "--runs", "5000",
+                        "--out", str(tmp_path), "--no-minimize")
+    assert code == 1
     files = list(tmp_path.iterdir())
-    assert len(files) == 1 and files[0].suffix == ".kprog"
-    assert f"written to {files[0]}" in out
-    code, out, _ = _run(capsys, "replay", str(files[0]))
-    assert code == 0 and out.startswith(f"{files[0]}: BUG: Bad pmd in __pte_offset_map")
-    code, out, _ = _run(capsys, "replay", "--bugs", "none", str(files[0]))
-    assert out.startswith(f"{files[0]}: pass")
+    assert len(files) == 1 and files[0].suffix == ".kprog" and "minimized" not in out
 
 
 @pytest.mark.parametrize("name", sorted(DRIVERS))
