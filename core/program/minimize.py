@@ -21,12 +21,14 @@ it several times.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, fields, replace
 
 from ..bugs import BugSet
 from ..kernel import Config, ConfigError
 from ..sim.strategies import ForceChoice, ScheduleLine
+from .kprog import KprogError, dumps, loads
 from .ops import Addr, Mmap, OpError
 from .program import Program, ProgramError, run_program
 from .schedule import with_schedule
@@ -209,6 +211,29 @@ def _structure_pass(s: _Search) -> bool:
     return changed
 
 
+_NAME = re.compile(r"\b([pmf])(\d+)\b")
+
+
+def _renumbered(prog: Program) -> Program | None:
+    """Processes, files and mappings renumbered p0, f0, m0, ... in order of first use
+    (through the text, where every name is a token; None if it does not parse)."""
+    text = dumps(replace(prog, comments=(), expect=None))
+    body = text.split("\n", 1)[1]
+    new: dict = {}
+    counts = {"p": 0, "m": 0, "f": 0}
+    for m in _NAME.finditer(body):
+        if m.group(0) not in new:
+            new[m.group(0)] = f"{m.group(1)}{counts[m.group(1)]}"
+            counts[m.group(1)] += 1
+    if all(k == v for k, v in new.items()):
+        return prog
+    try:
+        out = loads(text.split("\n", 1)[0] + "\n" + _NAME.sub(lambda m: new[m.group(0)], body))
+    except KprogError:
+        return None
+    return replace(out, comments=prog.comments, expect=prog.expect)
+
+
 def _renamed(prog: Program) -> Program:
     """Threads renamed T0, T1, ... (user) and K0, ... (kernel), in order."""
     names, users, kthreads = {}, 0, 0
@@ -351,6 +376,9 @@ def minimize(prog: Program, title: str | None = None, seconds: float = 60.0,
     renamed = _renamed(s.prog)
     if renamed != s.prog:
         s.try_structure(renamed)
+    renumbered = _renumbered(s.prog)
+    if renumbered is not None and renumbered != s.prog:
+        s.try_structure(renumbered)
     final_out = s.attempt(s.prog) or s.out
     s.accept(s.prog, final_out)
     _trim(s)

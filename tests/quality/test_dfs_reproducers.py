@@ -21,9 +21,9 @@ CORPUS = sorted(glob.glob(os.path.join(ROOT, "corpus", "regressions", "*.kprog")
 RUNS = {
     "collapse-vma-lock-after-pmd-check": 900,
     "pt-reclaim-semi-rcu": 602,
-    "pte-map-lock-no-pmd-same": 757,
-    "ptlock-free-immediate": 837,
-    "reclaim-after-ptl-drop": 1444,
+    "pte-map-lock-no-pmd-same": 722,
+    "ptlock-free-immediate": 802,
+    "reclaim-after-ptl-drop": 1338,
     "retract-no-pmd-recheck": 846,
     "uffd-move-no-dst-pmd-recheck": 1088,
 }

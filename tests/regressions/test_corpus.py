@@ -39,11 +39,11 @@ EXPECTED = {
 }
 
 HASHES = {
-    "collapse-vma-lock-after-pmd-check": "8c27823b33f08ae1",
+    "collapse-vma-lock-after-pmd-check": "d84a47c520b70723",
     "pt-reclaim-semi-rcu": "20d2be91df86944a",
-    "pte-map-lock-no-pmd-same": "586fbc938b93fee8",
-    "ptlock-free-immediate": "3055d6bbbf16030b",
-    "reclaim-after-ptl-drop": "7ca473ff96d799fe",
+    "pte-map-lock-no-pmd-same": "9f8f261cbf47fc7e",
+    "ptlock-free-immediate": "364fc8ad730b1701",
+    "reclaim-after-ptl-drop": "b941b620669bc5b7",
     "retract-no-pmd-recheck": "9742255c139601bf",
     "uffd-move-no-dst-pmd-recheck": "b2032ec5a14e4bd3",
 }

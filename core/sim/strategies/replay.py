@@ -15,7 +15,7 @@ with the default, so the caller can say exactly where and whether the title stil
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..thread import DONE, WAITING
 from ..traps import Site
@@ -30,7 +30,8 @@ class ScheduleLine:
     thread: str
     site: Site | None          # None: run the thread to its end
     count: int = 1
-    lineno: int = 0            # where the line came from, for drift messages
+    # Where the line came from, for drift messages (not part of what the line means).
+    lineno: int = field(default=0, compare=False)
 
     def text(self) -> str:
         if self.site is None:
@@ -47,7 +48,7 @@ class ForceChoice:
     thread: str
     label: str
     value: int
-    lineno: int = 0
+    lineno: int = field(default=0, compare=False)
 
     def text(self) -> str:
         return f"{self.thread} choose {self.label}={self.value}"

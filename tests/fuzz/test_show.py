@@ -1,0 +1,104 @@
+"""``ptfuzz show``: swim lanes in the terminal (fits 100 columns for three threads) and as
+a self-contained HTML page (checked structurally)."""
+
+import os
+from html.parser import HTMLParser
+
+from core.program.kprog import load
+from core.program.program import run_program
+from fuzz.cli import main
+from fuzz.show import lanes, render_text
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RETRACT = os.path.join(ROOT, "corpus", "regressions", "retract-no-pmd-recheck.kprog")
+THREE = os.path.join(ROOT, "corpus", "seeds", "free-vs-fault.kprog")
+VOID = {"meta", "br", "hr", "img", "input", "link"}
+
+
+class _Checker(HTMLParser):
+    """Tag balance, the table's shape, and every resource a page could fetch."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.errors, self.fetches = [], [], []
+        self.header, self.rows, self.in_head_row = [], 0, False
+        self.text = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for key in ("src", "href"):
+            if key in attrs:
+                self.fetches.append(attrs[key])
+        if tag in ("script", "link", "iframe", "img"):
+            self.fetches.append(tag)
+        if tag == "tr":
+            self.rows += 1
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:] or 'nothing'}")
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        if self.stack and self.stack[-1] == "th":
+            self.header.append(data)
+        self.text.append(data)
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_html_is_a_balanced_self_contained_page_with_one_row_per_step(capsys, tmp_path):
+    page = tmp_path / "retract.html"
+    code, out, _ = _run(capsys, "show", RETRACT, "--html", str(page))
+    assert code == 0 and f"written to {page}" in out
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>")
+    c = _Checker()
+    c.feed(text)
+    c.close()
+    assert c.errors == [] and c.stack == []
+    assert c.fetches == [] and "http" not in text and "url(" not in text
+    outcome = run_program(load(RETRACT))
+    ln = lanes(outcome)
+    assert c.header == ["step"] + ln.names
+    assert ln.names[:2] == ["T0", "T1"]
+    assert c.rows == 1 + outcome.nsteps - outcome.start     # the header row, then a step each
+    body = "".join(c.text)
+    assert "general protection fault in pte_lockptr" in body
+    assert "!! retract_page_tables:pte_lockptr" in body      # where the report fired
+    assert ">> " in body and "<< " in body                    # the preemption and the resume
+
+
+def test_the_terminal_view_fits_100_columns_for_three_threads(capsys):
+    code, out, _ = _run(capsys, "show", THREE)
+    assert code == 0
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    header = lines[2].split()
+    assert header[:3] == ["T0", "T1", "K0"]
+
+
+def test_a_report_marks_its_access_free_and_preemption_rows():
+    outcome = run_program(load(RETRACT))
+    ln = lanes(outcome)
+    marked = {m: r for r in ln.rows for m in r.marks}
+    assert marked["report"].index == outcome.nsteps - 1
+    assert ln.names[marked["preempt"].lane] == "T1"
+    assert ln.names[marked["resume"].lane] == "T0"
+    text = render_text(ln, 100)
+    assert "... " in text and " steps ..." in text             # long stretches folded
+    assert len(render_text(ln, 100, full=True).splitlines()) > len(text.splitlines())
+
+
+def test_show_usage_errors_exit_2(capsys):
+    code, _, err = _run(capsys, "show", "/nonexistent.kprog")
+    assert code == 2 and "/nonexistent.kprog" in err
+    code, _, err = _run(capsys, "show", RETRACT, "--width", "10")
+    assert code == 2 and "--width must be at least 40" in err
