@@ -66,6 +66,11 @@ def _cmd_replay(args) -> int:
     return run_replay_command(args)
 
 
+def _cmd_campaign(args) -> int:
+    from .campaign_cmd import run_campaign_command
+    return run_campaign_command(args)
+
+
 def _cmd_minimize(args) -> int:
     from .minimize_cmd import run_minimize_command
     return run_minimize_command(args)
@@ -111,6 +116,29 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--no-minimize", action="store_true",
                    help="write the first failing case as it is")
     q.set_defaults(func=_cmd_fuzz)
+
+    q = sub.add_parser("campaign", help="a portfolio of drivers on every core, for a time")
+    q.add_argument("--workers", type=int, default=None, help="default: one per core")
+    q.add_argument("--time", type=float, default=None, metavar="SECONDS",
+                   help="time budget (default 60 s)")
+    q.add_argument("--dir", default=None, metavar="DIR",
+                   help="the campaign directory (default ./ptfuzz-campaign-DATE); an "
+                        "existing one is resumed")
+    q.add_argument("--backend", default="local", help="local (processes) or ray")
+    q.add_argument("--address", default=None, metavar="RAY_ADDRESS",
+                   help="an existing Ray cluster (default: a local Ray instance)")
+    q.add_argument("--bug", action="append", metavar="NAME", help="turn a bug switch on")
+    q.add_argument("--config", action="append", metavar="K=V", help="fix a config value")
+    q.add_argument("--drivers", default=None, metavar="LIST",
+                   help="drivers and weights, e.g. pct:3,random:2 (default: "
+                        "pct:3,random:2,atheris:2,hypothesis:1)")
+    q.add_argument("--seed", type=int, default=1, help="the campaign seed (default 1)")
+    q.add_argument("--items", type=int, default=None, metavar="N",
+                   help="stop after N work items (with --item-runs: the same searches "
+                        "on any backend and machine)")
+    q.add_argument("--item-runs", type=int, default=None, metavar="N",
+                   help="an execution budget per work item too")
+    q.set_defaults(func=_cmd_campaign)
 
     q = sub.add_parser("minimize", help="shrink a .kprog reproducer, keeping its title")
     q.add_argument("file", metavar="FILE")

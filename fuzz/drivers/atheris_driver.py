@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -25,6 +26,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # The seed programs libFuzzer starts from (as syzkaller starts from its corpus): small
 # programs of two operations racing on one table, no schedule, no bug switch.
 SEED_DIR = os.path.join(ROOT, "corpus", "seeds")
+
+
+def _die_with_parent() -> None:
+    """In the libFuzzer child before exec: get SIGKILL when the parent dies (Linux's
+    PR_SET_PDEATHSIG), so a killed worker leaves no fuzzer running."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def atheris_available() -> bool:
@@ -77,7 +88,7 @@ class AtherisDriver(Driver):
     def search(self, budget, progress=None):
         if not atheris_available():
             raise RuntimeError("atheris is not installed (pip install atheris)")
-        stats = Stats()
+        stats = Stats(observer=self.observer)
         env = dict(os.environ)
         env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
         # Coverage depends on iteration orders that follow str hashes: fix them, so that
@@ -86,17 +97,23 @@ class AtherisDriver(Driver):
         with tempfile.TemporaryDirectory(prefix="ptfuzz-atheris-") as out:
             log = open(os.path.join(out, "libfuzzer.log"), "w+")
             proc = subprocess.Popen(self.command(budget, out), stdout=subprocess.PIPE,
-                                    stderr=log, text=True, env=env, cwd=out)
+                                    stderr=log, text=True, env=env, cwd=out,
+                                    preexec_fn=_die_with_parent)
             found = None
-            for line in proc.stdout:
-                if line.startswith(STATS_MARK):
-                    execs, steps = map(int, line[len(STATS_MARK):].split())
-                    stats.executions, stats.steps = execs, steps
-                    if progress is not None:
-                        progress(stats)
-                elif line.startswith(FINDING_MARK):
-                    found = line[len(FINDING_MARK):].strip()
-            proc.wait()
+            try:
+                for line in proc.stdout:
+                    if line.startswith(STATS_MARK):
+                        execs, steps = map(int, line[len(STATS_MARK):].split())
+                        stats.executions, stats.steps = execs, steps
+                        if progress is not None:
+                            progress(stats)
+                    elif line.startswith(FINDING_MARK):
+                        found = line[len(FINDING_MARK):].strip()
+                proc.wait()
+            finally:
+                if proc.poll() is None:         # interrupted: libFuzzer must not linger
+                    proc.kill()
+                    proc.wait()
             log.seek(0)
             final = re.search(r"stat::number_of_executed_units: (\d+)", log.read())
             log.close()

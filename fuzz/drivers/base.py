@@ -35,6 +35,7 @@ class Stats:
     steps: int = 0
     titles: Counter = field(default_factory=Counter)
     started: float = field(default_factory=time.perf_counter)
+    observer: object = None          # called with every case (a campaign's coverage)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -44,6 +45,8 @@ class Stats:
         self.steps += case.outcome.nsteps
         if case.found:
             self.titles[case.outcome.title] += 1
+        if self.observer is not None:
+            self.observer(case)
 
     def line(self) -> str:
         t = max(self.elapsed(), 1e-9)
@@ -57,6 +60,7 @@ class Driver:
     called now and then."""
 
     name = "driver"
+    observer = None      # called with every case, where the driver sees them in-process
 
     def __init__(self, target, seed: int):
         self.target = target
@@ -76,7 +80,7 @@ class StreamDriver(Driver):
         raise NotImplementedError
 
     def search(self, budget: Budget, progress=None):
-        stats = Stats()
+        stats = Stats(observer=self.observer)
         every = 64
         for case in self.cases():
             stats.add(case)

@@ -33,7 +33,7 @@ class HypothesisDriver(Driver):
                 f"pieces; shrinking {'on' if self.shrink else 'off'})")
 
     def search(self, budget, progress=None):
-        stats = Stats()
+        stats = Stats(observer=self.observer)
         machine = machine_for(self.target, "PtMachineFuzz")
         machine.stats = stats
         phases = [Phase.generate, Phase.shrink] if self.shrink else [Phase.generate]

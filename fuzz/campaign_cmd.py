@@ -1,0 +1,83 @@
+"""``ptfuzz campaign``: a portfolio of drivers on every core (or a Ray cluster) for a time
+budget; reports de-duplicated by title and minimized; everything in one directory.
+
+Exit 0: no report. Exit 1: at least one report (each in DIR/crashes/). Exit 2: bad input.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from .campaign.head import CampaignOptions, run_campaign
+from .campaign.live import Live, summary_markdown, summary_text
+from .campaign.plan import parse_portfolio
+from .campaign.worker import TargetSpec
+from .drivers.atheris_driver import atheris_available
+from .errors import UsageError
+from .fuzz_cmd import make_target
+
+__all__ = ["run_campaign_command", "DEFAULT_SECONDS", "make_backend"]
+
+DEFAULT_SECONDS = 60.0
+
+
+def make_backend(name: str, workers: int, spec, address: str | None = None):
+    if name == "local":
+        from .campaign.local import LocalBackend
+        return LocalBackend(workers, spec)
+    if name == "ray":
+        from .campaign.ray_backend import RayBackend, ray_available
+        if not ray_available():
+            raise UsageError("the Ray backend needs Ray: pip install 'ptfuzz[ray]'")
+        return RayBackend(workers, spec, address)
+    raise UsageError(f"unknown backend {name!r} (local or ray)")
+
+
+def run_campaign_command(args) -> int:
+    seconds = DEFAULT_SECONDS if args.time is None else args.time
+    if seconds <= 0:
+        raise UsageError("--time must be positive")
+    workers = args.workers or os.cpu_count() or 1
+    if workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if args.address and args.backend != "ray":
+        raise UsageError("--address is for --backend ray")
+    make_target(args.bug, args.config)               # bad names fail here, before anything
+    portfolio = parse_portfolio(args.drivers, atheris_available())
+    if any(d == "atheris" for d, _ in portfolio) and not atheris_available():
+        raise UsageError("atheris is not installed (pip install atheris)")
+    directory = args.dir or time.strftime("ptfuzz-campaign-%Y%m%d-%H%M%S")
+    spec = TargetSpec(args.bug or (), args.config or ())
+    backend = make_backend(args.backend, workers, spec, args.address)
+    bugs = ", ".join(args.bug) if args.bug else "none (the fixed model)"
+    mix = ", ".join(f"{d} x{w}" for d, w in portfolio)
+    print(f"ptfuzz campaign: {seconds:g} s on {backend.describe()}; drivers {mix}; "
+          f"bug switches: {bugs}; config: {' '.join(args.config or []) or 'drawn per run'};"
+          f" seed {args.seed}; directory {directory}", flush=True)
+    if (args.items is not None and args.items < 1) or (
+            args.item_runs is not None and args.item_runs < 1):
+        raise UsageError("--items and --item-runs must be positive")
+    opts = CampaignOptions(directory, seconds, workers, portfolio, args.seed,
+                           tuple(args.bug or ()), tuple(args.config or ()), args.backend,
+                           args.address, max_items=args.items, item_runs=args.item_runs)
+    live = Live(f"ptfuzz campaign: {directory}")
+    try:
+        result = run_campaign(opts, backend, live)
+    finally:
+        live.close()
+    from .campaign.store import CampaignDir
+    CampaignDir(directory).write_summary(_summary_json(result), summary_markdown(result))
+    print(summary_text(result))
+    return 1 if result.crashes else 0
+
+
+def _summary_json(result) -> dict:
+    return {"directory": result.directory, "seconds": round(result.seconds, 3),
+            "executions": result.executions, "steps": result.steps,
+            "items": result.items, "sites": result.sites, "pairs": result.pairs,
+            "restarts": result.restarts, "interrupted": result.interrupted,
+            "drivers": result.by_driver,
+            "reports": [dict(c.counts(), title=c.title, reproducer=c.path, new=c.new)
+                        for c in sorted(result.crashes.values(),
+                                        key=lambda c: c.first_seconds)]}
