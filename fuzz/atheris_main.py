@@ -88,6 +88,22 @@ def _seed_paths(paths):
     return kprogs, corpora
 
 
+def _seed_inputs(seeds, out: str) -> list:
+    """A folder of starting inputs, one per seed program and scheduler (the random walk
+    replaying its default schedule, and PCT), given to libFuzzer after any corpus
+    folder (libFuzzer adds new inputs to the first one)."""
+    from .byte_input import kprog_to_bytes
+
+    folder = os.path.join(out, "seed-inputs")
+    os.makedirs(folder, exist_ok=True)
+    for i, prog in enumerate(seeds):
+        data, _ = kprog_to_bytes(prog, i)
+        for flags in (1, 3):                 # odd: a seed; bit 1: PCT
+            with open(os.path.join(folder, f"seed{i:03d}-{flags}"), "wb") as fh:
+                fh.write(bytes([flags]) + data[1:])
+    return [folder]
+
+
 def main(argv=None) -> int:
     args, libfuzzer = _parse(list(sys.argv[1:] if argv is None else argv))
     import atheris
@@ -140,7 +156,8 @@ def main(argv=None) -> int:
     for d in DEFAULT_LIBFUZZER:
         if not any(o.startswith(d.split("=")[0] + "=") for o in opts):
             opts.append(d)
-    atheris.Setup([sys.argv[0]] + opts + corpora, test_one_input)
+    starts = _seed_inputs(seeds, args.out) if seeds else []
+    atheris.Setup([sys.argv[0]] + opts + corpora + starts, test_one_input)
     atheris.Fuzz()
     return 0
 
