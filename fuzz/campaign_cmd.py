@@ -48,7 +48,7 @@ def run_campaign_command(args) -> int:
     if any(d == "atheris" for d, _ in portfolio) and not atheris_available():
         raise UsageError("atheris is not installed (pip install atheris)")
     directory = args.dir or time.strftime("ptfuzz-campaign-%Y%m%d-%H%M%S")
-    spec = TargetSpec(args.bug or (), args.config or ())
+    spec = TargetSpec(tuple(args.bug or ()), tuple(args.config or ()))
     backend = make_backend(args.backend, workers, spec, args.address)
     bugs = ", ".join(args.bug) if args.bug else "none (the fixed model)"
     mix = ", ".join(f"{d} x{w}" for d, w in portfolio)

@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import time
+from typing import NamedTuple
 
 from core.program.kprog import dumps
 from core.program.schedule import with_schedule
@@ -31,11 +32,11 @@ PROGRESS_EVERY = 0.5            # seconds between progress messages
 MAX_INPUTS = 50                 # interesting inputs an item sends back at most
 
 
-class TargetSpec(tuple):
-    """(bug names, config items): what ``make_target`` builds the target from."""
+class TargetSpec(NamedTuple):
+    """What ``make_target`` builds the target from (it crosses process boundaries)."""
 
-    def __new__(cls, bugs=(), configs=()):
-        return super().__new__(cls, (tuple(bugs), tuple(configs)))
+    bugs: tuple = ()           # bug switch names
+    configs: tuple = ()        # "K=V" config items
 
 
 class Coverage:
@@ -89,7 +90,7 @@ def run_item(item, spec: TargetSpec, emit, cov: Coverage | None = None,
     """Run ``item``, passing the messages above to ``emit`` as they happen (a finding
     first, as soon as the search returns). ``atheris_corpus`` is the campaign's raw
     libFuzzer inputs as (name, bytes), the corpus an atheris item starts from."""
-    target = make_target(list(spec[0]), list(spec[1]))
+    target = make_target(list(spec.bugs), list(spec.configs))
     driver = make_driver(item.driver, target, item.seed)
     cov = cov if cov is not None else Coverage()
     cov.inputs = []

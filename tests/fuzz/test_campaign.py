@@ -64,7 +64,7 @@ def _options(tmp_path, seconds, **kw):
 
 
 def test_a_killed_worker_is_restarted_and_its_earlier_finding_kept(tmp_path):
-    backend = LocalBackend(2, TargetSpec([BUG]))
+    backend = LocalBackend(2, TargetSpec((BUG,)))
     kill = _Hooks(lambda rec, crashes: bool(crashes) and rec["t"] > 1.0,
                   lambda: os.kill(backend.pid(0), signal.SIGKILL))
     result = run_campaign(_options(tmp_path, 8.0), backend, kill)
@@ -85,12 +85,12 @@ def test_an_interrupted_campaign_resumes_from_its_directory(tmp_path):
         raise KeyboardInterrupt
 
     stop = _Hooks(lambda rec, crashes: bool(crashes), interrupt)
-    first = run_campaign(_options(tmp_path, 20.0), LocalBackend(2, TargetSpec([BUG])), stop)
+    first = run_campaign(_options(tmp_path, 20.0), LocalBackend(2, TargetSpec((BUG,))), stop)
     assert first.interrupted and first.crashes
     folder = tmp_path / "camp"
     meta = json.load(open(folder / "campaign.json"))
     assert meta["resumed"] == 0 and meta["seconds"] > 0
-    second = run_campaign(_options(tmp_path, 3.0), LocalBackend(2, TargetSpec([BUG])))
+    second = run_campaign(_options(tmp_path, 3.0), LocalBackend(2, TargetSpec((BUG,))))
     assert not second.interrupted
     assert set(first.crashes) <= set(second.crashes)
     assert not any(second.crashes[t].new for t in first.crashes)  # known from the disk
