@@ -68,6 +68,8 @@ def _parse(argv):
     p.add_argument("--seeds", action="append", default=[],
                    help=".kprog files or folders of them, or folders of raw inputs")
     p.add_argument("--no-pair-coverage", action="store_true")
+    p.add_argument("--no-instrument", action="store_true",
+                   help="instrument nothing (to measure what instrumentation costs)")
     p.add_argument("--instrument-harness", action="store_true",
                    help="instrument core.sim and core.program too")
     p.add_argument("--found-by", default="ptfuzz fuzz --driver atheris")
@@ -110,7 +112,9 @@ def main(argv=None) -> int:
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     exclude = [] if args.instrument_harness else harness_modules(root)
-    with atheris.instrument_imports(include=["core"], exclude=exclude):
+    # --no-instrument: libFuzzer sees only the site-pair counters (a benchmark figure).
+    include = ["nothing-instrumented"] if args.no_instrument else ["core"]
+    with atheris.instrument_imports(include=include, exclude=exclude):
         import core.program.generate  # noqa: F401
         import core.program.kprog  # noqa: F401
         import core.program.program  # noqa: F401

@@ -71,6 +71,16 @@ def _cmd_campaign(args) -> int:
     return run_campaign_command(args)
 
 
+def _cmd_bench(args) -> int:
+    from .bench_cmd import run_bench_command
+    return run_bench_command(args)
+
+
+def _cmd_coverage(args) -> int:
+    from .coverage_cmd import run_coverage_command
+    return run_coverage_command(args)
+
+
 def _cmd_minimize(args) -> int:
     from .minimize_cmd import run_minimize_command
     return run_minimize_command(args)
@@ -139,6 +149,21 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--item-runs", type=int, default=None, metavar="N",
                    help="an execution budget per work item too")
     q.set_defaults(func=_cmd_campaign)
+
+    q = sub.add_parser("bench", help="throughput, time to bug, reproducer sizes, scaling")
+    q.add_argument("--quick", action="store_true", help="a short run (under 5 minutes)")
+    q.add_argument("--json", default=None, metavar="OUT", help="every figure as JSON")
+    q.add_argument("--trials", type=int, default=None,
+                   help="seeds per driver and bug (default 10; --quick 1)")
+    q.add_argument("--cap", type=float, default=None, metavar="SECONDS",
+                   help="time cap per trial (default 120; --quick 10)")
+    q.set_defaults(func=_cmd_bench)
+
+    q = sub.add_parser("coverage", help="which lines of core/mm a campaign's corpus reaches")
+    q.add_argument("dir", metavar="DIR", help="a campaign directory")
+    q.add_argument("--html", default=None, metavar="OUT",
+                   help="where the HTML report goes (default DIR/coverage)")
+    q.set_defaults(func=_cmd_coverage)
 
     q = sub.add_parser("minimize", help="shrink a .kprog reproducer, keeping its title")
     q.add_argument("file", metavar="FILE")

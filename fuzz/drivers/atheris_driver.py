@@ -50,20 +50,21 @@ class AtherisDriver(Driver):
     name = "atheris"
 
     def __init__(self, target, seed: int, libfuzzer=(), seeds=None, pair_coverage: bool = True,
-                 found_by: str = "ptfuzz fuzz --driver atheris"):
+                 found_by: str = "ptfuzz fuzz --driver atheris", instrument: bool = True):
         super().__init__(target, seed)
         self.libfuzzer = list(libfuzzer)
         if seeds is None:
             seeds = [SEED_DIR] if os.path.isdir(SEED_DIR) else []
         self.seeds = list(seeds)
         self.pair_coverage = pair_coverage
+        self.instrument = instrument
         self.found_by = found_by
 
     def describe(self) -> str:
         pairs = "with" if self.pair_coverage else "without"
         seeds = f", seeds: {', '.join(map(os.path.basename, self.seeds))}" if self.seeds else ""
-        return (f"atheris (libFuzzer, core's model instrumented, {pairs} site-pair "
-                f"coverage{seeds})")
+        what = "core's model instrumented" if self.instrument else "nothing instrumented"
+        return f"atheris (libFuzzer, {what}, {pairs} site-pair coverage{seeds})"
 
     def command(self, budget, out: str) -> list[str]:
         cmd = [sys.executable, "-m", "fuzz.atheris_main", "--out", out,
@@ -75,6 +76,8 @@ class AtherisDriver(Driver):
             cmd += ["--config", f"{k}={v}"]
         for s in self.seeds:
             cmd += ["--seeds", s]
+        if not self.instrument:
+            cmd.append("--no-instrument")
         if not self.pair_coverage:
             cmd.append("--no-pair-coverage")
         opts = [f"-seed={derive_seed(self.seed, self.name) % (2**31 - 1) + 1}",

@@ -177,3 +177,21 @@ def test_the_ray_backend_finds_the_same_titles_as_local_processes(tmp_path, caps
         assert summary["items"] == 4
     capsys.readouterr()
     assert titles["ray"] == titles["local"]
+
+
+def test_coverage_replays_the_corpus_and_writes_an_html_report(tmp_path, capfd):
+    d = tmp_path / "c"
+    main(["campaign", "--workers", "1", "--time", "30", "--dir", str(d), "--drivers",
+          "random", "--items", "1", "--item-runs", "100"])
+    code = main(["coverage", str(d)])
+    out = capfd.readouterr().out
+    assert code == 0
+    n = len(os.listdir(d / "corpus" / "random"))
+    assert f"replayed {n} .kprog files and 0 raw inputs" in out
+    assert "core/mm/memory.py" in out and "core/mm: " in out
+    assert (d / "coverage" / "index.html").exists()
+
+
+def test_coverage_of_a_folder_that_is_not_a_campaign_exits_2(capsys, tmp_path):
+    code = main(["coverage", str(tmp_path)])
+    assert code == 2 and "not a campaign directory" in capsys.readouterr().err
