@@ -14,44 +14,17 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from core.bugs import REGISTRY, BugSet  # noqa: E402
-from fuzz.drivers import Budget, make_driver  # noqa: E402
-from fuzz.target import Target  # noqa: E402
+from core.bugs import REGISTRY  # noqa: E402
+from fuzz.bench.throughput import driver_throughput  # noqa: E402
+from fuzz.bench.ttb import time_to_bug  # noqa: E402
 
 
 def throughput(driver: str, seconds: float) -> dict:
-    _, stats = make_driver(driver, Target(), 12345).search(Budget(seconds=seconds))
-    t = stats.elapsed()
-    return {"executions_per_s": stats.executions / t, "steps_per_s": stats.steps / t,
-            "reports": sum(stats.titles.values())}
-
-
-def time_to_bug(driver: str, bug: str, seeds: int, cap: float) -> dict:
-    trials = []
-    for seed in range(1, seeds + 1):
-        t0 = time.perf_counter()
-        case, stats = make_driver(driver, Target(BugSet.parse([bug])), seed).search(
-            Budget(seconds=cap))
-        dt = time.perf_counter() - t0
-        found = case is not None and REGISTRY[bug].produces(case.outcome.title)
-        trials.append({"seed": seed, "found": found, "executions": stats.executions,
-                       "seconds": dt, "title": case.outcome.title if case else None})
-    hits = [t for t in trials if t["found"]]
-
-    def spread(key):
-        vals = sorted(t[key] for t in hits)
-        if not vals:
-            return None
-        return {"median": statistics.median(vals), "min": vals[0], "max": vals[-1]}
-
-    return {"found": len(hits), "trials": len(trials), "executions": spread("executions"),
-            "seconds": spread("seconds"), "runs": trials}
+    return driver_throughput(driver, driver, seconds)
 
 
 def main() -> int:

@@ -195,20 +195,25 @@ def _structure_candidates(prog: Program):
                 yield replace(prog, threads=threads)
 
 
-def _structure_pass(s: _Search) -> bool:
-    """One sweep; after an accepted candidate the sweep restarts from the new program
-    (candidates are generated from the program they simplify)."""
+def _fixpoint(s: _Search, candidates, attempt) -> bool:
+    """Try ``candidates(program)`` in order with ``attempt``; after an accepted one,
+    start over from the new program (candidates are made from the program they
+    simplify), until none is accepted or time is up. Whether anything was accepted."""
     changed = False
     progress = True
     while progress and not s.out_of_time():
         progress = False
-        for cand in _structure_candidates(s.prog):
+        for cand in candidates(s.prog):
             if s.out_of_time():
                 break
-            if s.try_structure(cand):
+            if attempt(cand):
                 changed = progress = True
                 break
     return changed
+
+
+def _structure_pass(s: _Search) -> bool:
+    return _fixpoint(s, _structure_candidates, s.try_structure)
 
 
 _NAME = re.compile(r"\b([pmf])(\d+)\b")
@@ -278,17 +283,8 @@ def _schedule_candidates(prog: Program):
 
 
 def _schedule_pass(s: _Search) -> bool:
-    changed = _trim(s)
-    progress = True
-    while progress and not s.out_of_time():
-        progress = False
-        for cand in _schedule_candidates(s.prog):
-            if s.out_of_time():
-                break
-            if s.try_schedule(cand):
-                changed = progress = True
-                break
-    return changed
+    trimmed = _trim(s)
+    return _fixpoint(s, _schedule_candidates, s.try_schedule) or trimmed
 
 
 # -- the story ------------------------------------------------------------------------
