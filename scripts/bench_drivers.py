@@ -4,7 +4,8 @@ public bug over several seeds (the fraction found within the cap, the median, th
 spread). A Markdown table on stdout, everything as JSON with ``--json``.
 
     python scripts/bench_drivers.py [--drivers random,pct,hypothesis,atheris]
-        [--seeds 10] [--cap 120] [--throughput 10] [--bugs a,b] [--json OUT]
+        [--seeds 10] [--first-seed 1] [--cap 120] [--throughput 10] [--bugs a,b]
+        [--json OUT]
 
 Runs one search at a time (the machine's other core stays free for the OS and for the
 noise a shared machine has anyway); medians, not means.
@@ -32,6 +33,8 @@ def main() -> int:
     a.add_argument("--drivers", default="random,pct,hypothesis,atheris")
     a.add_argument("--bugs", default=",".join(REGISTRY))
     a.add_argument("--seeds", type=int, default=10)
+    a.add_argument("--first-seed", type=int, default=1,
+                   help="trials use seeds first-seed .. first-seed + seeds - 1")
     a.add_argument("--cap", type=float, default=120.0)
     a.add_argument("--throughput", type=float, default=10.0, help="seconds per driver")
     a.add_argument("--json", default=None)
@@ -41,7 +44,7 @@ def main() -> int:
                        "cores": os.cpu_count(), "python": platform.python_version()},
            "throughput": {}, "time_to_bug": {}}
     print("| driver | executions/s | steps/s |\n|---|---|---|")
-    for d in drivers:
+    for d in drivers if args.throughput > 0 else ():
         r = throughput(d, args.throughput)
         out["throughput"][d] = r
         print(f"| {d} | {r['executions_per_s']:,.0f} | {r['steps_per_s']:,.0f} |", flush=True)
@@ -49,7 +52,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|")
     for bug in args.bugs.split(","):
         for d in drivers:
-            r = time_to_bug(d, bug, args.seeds, args.cap)
+            r = time_to_bug(d, bug, args.seeds, args.cap, args.first_seed)
             out["time_to_bug"].setdefault(bug, {})[d] = r
             ex, sec = r["executions"], r["seconds"]
             med_ex = f"{ex['median']:,.0f}" if ex else "-"
