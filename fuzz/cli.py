@@ -156,7 +156,7 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--trials", type=int, default=None,
                    help="seeds per driver and bug (default 10; --quick 1)")
     q.add_argument("--cap", type=float, default=None, metavar="SECONDS",
-                   help="time cap per trial (default 120; --quick 10)")
+                   help="time cap per trial (default 120; --quick 5)")
     q.set_defaults(func=_cmd_bench)
 
     q = sub.add_parser("coverage", help="which lines of core/mm a campaign's corpus reaches")

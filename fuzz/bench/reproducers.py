@@ -21,14 +21,18 @@ __all__ = ["reproducer_sizes", "markdown"]
 
 
 def one(bug: str, driver: str = "pct", seed: int = 1, runs: int = 100_000,
-        replays: int = 20) -> dict:
+        replays: int = 20, case=None, executions: int | None = None) -> dict:
+    """``case``: a failing case already found (by a time-to-bug trial); else a search
+    by ``driver`` from ``seed``."""
     t0 = time.perf_counter()
-    case, stats = make_driver(driver, Target(BugSet.parse([bug])), seed).search(
-        Budget(runs=runs))
+    if case is None:
+        case, stats = make_driver(driver, Target(BugSet.parse([bug])), seed).search(
+            Budget(runs=runs))
+        executions = stats.executions
     search = time.perf_counter() - t0
     if case is None:
         return {"bug": bug, "driver": driver, "seed": seed, "found": False,
-                "executions": stats.executions}
+                "executions": executions}
     raw = make_finding(case, f"{driver} seed {seed}").program
     m = minimize(raw, case.outcome.title)
     prog = loads(dumps(m.program))                  # what a user loads from the file
@@ -36,7 +40,7 @@ def one(bug: str, driver: str = "pct", seed: int = 1, runs: int = 100_000,
     fixed = run_program(prog, bugs=BugSet()).title
     per_thread = max((len(t.ops) for t in prog.threads), default=0)
     return {"bug": bug, "driver": driver, "seed": seed, "found": True,
-            "executions": stats.executions, "search_seconds": search, "title": m.title,
+            "executions": executions, "search_seconds": search, "title": m.title,
             "before": asdict(m.before), "after": asdict(m.after),
             "max_ops_per_thread": per_thread, "minimize_seconds": m.seconds,
             "minimize_runs": m.runs, "replays_same": same, "replays": replays,
@@ -45,10 +49,17 @@ def one(bug: str, driver: str = "pct", seed: int = 1, runs: int = 100_000,
                    and m.seconds < 60 and same == replays and fixed == "pass")}
 
 
-def reproducer_sizes(driver: str = "pct", seed: int = 1, bugs=None, progress=None) -> list:
+def reproducer_sizes(driver: str = "pct", seed: int = 1, bugs=None, progress=None,
+                     found=None) -> list:
+    """Per bug: the first failing case in ``found`` (bug -> (driver, seed, case,
+    executions), from time-to-bug trials), else a search by ``driver`` from ``seed``."""
     out = []
     for bug in bugs or REGISTRY:
-        row = one(bug, driver, seed)
+        if found and bug in found:
+            d, s, case, execs = found[bug]
+            row = one(bug, d, s, case=case, executions=execs)
+        else:
+            row = one(bug, driver, seed)
         out.append(row)
         if progress is not None:
             progress(row)
@@ -61,11 +72,13 @@ def markdown(rows) -> str:
     lines = [head]
     for r in rows:
         if not r["found"]:
-            lines.append(f"| {r['bug']} | not found in {r['executions']:,} | | | | | |")
+            lines.append(f"| {r['bug']} | not found in {r['executions']:,} ({r['driver']}) "
+                         "| | | | | |")
             continue
         b, a = r["before"], r["after"]
         lines.append(
-            f"| {r['bug']} | {b['threads']}/{b['ops']}/{b['preemptions']}/{b['lines']} | "
+            f"| {r['bug']} | {b['threads']}/{b['ops']}/{b['preemptions']}/{b['lines']} "
+            f"({r['driver']}, seed {r['seed']}) | "
             f"{a['threads']}/{a['ops']}/{a['preemptions']}/{a['lines']} | "
             f"{r['max_ops_per_thread']} | {r['minimize_seconds']:.1f} s | "
             f"{r['replays_same']}/{r['replays']} | {r['without_switch']} |")

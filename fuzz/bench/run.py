@@ -30,8 +30,8 @@ class Settings:
     def __init__(self, quick: bool, trials: int | None, cap: float | None):
         self.quick = quick
         self.trials = trials if trials is not None else (1 if quick else 10)
-        self.cap = cap if cap is not None else (10.0 if quick else 120.0)
-        self.throughput = 3.0 if quick else 15.0
+        self.cap = cap if cap is not None else (5.0 if quick else 120.0)
+        self.throughput = 2.0 if quick else 15.0
         self.engine_steps = 50_000 if quick else 200_000
         self.engine_repeats = 1 if quick else 3
         self.checker_seconds = 1.5 if quick else 5.0
@@ -78,16 +78,23 @@ def run_bench(settings: Settings, log=None) -> dict:
     log("time to bug ...")
     out["time_to_bug"] = {}
     drivers = [d for d in TTB_DRIVERS if d != "atheris" or atheris_available()]
+    first: dict = {}                  # bug -> the first failing case, for item 5
+
+    def keeper(bug, d):
+        def keep(seed, case, execs):
+            first.setdefault(bug, (d, seed, case, execs))
+        return keep
+
     for bug in settings.bugs:
         for d in drivers:
             r = time_to_bug(d, bug, settings.trials, settings.cap,
-                            progress=lambda text: log("  " + text))
+                            progress=lambda text: log("  " + text), keep=keeper(bug, d))
             out["time_to_bug"].setdefault(bug, {})[d] = r
     log("PCT against its bound ...")
     out["pct_theory"] = pct_against_bound(settings.pct_runs, settings.bugs)
     log("reproducer sizes ...")
     out["reproducers"] = reproducer_sizes("pct", 1, settings.bugs, progress=lambda r: log(
-        f"  {r['bug']}: {'minimized' if r['found'] else 'not found'}"))
+        f"  {r['bug']}: {'minimized' if r['found'] else 'not found'}"), found=first)
     log("campaign scaling ...")
     out["scaling"] = campaign_scaling(settings.scaling)
     out["seconds"] = time.perf_counter() - t0

@@ -23,7 +23,8 @@ def _spread(vals):
 
 
 def time_to_bug(driver: str, bug: str, trials: int, cap: float, first_seed: int = 1,
-                progress=None) -> dict:
+                progress=None, keep=None) -> dict:
+    """``keep(seed, case, executions)`` is called with each trial's failing case."""
     runs = []
     for seed in range(first_seed, first_seed + trials):
         t0 = time.perf_counter()
@@ -31,6 +32,8 @@ def time_to_bug(driver: str, bug: str, trials: int, cap: float, first_seed: int 
             Budget(seconds=cap))
         dt = time.perf_counter() - t0
         found = case is not None and REGISTRY[bug].produces(case.outcome.title)
+        if found and keep is not None:
+            keep(seed, case, stats.executions)
         runs.append({"seed": seed, "found": found, "executions": stats.executions,
                      "seconds": dt, "title": case.outcome.title if case else None})
         if progress is not None:
