@@ -85,7 +85,11 @@ def _command_line(args) -> str:
 def _write_minimized(finding, folder: str, raw: str) -> str:
     """Minimize the finding and write it next to the raw one; the raw one's path if the
     minimized program does not replay to the title every time."""
-    m = minimize(finding.program, finding.title, seconds=MINIMIZE_SECONDS, validate=5)
+    try:
+        m = minimize(finding.program, finding.title, seconds=MINIMIZE_SECONDS, validate=5)
+    except ValueError as e:         # the written schedule does not give the title again
+        print(f"not minimized ({e}); keeping {raw}")
+        return raw
     if not m.stable:
         print(f"minimizing gave an unstable reproducer; keeping {raw}")
         return raw
