@@ -61,7 +61,6 @@ class PtMachine(RuleBasedStateMachine):
 
     target = Target()
     max_ops = 2                  # per thread
-    pct_runs = 1                 # runs per check when the rest is scheduled by PCT
     stats = None                 # a drivers.Stats, when a driver counts executions
     pair_feedback = True         # target() the most distinct site pairs a run switched at
     last_failure: Case | None = None
@@ -141,18 +140,13 @@ class PtMachine(RuleBasedStateMachine):
         if self.builder is None or not any(self.ops.values()):
             return
         prog = self.program()
-        # Under PCT every run is a new interleaving (the seed and the run's number): the
-        # program grows a rule at a time, and re-running an unchanged prefix under the
-        # same schedule would only repeat the last run. ``pct_runs`` > 1 tries several
-        # per check (measured: no better per execution than one, on seed 1).
-        for _ in range(1 if self.rest is None else self.pct_runs):
-            self._run_once(prog)
-
-    def _run_once(self, prog) -> None:
         if self.rest is None:
             source, strategy = ReplaySource(()), Pieces(self.pieces, others_first=True)
         else:
             depth, seed = self.rest
+            # Every run a new interleaving (the seed and the run's number): the program
+            # grows a rule at a time, and re-running an unchanged prefix under the same
+            # schedule would only repeat the last run.
             source = RandomSource(seed * 1_000_003 + self.runs)
             strategy = Pieces(self.pieces, PCT(depth=depth, k=self.k_estimate))
         case = Case(prog, run_program(prog, source, strategy), strategy.describe())

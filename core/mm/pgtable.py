@@ -60,6 +60,7 @@ class _Pfn0Page(KObject):
     __slots__ = ()
     kind = "page (pfn 0)"
     slab = False
+    ptlock = None           # not a page table: no split lock to free
 
 
 PFN0_PAGE = _Pfn0Page()
@@ -234,7 +235,7 @@ def pagetable_dtor(ctx, table):
     """``pagetable_dtor``: ``ptlock_free`` (a kmem_cache free when the lock was allocated).
     pfn 0's page (``pmd_pgtable()`` of a none pmd, under a bug switch) has no ptlock: the
     free that follows reports it."""
-    if getattr(table, "ptlock", None) is not None:
+    if table.ptlock is not None:
         lk, table.ptlock = table.ptlock, None
         yield from ctx.kernel.alloc.free(ctx, lk, S_PTLOCK_FREE, Ptlock)
 

@@ -375,8 +375,7 @@ def minimize(prog: Program, title: str | None = None, seconds: float = 60.0,
     renumbered = _renumbered(s.prog)
     if renumbered is not None and renumbered != s.prog:
         s.try_structure(renumbered)
-    final_out = s.attempt(s.prog) or s.out
-    s.accept(s.prog, final_out)
+    s.accept(s.prog, s.out)                 # s.out is always the run of s.prog
     _trim(s)
     after = size_of(s.prog, s.out)
     kept = _kept_comments(prog.comments)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from core.program.kprog import KprogError, dumps, loads
 from core.program.minimize import minimize
@@ -73,7 +73,6 @@ class CampaignResult:
     restarts: int
     interrupted: bool
     items: int
-    stats: dict = field(default_factory=dict)
 
 
 class _Totals:
@@ -300,7 +299,7 @@ class Head:
         return CampaignResult(self.opts.directory, self.campaign_seconds(),
                               rec["executions"], rec["steps"], rec["drivers"],
                               self.crashes, len(self.sites), len(self.pairs),
-                              self.backend.restarts, interrupted, self.items_run, rec)
+                              self.backend.restarts, interrupted, self.items_run)
 
 
 def run_campaign(opts: CampaignOptions, backend, live=None, meta_extra=None) -> CampaignResult:
