@@ -19,7 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from core.bugs import REGISTRY  # noqa: E402
+from core.bugs import PUBLIC  # noqa: E402
 from fuzz.bench.throughput import driver_throughput  # noqa: E402
 from fuzz.bench.ttb import time_to_bug  # noqa: E402
 
@@ -31,7 +31,7 @@ def throughput(driver: str, seconds: float) -> dict:
 def main() -> int:
     a = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     a.add_argument("--drivers", default="random,pct,hypothesis,atheris")
-    a.add_argument("--bugs", default=",".join(REGISTRY))
+    a.add_argument("--bugs", default=",".join(PUBLIC))
     a.add_argument("--seeds", type=int, default=10)
     a.add_argument("--first-seed", type=int, default=1,
                    help="trials use seeds first-seed .. first-seed + seeds - 1")

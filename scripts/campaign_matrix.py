@@ -18,7 +18,7 @@ import tempfile
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
-from core.bugs import REGISTRY  # noqa: E402
+from core.bugs import PUBLIC, REGISTRY  # noqa: E402
 
 
 def campaign(args, folder):
@@ -33,7 +33,7 @@ def main() -> int:
     a.add_argument("--time", type=float, default=120)
     a.add_argument("--scaling", type=float, default=30)
     a.add_argument("--json", default=None)
-    a.add_argument("--bugs", default=",".join(REGISTRY))
+    a.add_argument("--bugs", default=",".join(PUBLIC))
     args = a.parse_args()
     work = tempfile.mkdtemp(prefix="ptfuzz-campaigns-")
     out = {"per_bug": {}, "all": None, "scaling": {}}
@@ -55,18 +55,18 @@ def main() -> int:
               f"{first if first is not None else '-'} | {size} |", flush=True)
     folder = os.path.join(work, "all")
     args_all = ["--workers", "2", "--time", str(args.time)]
-    for b in REGISTRY:
+    for b in PUBLIC:
         args_all += ["--bug", b]
     code, s = campaign(args_all, folder)
     firsts = {}
-    for b in REGISTRY:
+    for b in PUBLIC:
         t = [r["first_seconds"] for r in s["reports"] if REGISTRY[b].produces(r["title"])]
         firsts[b] = min(t) if t else None
     out["all"] = {"titles": len(s["reports"]), "first_by_switch": firsts,
                   "executions": s["executions"]}
     found = [b for b, t in firsts.items() if t is not None]
     print(f"\nevery switch on: {len(s['reports'])} distinct titles; {len(found)}/"
-          f"{len(REGISTRY)} switches' titles, the last after "
+          f"{len(PUBLIC)} switches' titles, the last after "
           f"{max(t for t in firsts.values() if t is not None):.1f} s")
     for b, t in firsts.items():
         print(f"  {b}: {t}")

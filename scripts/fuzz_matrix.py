@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
-from core.bugs import REGISTRY  # noqa: E402
+from core.bugs import PUBLIC  # noqa: E402
 
 
 def run(driver, bug, seed, seconds, out, runs=None):
@@ -46,7 +46,7 @@ def main() -> int:
     a.add_argument("--no-clean", action="store_true", help="skip the runs with no switch")
     args = a.parse_args()
     jobs = [(d, b) for d in args.drivers.split(",")
-            for b in [*REGISTRY] + ([] if args.no_clean else [None])]
+            for b in [*PUBLIC] + ([] if args.no_clean else [None])]
     with ThreadPoolExecutor(args.jobs) as ex:
         futs = [ex.submit(run, d, b, args.seed, args.time, args.out, args.runs)
                 for d, b in jobs]

@@ -1,6 +1,7 @@
 """Bug switches: historical kernel mistakes re-created on top of the fixed model."""
 
-from .registry import NO_BUGS, REGISTRY, BugError, BugSet, BugSwitch, register
+from .registry import NO_BUGS, PUBLIC, REGISTRY, BugError, BugSet, BugSwitch, register
 from . import zoo  # noqa: E402,F401  (registers the public switches)
+from . import async_reclaim  # noqa: E402,F401  (the async-reclaim design's flaws)
 
-__all__ = ["NO_BUGS", "REGISTRY", "BugError", "BugSet", "BugSwitch", "register"]
+__all__ = ["NO_BUGS", "PUBLIC", "REGISTRY", "BugError", "BugSet", "BugSwitch", "register"]

@@ -4,13 +4,17 @@ A bug switch re-creates one historical kernel mistake at the exact line its fix 
 marked there with a ``# BUG(name):`` comment. Each entry says what the switch does, where
 the fix is (commit or lore link), which model file holds it and which report titles the
 bug produces. Switches compose: any subset can be on at once.
+
+Switches come in groups: ``public`` (the historical kernel bugs every driver is measured
+on) and one group per design under test (``async-reclaim``: the flaws ptfuzz found in the
+first version of asynchronous PTE-table reclaim). ``PUBLIC`` is the public group.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BugSwitch", "BugSet", "BugError", "REGISTRY", "register", "NO_BUGS"]
+__all__ = ["BugSwitch", "BugSet", "BugError", "REGISTRY", "PUBLIC", "register", "NO_BUGS"]
 
 
 class BugError(ValueError):
@@ -27,6 +31,9 @@ class BugSwitch:
     # Other titles (prefixes) the same mistake produces under other interleavings: a
     # freed table may be read by a fault or written by a zap, a ptlock taken by rmap...
     also: tuple = ()
+    group: str = "public"
+    # Config values the bug needs (K=V strings), e.g. the feature the flawed code is in.
+    config: tuple = ()
 
     def produces(self, title: str) -> bool:
         """Whether a report titled ``title`` is this bug's doing."""
@@ -34,12 +41,15 @@ class BugSwitch:
 
 
 REGISTRY: dict[str, BugSwitch] = {}
+PUBLIC: dict[str, BugSwitch] = {}
 
 
 def register(sw: BugSwitch) -> BugSwitch:
     if sw.name in REGISTRY:
         raise ValueError(f"bug switch {sw.name!r} registered twice")
     REGISTRY[sw.name] = sw
+    if sw.group == "public":
+        PUBLIC[sw.name] = sw
     return sw
 
 

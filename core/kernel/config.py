@@ -27,6 +27,10 @@ class Config:
     alloc_split_ptlocks: bool = _opt(False, "the split ptlock is a separately allocated object "
                                             "(ALLOC_SPLIT_PTLOCKS: lockdep, spinlock debugging)")
     pt_reclaim: bool = _opt(True, "MADV_DONTNEED frees empty PTE tables (CONFIG_PT_RECLAIM)")
+    pt_reclaim_async: bool = _opt(False, "a kernel thread (kptreclaimd) frees empty PTE tables "
+                                         "found later (after MADV_FREE, kswapd, partial "
+                                         "zaps): the design of core/mm/pt_reclaim_async.py, "
+                                         "run by the pt_reclaim_scan operation")
     table_free: str = _opt("rcu", "how mmu_gather frees tables: rcu (x86 since v6.15), "
                                   "semi_rcu (single-table fallback by IPI then immediate "
                                   "free), tlb_only (freed after the TLB flush, no RCU)",
@@ -54,6 +58,9 @@ class Config:
         if self.pt_reclaim and self.table_free != "rcu":
             raise ConfigError("pt_reclaim=on needs table_free=rcu (CONFIG_PT_RECLAIM frees "
                               "single tables by RCU; x86 selects it only with RCU table free)")
+        if self.pt_reclaim_async and self.table_free != "rcu":
+            raise ConfigError("pt_reclaim_async=on needs table_free=rcu (its tables are "
+                              "freed by RCU, as PT reclaim's are)")
         if self.alloc_split_ptlocks and not self.split_ptlocks:
             raise ConfigError("alloc_split_ptlocks=on needs split_ptlocks=on (there is no "
                               "split ptlock to allocate)")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from ..bugs import NO_BUGS
 from ..kernel import Config
 from .ops import (Addr, Exit, GupFast, KhugepagedScan, Madvise, Mmap, Mremap, Munmap, PagemapRead,
-                  Read, Reclaim, UffdCopy, UffdMove, UffdRegister, Unpin, Write)
+                  PtReclaimScan, Read, Reclaim, UffdCopy, UffdMove, UffdRegister, Unpin, Write)
 from .program import Program, ThreadSpec
 
 __all__ = ["Swarm", "ProgramBuilder", "generate_program", "CONFIG_CHOICES", "USER_KINDS"]
@@ -91,6 +91,8 @@ def _config(src, base: Config | None, fixed: dict | None = None) -> Config:
     presets = [c for c in CONFIG_CHOICES
                if all(fixed.get(k, v) == v for k, v in zip(_PRESET_KEYS, c, strict=True))]
     presets = presets or list(CONFIG_CHOICES)
+    if fixed.get("pt_reclaim_async") and "table_free" not in fixed:
+        presets = [c for c in presets if c[2] == "rcu"] or presets
     # The first preset (the kernel's default, PT reclaim on) half the time: it is what
     # runs on machines, and what most of the page-table races need.
     pick = 0 if src.choose(2, "gen:config_default") == 0 else src.choose(len(presets),
@@ -319,8 +321,12 @@ class ProgramBuilder:
         return [op]
 
     def kthread_op(self):
-        """kswapd's reclaim of a page, or khugepaged's scan of a table."""
+        """kswapd's reclaim of a page, or khugepaged's scan of a table; with
+        ``pt_reclaim_async``, half the time kptreclaimd's scan of a table."""
         src = self.src
+        if self.config.pt_reclaim_async and src.choose(2, "gen:kthread_async"):
+            m = _pick_mapping(src, sorted(self.owner), self.focus)
+            return PtReclaimScan(Addr(m, 0))
         if src.choose(2, "gen:kthread_kind"):
             m = _pick_mapping(src, sorted(self.owner), self.focus)
             return Reclaim(Addr(m, src.choose(self.n, "gen:offset")))
@@ -350,7 +356,12 @@ def generate_program(src, config: Config | None = None, swarm: Swarm | None = No
                 break
         if ops:
             threads.append(ThreadSpec(f"T{t}", proc, tuple(ops)))
-    if b.swarm.khugepaged and src.choose(3, "gen:khugepaged") == 2:
-        kops = [b.kthread_op() for _ in range(1 + src.choose(2, "gen:kthread_ops"))]
+    # A kernel thread a third of the time; two thirds with pt_reclaim_async (its scans
+    # are the feature under test).
+    if b.swarm.khugepaged and src.choose(3, "gen:khugepaged") >= 2 - b.config.pt_reclaim_async:
+        # kswapd needs two passes to swap a page out (the first clears the accessed bit),
+        # which kptreclaimd's scan then has to see: one more with pt_reclaim_async.
+        kops = [b.kthread_op() for _ in range(
+            1 + src.choose(2 + b.config.pt_reclaim_async, "gen:kthread_ops"))]
         threads.append(ThreadSpec("K0", None, tuple(kops)))
     return b.build(threads)

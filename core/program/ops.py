@@ -17,13 +17,14 @@ from ..mm.madvise import khugepaged_scan_range, madvise_collapse, madvise_dontne
 from ..mm.mmap import do_mmap, do_munmap, exit_mm, mmdrop, task_mm_grab
 from ..mm.mremap import do_mremap
 from ..mm.pagewalk import pagemap_read
+from ..mm.pt_reclaim_async import pt_reclaim_scan_pmd
 from ..mm.uaccess import user_read, user_write
 from ..mm.userfaultfd import mfill_atomic, move_pages, userfaultfd_register
 from ..mm.vmscan import reclaim_folio_at
 
 __all__ = ["Addr", "Op", "OPS", "OpError", "Mmap", "Munmap", "Exit", "Read", "Write",
            "Madvise", "UffdRegister", "UffdMove", "UffdCopy", "Mremap", "GupFast", "Unpin",
-           "PagemapRead", "KhugepagedScan", "Reclaim", "USER_OPS", "KTHREAD_OPS"]
+           "PagemapRead", "KhugepagedScan", "Reclaim", "PtReclaimScan", "USER_OPS", "KTHREAD_OPS"]
 
 
 class OpError(ValueError):
@@ -77,6 +78,7 @@ class Op:
     name = "op"
     user = True          # user threads may run it
     kthread = False      # kernel threads may run it
+    requires = None      # a boolean config option that must be on (the op's feature)
 
     def text(self) -> str:
         raise NotImplementedError
@@ -464,6 +466,19 @@ class Reclaim(_KthreadOp):
 
 
 @dataclass(frozen=True)
+class PtReclaimScan(_KthreadOp):
+    """``pt_reclaim_scan M+O``: kptreclaimd's work item for the PTE table covering that
+    address: free it if it is empty (needs ``pt_reclaim_async=on``)."""
+
+    addr: Addr
+    name = "pt_reclaim_scan"
+    requires = "pt_reclaim_async"
+
+    def work(self, ctx, mm, vpn):
+        return pt_reclaim_scan_pmd(ctx, mm, vpn)
+
+
+@dataclass(frozen=True)
 class UffdRegister(Op):
     """``uffd_register NAME missing|wp``: UFFDIO_REGISTER the whole mapping."""
 
@@ -558,6 +573,6 @@ class Mremap(Op):
 
 OPS: dict[str, type] = {cls.name: cls for cls in (
     Mmap, Munmap, Mremap, Exit, Read, Write, Madvise, UffdRegister, UffdMove, UffdCopy,
-    GupFast, Unpin, PagemapRead, KhugepagedScan, Reclaim)}
+    GupFast, Unpin, PagemapRead, KhugepagedScan, Reclaim, PtReclaimScan)}
 USER_OPS = [n for n, c in OPS.items() if c.user]
 KTHREAD_OPS = [n for n, c in OPS.items() if c.kthread]

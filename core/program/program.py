@@ -88,6 +88,8 @@ class Program:
                     raise ProgramError(f"kernel thread {t.name} cannot {op.name}")
                 if not t.kthread and not op.user:
                     raise ProgramError(f"user thread {t.name} cannot {op.name}")
+                if op.requires and not getattr(self.config, op.requires):
+                    raise ProgramError(f"{t.name}: {op.name} needs config {op.requires}=on")
                 if op.name == "exit" and k != len(t.ops) - 1:
                     raise ProgramError(f"{t.name}: exit must be the last operation")
                 for m in op.mappings():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from core.bugs import REGISTRY
+from core.bugs import PUBLIC, REGISTRY
 from core.program.kprog import load
 from core.program.minimize import size_of
 from core.program.program import run_program
@@ -25,7 +25,7 @@ CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 
 def pct_against_bound(runs: int = 1000, bugs=None) -> dict:
     out = {}
-    for bug in bugs or REGISTRY:
+    for bug in bugs or PUBLIC:
         path = os.path.join(CORPUS, bug + ".kprog")
         if not os.path.exists(path):
             continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 
-from core.bugs import REGISTRY, BugSet
+from core.bugs import PUBLIC, BugSet
 from core.program.kprog import dumps, loads
 from core.program.minimize import minimize
 from core.program.program import run_program
@@ -54,7 +54,7 @@ def reproducer_sizes(driver: str = "pct", seed: int = 1, bugs=None, progress=Non
     """Per bug: the first failing case in ``found`` (bug -> (driver, seed, case,
     executions), from time-to-bug trials), else a search by ``driver`` from ``seed``."""
     out = []
-    for bug in bugs or REGISTRY:
+    for bug in bugs or PUBLIC:
         if found and bug in found:
             d, s, case, execs = found[bug]
             row = one(bug, d, s, case=case, executions=execs)

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from core.bugs import REGISTRY
+from core.bugs import PUBLIC
 from core.program.kprog import load
 from core.program.program import run_program
 from core.sim.explore import ScheduleOdometer, explore
@@ -41,9 +41,9 @@ def test_bounded_search_finds_the_bug_on_its_reproducers_program(path):
         if out.report is not None:
             break
     assert out is not None and out.report is not None, f"no report in {n} runs"
-    assert REGISTRY[bug].produces(out.title), out.title
+    assert PUBLIC[bug].produces(out.title), out.title
     assert n == RUNS[bug]
 
 
 def test_every_public_bug_has_a_reproducer():
-    assert set(RUNS) == set(REGISTRY) == {os.path.basename(p)[:-6] for p in CORPUS}
+    assert set(RUNS) == set(PUBLIC) == {os.path.basename(p)[:-6] for p in CORPUS}

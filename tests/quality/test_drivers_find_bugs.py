@@ -17,7 +17,7 @@ tests; the default run has a smoke test of it in ``tests/fuzz``.
 
 import pytest
 
-from core.bugs import REGISTRY, BugSet
+from core.bugs import PUBLIC, BugSet
 from fuzz.drivers import Budget, make_driver
 from fuzz.drivers.atheris_driver import atheris_available
 from fuzz.target import Target
@@ -75,19 +75,19 @@ def test_the_driver_finds_the_bug_within_its_budget(driver, bug, needed):
     case, stats = make_driver(driver, Target(BugSet.parse([bug])), SEED).search(
         Budget(runs=budget))
     assert case is not None, f"{driver} did not find {bug} in {stats.executions} executions"
-    assert REGISTRY[bug].produces(case.outcome.title), case.outcome.title
+    assert PUBLIC[bug].produces(case.outcome.title), case.outcome.title
 
 
 def test_every_public_bug_has_a_budget_for_every_driver_but_dfs():
     for driver in ("random", "pct", "hypothesis", "atheris"):
-        assert {b for d, b in NEEDED if d == driver} == set(REGISTRY)
+        assert {b for d, b in NEEDED if d == driver} == set(PUBLIC)
 
 
 def test_canary_a_target_that_must_always_fail():
     """Every switch on at once: a report within a couple of thousand executions (if
     this ever passes, the drivers or the checkers are broken)."""
-    target = Target(BugSet.parse(sorted(REGISTRY)))
+    target = Target(BugSet.parse(sorted(PUBLIC)))
     for driver in ("random", "pct"):
         case, _ = make_driver(driver, target, SEED).search(Budget(runs=2000))
         assert case is not None and any(b.produces(case.outcome.title)
-                                        for b in REGISTRY.values())
+                                        for b in PUBLIC.values())
