@@ -34,7 +34,7 @@ ASYNC_RECLAIM = [
         "free_pgtables() with no lock",
         "docs/async-reclaim.md, flaw 2",
         _FILE,
-        "BUG: KASAN: double-free in pte_free_defer",
+        "BUG: KASAN: double-free in tlb_table_flush",
         also=("BUG: KASAN:", "BUG: Bad pmd"),
         group="async-reclaim", config=_NEEDS)),
     register(BugSwitch(

@@ -16,6 +16,7 @@ and weights the rest (swarm testing, Groce et al. 2012).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..bugs import NO_BUGS
@@ -24,7 +25,8 @@ from .ops import (Addr, Exit, GupFast, KhugepagedScan, Madvise, Mmap, Mremap, Mu
                   PtReclaimScan, Read, Reclaim, UffdCopy, UffdMove, UffdRegister, Unpin, Write)
 from .program import Program, ThreadSpec
 
-__all__ = ["Swarm", "ProgramBuilder", "generate_program", "CONFIG_CHOICES", "USER_KINDS"]
+__all__ = ["Swarm", "ProgramBuilder", "generate_program", "CONFIG_CHOICES", "USER_KINDS",
+           "Kind", "EXTRA_KINDS", "register_kind", "Scope"]
 
 USER_KINDS = ("read", "write", "dontneed", "free", "collapse", "uffd_move", "uffd_copy",
               "gup_fast", "pagemap_read", "mremap", "munmap", "exit")
@@ -41,15 +43,42 @@ CONFIG_CHOICES = (
 )
 
 
+@dataclass(frozen=True)
+class Kind:
+    """An operation kind an extension adds to generated programs (docs/extending.md).
+
+    ``make(src, scope, value)`` returns a user operation (or None when nothing fits) from
+    the thread's :class:`Scope`; a kernel-thread kind's ``make(src, builder)`` returns the
+    kernel thread's operation. A kind is drawn only in runs whose config has the boolean
+    option ``requires`` on, so programs drawn without it, and every figure measured on
+    them (the quality budgets, the pinned counts), stay exactly as they are."""
+
+    name: str
+    requires: str
+    make: Callable
+    kthread: bool = False
+
+
+EXTRA_KINDS: dict[str, Kind] = {}
+
+
+def register_kind(kind: Kind) -> Kind:
+    if kind.name in EXTRA_KINDS or kind.name in USER_KINDS:
+        raise ValueError(f"operation kind {kind.name!r} registered twice")
+    EXTRA_KINDS[kind.name] = kind
+    return kind
+
+
 @dataclass
 class Swarm:
     """Which operation kinds a run may use, and their weights."""
 
     weights: dict = field(default_factory=lambda: {k: 1 for k in USER_KINDS})
     khugepaged: bool = True
+    kinds: tuple = USER_KINDS       # every kind the run could use, in drawing order
 
     @staticmethod
-    def draw(src) -> Swarm:
+    def draw(src, kinds: tuple = USER_KINDS) -> Swarm:
         """Half the time a narrow swarm: two to four kinds, so that a given pair of
         operations (a collapse and a zap, a move and a zap) meets in one run in tens of
         runs, not hundreds. Otherwise each kind is off with probability 1/4 (but never
@@ -57,18 +86,18 @@ class Swarm:
         weights = {}
         if src.choose(2, "gen:swarm_narrow"):
             for _ in range(2 + src.choose(3, "gen:swarm_kinds")):
-                weights[USER_KINDS[src.choose(len(USER_KINDS), "gen:swarm_kind")]] = 1
-            return Swarm(weights, src.choose(4, "gen:swarm_khugepaged") != 3)
-        for k in USER_KINDS:
+                weights[kinds[src.choose(len(kinds), "gen:swarm_kind")]] = 1
+            return Swarm(weights, src.choose(4, "gen:swarm_khugepaged") != 3, kinds)
+        for k in kinds:
             if src.choose(4, "gen:swarm_off") == 3:
                 continue
             weights[k] = 1 + src.choose(3, "gen:swarm_weight")
         if not weights:
             weights = {"read": 1, "write": 1}
-        return Swarm(weights, src.choose(4, "gen:swarm_khugepaged") != 3)
+        return Swarm(weights, src.choose(4, "gen:swarm_khugepaged") != 3, kinds)
 
     def pick(self, src) -> str:
-        kinds = [k for k in USER_KINDS if k in self.weights]
+        kinds = [k for k in self.kinds if k in self.weights]
         total = sum(self.weights[k] for k in kinds)
         r = src.choose(total, "gen:op")
         for k in kinds:
@@ -134,7 +163,7 @@ def _pick_mapping(src, names: list, focus: str | None):
 
 
 @dataclass
-class _Scope:
+class Scope:
     """What a thread's operations may target: its process's mappings by kind, the run's
     focus mapping, and the offsets the setup touched (where pages are)."""
 
@@ -147,20 +176,30 @@ class _Scope:
     touched: dict
     uffd_src: str | None = None     # the uffd table the setup filled
 
-
-def _user_op(src, kind: str, sc: _Scope, value: int):
-    """One operation of ``kind`` on the thread's own mappings, or None if none fits."""
-    n, own, anon, uffd = sc.n, sc.own, sc.anon, sc.uffd
-
-    def off(m):
+    def offset(self, src, m: str) -> int:
         """An offset in ``m``: half the time one the setup touched (a page is there)."""
-        pages = sc.touched.get(m)
+        pages = self.touched.get(m)
         if pages and src.choose(2, "gen:touched_offset"):
             return pages[src.choose(len(pages), "gen:touched_pick")]
-        return src.choose(n, "gen:offset")
+        return src.choose(self.n, "gen:offset")
+
+    def pick(self, src, names: list) -> str | None:
+        """One of ``names``, the focus mapping most of the time (None if empty)."""
+        return _pick_mapping(src, names, self.focus)
+
+
+def _user_op(src, kind: str, sc: Scope, value: int):
+    """One operation of ``kind`` on the thread's own mappings, or None if none fits."""
+    n, own, anon, uffd = sc.n, sc.own, sc.anon, sc.uffd
+    extra = EXTRA_KINDS.get(kind)
+    if extra is not None:
+        return extra.make(src, sc, value)
+
+    def off(m):
+        return sc.offset(src, m)
 
     def pick(names):
-        return _pick_mapping(src, names, sc.focus)
+        return sc.pick(src, names)
 
     if kind == "read":
         m = pick(own)
@@ -225,7 +264,10 @@ class ProgramBuilder:
         self.bugs = bugs
         self.config = cfg = _config(src, config, fixed)
         self.n = n = cfg.ptrs_per_pte
-        self.swarm = swarm if swarm is not None else Swarm.draw(src)
+        enabled = [k for k in EXTRA_KINDS.values() if getattr(cfg, k.requires)]
+        self.kthread_kinds = [k for k in enabled if k.kthread]
+        self.swarm = swarm if swarm is not None else Swarm.draw(
+            src, USER_KINDS + tuple(k.name for k in enabled if not k.kthread))
         nprocs = 1 + src.choose(2, "gen:nprocs")
         self.procs = [f"p{i}" for i in range(nprocs)]
         self.files = (("f0", 2 * n),)
@@ -308,7 +350,7 @@ class ProgramBuilder:
         src = self.src
         own = sorted(m for m, p in self.owner.items() if p == proc)
         kinds = self.kinds
-        scope = _Scope(own, [m for m in own if kinds[m] == "anon"],
+        scope = Scope(own, [m for m in own if kinds[m] == "anon"],
                        [m for m in own if kinds[m] == "file"],
                        [m for m in own if kinds[m] == "uffd"], self.n, self.focus,
                        self.touched, self.uffd_src)
@@ -321,12 +363,15 @@ class ProgramBuilder:
         return [op]
 
     def kthread_op(self):
-        """kswapd's reclaim of a page, or khugepaged's scan of a table; with
-        ``pt_reclaim_async``, half the time kptreclaimd's scan of a table."""
+        """kswapd's reclaim of a page, or khugepaged's scan of a table; half the time an
+        extension's kernel-thread operation when the config enables one (kptreclaimd's
+        scan of a table, with ``pt_reclaim_async``)."""
         src = self.src
-        if self.config.pt_reclaim_async and src.choose(2, "gen:kthread_async"):
-            m = _pick_mapping(src, sorted(self.owner), self.focus)
-            return PtReclaimScan(Addr(m, 0))
+        extra = self.kthread_kinds
+        if extra and src.choose(2, "gen:kthread_extra"):
+            k = extra[src.choose(len(extra), "gen:kthread_extra_kind")] if len(extra) > 1 \
+                else extra[0]
+            return k.make(src, self)
         if src.choose(2, "gen:kthread_kind"):
             m = _pick_mapping(src, sorted(self.owner), self.focus)
             return Reclaim(Addr(m, src.choose(self.n, "gen:offset")))
@@ -356,12 +401,20 @@ def generate_program(src, config: Config | None = None, swarm: Swarm | None = No
                 break
         if ops:
             threads.append(ThreadSpec(f"T{t}", proc, tuple(ops)))
-    # A kernel thread a third of the time; two thirds with pt_reclaim_async (its scans
-    # are the feature under test).
-    if b.swarm.khugepaged and src.choose(3, "gen:khugepaged") >= 2 - b.config.pt_reclaim_async:
-        # kswapd needs two passes to swap a page out (the first clears the accessed bit),
-        # which kptreclaimd's scan then has to see: one more with pt_reclaim_async.
-        kops = [b.kthread_op() for _ in range(
-            1 + src.choose(2 + b.config.pt_reclaim_async, "gen:kthread_ops"))]
+    # A kernel thread a third of the time; two thirds when an extension's kernel thread
+    # is enabled (it is the feature under test), with one operation more: kswapd needs
+    # two passes to swap a page out (the first clears the accessed bit), which
+    # kptreclaimd's scan then has to see.
+    extra = bool(b.kthread_kinds)
+    if b.swarm.khugepaged and src.choose(3, "gen:khugepaged") >= 2 - extra:
+        kops = [b.kthread_op() for _ in range(1 + src.choose(2 + extra, "gen:kthread_ops"))]
         threads.append(ThreadSpec("K0", None, tuple(kops)))
     return b.build(threads)
+
+
+def _pt_reclaim_scan(src, b: ProgramBuilder):
+    """kptreclaimd's work item for one of the run's tables (the focus, mostly)."""
+    return PtReclaimScan(Addr(_pick_mapping(src, sorted(b.owner), b.focus), 0))
+
+
+register_kind(Kind("pt_reclaim_scan", "pt_reclaim_async", _pt_reclaim_scan, kthread=True))

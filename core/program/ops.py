@@ -24,7 +24,7 @@ from ..mm.vmscan import reclaim_folio_at
 
 __all__ = ["Addr", "Op", "OPS", "OpError", "Mmap", "Munmap", "Exit", "Read", "Write",
            "Madvise", "UffdRegister", "UffdMove", "UffdCopy", "Mremap", "GupFast", "Unpin",
-           "PagemapRead", "KhugepagedScan", "Reclaim", "PtReclaimScan", "USER_OPS", "KTHREAD_OPS"]
+           "PagemapRead", "KhugepagedScan", "Reclaim", "PtReclaimScan", "register_op"]
 
 
 class OpError(ValueError):
@@ -571,8 +571,18 @@ class Mremap(Op):
         return new
 
 
-OPS: dict[str, type] = {cls.name: cls for cls in (
-    Mmap, Munmap, Mremap, Exit, Read, Write, Madvise, UffdRegister, UffdMove, UffdCopy,
-    GupFast, Unpin, PagemapRead, KhugepagedScan, Reclaim, PtReclaimScan)}
-USER_OPS = [n for n, c in OPS.items() if c.user]
-KTHREAD_OPS = [n for n, c in OPS.items() if c.kthread]
+OPS: dict[str, type] = {}
+
+
+def register_op(cls: type) -> type:
+    """Add an operation to the vocabulary under ``cls.name`` (its ``.kprog`` keyword);
+    usable as a class decorator. docs/extending.md shows a new operation end to end."""
+    if cls.name in OPS:
+        raise ValueError(f"operation {cls.name!r} registered twice")
+    OPS[cls.name] = cls
+    return cls
+
+
+for _cls in (Mmap, Munmap, Mremap, Exit, Read, Write, Madvise, UffdRegister, UffdMove,
+             UffdCopy, GupFast, Unpin, PagemapRead, KhugepagedScan, Reclaim, PtReclaimScan):
+    register_op(_cls)
