@@ -79,6 +79,7 @@ class Op:
     user = True          # user threads may run it
     kthread = False      # kernel threads may run it
     requires = None      # a boolean config option that must be on (the op's feature)
+    own = False          # its mappings must belong to the thread's own process
 
     def text(self) -> str:
         raise NotImplementedError
@@ -165,6 +166,7 @@ class Mmap(Op):
 class Munmap(Op):
     target: str
     name = "munmap"
+    own = True
 
     def text(self) -> str:
         return f"munmap {self.target}"
@@ -208,6 +210,7 @@ class Exit(Op):
 class Read(Op):
     addr: Addr
     name = "read"
+    own = True
 
     def text(self) -> str:
         return f"read {self.addr.text()}"
@@ -234,6 +237,7 @@ class Write(Op):
     addr: Addr
     value: int
     name = "write"
+    own = True
 
     def text(self) -> str:
         return f"write {self.addr.text()} value={self.value}"
@@ -265,6 +269,7 @@ class Madvise(Op):
     pages: int
     advice: str
     name = "madvise"
+    own = True
 
     def text(self) -> str:
         return f"madvise {self.addr.text()} pages={self.pages} {self.advice}"
@@ -300,6 +305,7 @@ class UffdMove(Op):
     src: Addr
     pages: int = 1
     name = "uffd_move"
+    own = True
 
     def text(self) -> str:
         return f"uffd_move {self.dst.text()} {self.src.text()} pages={self.pages}"
@@ -329,6 +335,7 @@ class GupFast(Op):
     addr: Addr
     pages: int = 1
     name = "gup_fast"
+    own = True
 
     def text(self) -> str:
         return f"gup_fast {self.addr.text()} pages={self.pages}"
@@ -485,6 +492,7 @@ class UffdRegister(Op):
     target: str
     mode: str
     name = "uffd_register"
+    own = True
 
     def text(self) -> str:
         return f"uffd_register {self.target} {self.mode}"
@@ -514,6 +522,7 @@ class UffdCopy(Op):
     pages: int = 1
     value: int = 0
     name = "uffd_copy"
+    own = True
 
     def text(self) -> str:
         return f"uffd_copy {self.dst.text()} pages={self.pages} value={self.value}"
@@ -546,6 +555,7 @@ class Mremap(Op):
     target: str
     to: int | None = None
     name = "mremap"
+    own = True
 
     def text(self) -> str:
         return f"mremap {self.target}" + (f" to={self.to}" if self.to is not None else "")

@@ -95,9 +95,7 @@ class Program:
                 for m in op.mappings():
                     if m not in mappings:
                         raise ProgramError(f"{t.name}: {op.text()}: unknown mapping {m}")
-                    own = op.name in ("read", "write", "madvise", "uffd_move", "gup_fast",
-                                      "munmap", "uffd_register", "uffd_copy", "mremap")
-                    if own and mappings[m] != t.proc:
+                    if op.own and mappings[m] != t.proc:
                         raise ProgramError(f"{t.name}: {op.text()}: {m} belongs to another "
                                            f"process")
         if len(self.threads) > self.config.cpus:
