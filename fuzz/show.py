@@ -16,7 +16,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-__all__ = ["Lanes", "lanes", "render_text", "render_html"]
+__all__ = ["Lanes", "lanes", "only", "render_text", "render_html"]
 
 MARK_TEXT = {"preempt": ">>", "resume": "<<", "alloc": "A", "queue": "Q", "free": "F",
              "report": "!!"}
@@ -93,6 +93,24 @@ def lanes(outcome) -> Lanes:
     return Lanes([names[t] for t in order], rows, outcome.title, report, start)
 
 
+OTHER = -1                  # the lane of a row whose thread is not shown
+
+
+def only(ln: Lanes, names) -> Lanes:
+    """``ln`` with the lanes of ``names`` only (in the run's order); the other threads'
+    rows stay, in lane ``OTHER``, so the text view can fold them and still show their
+    marks (a report in teardown). Raises ValueError for a name not in the run."""
+    unknown = [n for n in names if n not in ln.names]
+    if unknown:
+        raise ValueError(f"no thread {unknown[0]} in this run (threads: {', '.join(ln.names)})")
+    keep = [n for n in ln.names if n in names]
+    new_lane = {ln.names.index(n): k for k, n in enumerate(keep)}
+    rows = [Row(r.index, new_lane.get(r.lane, OTHER),
+                r.site if r.lane in new_lane else f"{ln.names[r.lane]}: {r.site}", r.marks)
+            for r in ln.rows]
+    return Lanes(keep, rows, ln.title, ln.report, ln.skipped)
+
+
 def _cell(text: str, width: int) -> str:
     if len(text) > width:
         text = text[:width - 1] + "~"
@@ -111,6 +129,20 @@ def render_text(ln: Lanes, width: int = 100, full: bool = False) -> str:
     k = 0
     while k < len(rows):
         r = rows[k]
+        if r.lane == OTHER:
+            # Threads not shown: one line per stretch, and any marked step in full.
+            j = k
+            while j < len(rows) and rows[j].lane == OTHER and not rows[j].marks:
+                j += 1
+            if j > k:
+                who = sorted({rows[x].site.split(":", 1)[0] for x in range(k, j)})
+                out.append(" " * num + f"({j - k} steps of {', '.join(who)})")
+                k = j
+                continue
+            mark = "".join(MARK_TEXT[m] for m in r.marks)
+            out.append(f"{r.index:>{num - 1}} {mark} {r.site}")
+            k += 1
+            continue
         if not full and not r.marks:
             # A stretch of one thread with no mark: show its ends, fold the middle.
             j = k

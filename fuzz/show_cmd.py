@@ -1,4 +1,4 @@
-"""``ptfuzz show FILE [--html OUT] [--full] [--width N]``: a reproducer's run as swim
+"""``ptfuzz show FILE [--html OUT] [--full] [--width N] [--threads T0,K0]``: a reproducer's run as swim
 lanes (:mod:`fuzz.show`), in the terminal and optionally as a self-contained HTML page."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from core.program.kprog import KprogError, dumps, load
 from core.program.program import run_program
 
 from .errors import UsageError
-from .show import lanes, render_html, render_text
+from .show import lanes, only, render_html, render_text
 
 __all__ = ["run_show_command"]
 
@@ -23,7 +23,13 @@ def run_show_command(args) -> int:
         raise UsageError("--width must be at least 40")
     out = run_program(prog)
     ln = lanes(out)
-    print(render_text(ln, args.width, args.full))
+    shown = ln
+    if args.threads:
+        try:
+            shown = only(ln, [t.strip() for t in args.threads.split(",") if t.strip()])
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    print(render_text(shown, args.width, args.full))
     if out.drift is not None:
         print(f"{out.drift.message()}; continued with the default choices")
     if args.html:

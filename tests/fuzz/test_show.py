@@ -102,3 +102,18 @@ def test_show_usage_errors_exit_2(capsys):
     assert code == 2 and "/nonexistent.kprog" in err
     code, _, err = _run(capsys, "show", RETRACT, "--width", "10")
     assert code == 2 and "--width must be at least 40" in err
+
+
+NO_RESCAN = os.path.join(ROOT, "corpus", "async-reclaim", "async-reclaim-no-rescan.kprog")
+
+
+def test_threads_shows_chosen_lanes_and_folds_the_others_keeping_their_marks(capsys):
+    assert main(["show", NO_RESCAN, "--threads", "T0,K0"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].split() == ["T0", "K0"]
+    assert "     (6 steps of rcu_gp)" in lines
+    assert "     (70 steps of teardown)" in lines
+    assert lines[-3] == " 305 !! teardown: mmdrop:atomic_dec_and_test"
+    assert main(["show", NO_RESCAN, "--threads", "T0,T9"]) == 2
+    err = capsys.readouterr().err
+    assert err == "ptfuzz: error: no thread T9 in this run (threads: T0, K0, rcu_gp, teardown)\n"
