@@ -1,4 +1,4 @@
-"""``ptfuzz bench [--quick] [--json OUT] [--trials N] [--cap SECONDS]``: the figures of
+"""``ptfuzz bench [--quick] [--json OUT] [--trials N] [--cap SECONDS] [--jobs N]``: the figures of
 ``../shared/spec/benchmarks.md`` measured on this machine (``fuzz/bench/run.py``)."""
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ def run_bench_command(args) -> int:
         raise UsageError("--trials must be at least 1")
     if args.cap is not None and args.cap <= 0:
         raise UsageError("--cap must be positive")
-    result = run_bench(Settings(args.quick, args.trials, args.cap))
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    result = run_bench(Settings(args.quick, args.trials, args.cap, args.jobs))
     print(markdown(result))
     if args.json:
         with open(args.json, "w") as fh:

@@ -157,6 +157,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="seeds per driver and bug (default 10; --quick 1)")
     q.add_argument("--cap", type=float, default=None, metavar="SECONDS",
                    help="time cap per trial (default 120; --quick 5)")
+    q.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="time-to-bug trials run N at a time, one process each (default 1)")
     q.set_defaults(func=_cmd_bench)
 
     q = sub.add_parser("coverage", help="which lines of core/mm a campaign's corpus reaches")

@@ -1,5 +1,6 @@
-"""``ptfuzz show FILE [--html OUT] [--full] [--width N] [--threads T0,K0]``: a reproducer's run as swim
-lanes (:mod:`fuzz.show`), in the terminal and optionally as a self-contained HTML page."""
+"""``ptfuzz show FILE [--html OUT] [--full] [--width N] [--threads T0,K0]``: a
+reproducer's run as swim lanes (:mod:`fuzz.show`), in the terminal and optionally as a
+self-contained HTML page."""
 
 from __future__ import annotations
 

@@ -21,20 +21,22 @@ __all__ = ["reproducer_sizes", "markdown"]
 
 
 def one(bug: str, driver: str = "pct", seed: int = 1, runs: int = 100_000,
-        replays: int = 20, case=None, executions: int | None = None) -> dict:
-    """``case``: a failing case already found (by a time-to-bug trial); else a search
-    by ``driver`` from ``seed``."""
+        replays: int = 20, finding: str | None = None, executions: int | None = None) -> dict:
+    """``finding``: a failing case already found (by a time-to-bug trial), as ``.kprog``
+    text; else a search by ``driver`` from ``seed``."""
     t0 = time.perf_counter()
-    if case is None:
+    if finding is None:
         case, stats = make_driver(driver, Target(BugSet.parse([bug])), seed).search(
             Budget(runs=runs))
         executions = stats.executions
+        if case is not None:
+            finding = make_finding(case, f"{driver} seed {seed}").text()
     search = time.perf_counter() - t0
-    if case is None:
+    if finding is None:
         return {"bug": bug, "driver": driver, "seed": seed, "found": False,
                 "executions": executions}
-    raw = make_finding(case, f"{driver} seed {seed}").program
-    m = minimize(raw, case.outcome.title)
+    raw = loads(finding)
+    m = minimize(raw, raw.expect)
     prog = loads(dumps(m.program))                  # what a user loads from the file
     same = sum(run_program(prog).title == m.title for _ in range(replays))
     fixed = run_program(prog, bugs=BugSet()).title
@@ -51,13 +53,13 @@ def one(bug: str, driver: str = "pct", seed: int = 1, runs: int = 100_000,
 
 def reproducer_sizes(driver: str = "pct", seed: int = 1, bugs=None, progress=None,
                      found=None) -> list:
-    """Per bug: the first failing case in ``found`` (bug -> (driver, seed, case,
+    """Per bug: the first failing case in ``found`` (bug -> (driver, seed, finding text,
     executions), from time-to-bug trials), else a search by ``driver`` from ``seed``."""
     out = []
     for bug in bugs or PUBLIC:
         if found and bug in found:
-            d, s, case, execs = found[bug]
-            row = one(bug, d, s, case=case, executions=execs)
+            d, s, text, execs = found[bug]
+            row = one(bug, d, s, finding=text, executions=execs)
         else:
             row = one(bug, driver, seed)
         out.append(row)

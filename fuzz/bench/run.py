@@ -19,7 +19,7 @@ from .pct_theory import pct_against_bound
 from .reproducers import reproducer_sizes
 from .scaling import campaign_scaling
 from .throughput import DRIVER_VARIANTS, checker_costs, driver_throughput
-from .ttb import time_to_bug
+from .ttb import summary, time_to_bugs
 
 __all__ = ["Settings", "run_bench", "markdown", "machine"]
 
@@ -27,8 +27,9 @@ TTB_DRIVERS = ("random", "pct", "hypothesis", "atheris")
 
 
 class Settings:
-    def __init__(self, quick: bool, trials: int | None, cap: float | None):
+    def __init__(self, quick: bool, trials: int | None, cap: float | None, jobs: int = 1):
         self.quick = quick
+        self.jobs = jobs                   # time-to-bug trials at once (one per core)
         self.trials = trials if trials is not None else (1 if quick else 10)
         self.cap = cap if cap is not None else (5.0 if quick else 120.0)
         self.throughput = 2.0 if quick else 15.0
@@ -59,7 +60,8 @@ def run_bench(settings: Settings, log=None) -> dict:
     t0 = time.perf_counter()
     out = {"machine": machine(), "settings": {"quick": settings.quick,
                                               "trials": settings.trials,
-                                              "cap_seconds": settings.cap}}
+                                              "cap_seconds": settings.cap,
+                                              "jobs": settings.jobs}}
     variants = [v for v in DRIVER_VARIANTS if v[1] != "atheris" or atheris_available()]
     log("throughput per driver ...")
     out["throughput"] = {}
@@ -78,18 +80,18 @@ def run_bench(settings: Settings, log=None) -> dict:
     log("time to bug ...")
     out["time_to_bug"] = {}
     drivers = [d for d in TTB_DRIVERS if d != "atheris" or atheris_available()]
-    first: dict = {}                  # bug -> the first failing case, for item 5
-
-    def keeper(bug, d):
-        def keep(seed, case, execs):
-            first.setdefault(bug, (d, seed, case, execs))
-        return keep
-
+    tasks = [(d, bug, seed) for bug in settings.bugs for d in drivers
+             for seed in range(1, settings.trials + 1)]
+    runs = time_to_bugs(tasks, settings.cap, settings.jobs,
+                        progress=lambda text: log("  " + text))
+    first: dict = {}        # bug -> its first failing case (driver order, then seed)
     for bug in settings.bugs:
         for d in drivers:
-            r = time_to_bug(d, bug, settings.trials, settings.cap,
-                            progress=lambda text: log("  " + text), keep=keeper(bug, d))
-            out["time_to_bug"].setdefault(bug, {})[d] = r
+            mine = [r for r in runs if r["bug"] == bug and r["driver"] == d]
+            out["time_to_bug"].setdefault(bug, {})[d] = summary(mine)
+            for r in mine:
+                if r["found"] and bug not in first:
+                    first[bug] = (d, r["seed"], r["finding"], r["executions"])
     log("PCT against its bound ...")
     out["pct_theory"] = pct_against_bound(settings.pct_runs, settings.bugs)
     log("reproducer sizes ...")

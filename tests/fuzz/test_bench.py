@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from core.bugs import REGISTRY
+from core.bugs import PUBLIC
 from fuzz.bench.run import Settings, markdown, run_bench
 from fuzz.cli import main
 
@@ -52,7 +52,7 @@ def _check(r, bugs):
 
 
 def test_a_small_bench_has_every_figure():
-    st = Settings(quick=True, trials=1, cap=3.0)
+    st = Settings(quick=True, trials=2, cap=3.0, jobs=2)    # trials in a process pool
     st.bugs = (BUG,)
     st.throughput, st.engine_steps, st.checker_seconds = 1.0, 20_000, 0.3
     st.pct_runs, st.scaling = 20, 3.0
@@ -69,12 +69,13 @@ def test_the_quick_bench_writes_every_figure(tmp_path, capsys):
     assert main(["bench", "--quick", "--json", str(out)]) == 0
     r = json.load(open(out))
     _check(r, list(r["time_to_bug"]))
-    assert set(r["time_to_bug"]) == set(REGISTRY)
+    assert set(r["time_to_bug"]) == set(PUBLIC)
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--trials", "0"], "--trials must be at least 1"),
     (["--cap", "0"], "--cap must be positive"),
+    (["--jobs", "0"], "--jobs must be at least 1"),
 ])
 def test_bench_usage_errors_exit_2(capsys, argv, message):
     assert main(["bench", *argv]) == 2
