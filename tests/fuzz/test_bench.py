@@ -58,6 +58,7 @@ def test_a_small_bench_has_every_figure():
     st.pct_runs, st.scaling = 20, 3.0
     r = run_bench(st, log=lambda text: None)
     _check(r, (BUG,))
+    assert [t["trials"] for t in r["time_to_bug"][BUG].values()] == [2, 2, 2, 2]
     text = markdown(r)
     assert "| random |" in text and "ratio" in text and BUG in text
     json.dumps(r)                                  # it serializes
