@@ -22,7 +22,8 @@ from .folio import (add_mm_counter, folio_add_new_anon_rmap, folio_alloc, folio_
 from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_alloc_one, pmd_free, pmd_index,
                       pmd_lock, pmd_populate, pmdp_get_lockless, pte_alloc_one, pte_free,
                       pte_offset_map_rw_nolock, pte_unmap, pte_unmap_unlock, ptep_get, set_pte)
-from .swap import delete_from_swap_cache, swap_free
+from .swap import (delete_from_swap_cache, swap_free, swapcache_clear, swapcache_prepare,
+                   swapcache_wait)
 from .huge_memory import __split_huge_pmd
 from .tlb import ptep_clear_flush
 from .types import MM_ANONPAGES, MM_SWAPENTS, PMD_SPLITTING, UFFD_WP_MARKER, HugePmd, Pte, SwapPte
@@ -371,6 +372,8 @@ S_SW_UNMAP = site("do_swap_page:pte_unmap_same")
 S_SW_CACHE = site("do_swap_page:swap_cache_get_folio")
 S_SW_GET = site("do_swap_page:folio_try_get")
 S_SW_ALLOC = site("do_swap_page:vma_alloc_folio")
+S_SW_PREPARE = site("do_swap_page:swapcache_prepare")
+S_SW_PREPARE_PUT = site("do_swap_page:out_page_folio_put")
 S_SW_READ = site("do_swap_page:swap_read_folio")
 S_SW_LOCK = site("do_swap_page:folio_lock_or_retry")
 S_SW_RECHECK = site("do_swap_page:pte_same")
@@ -382,26 +385,41 @@ S_SW_UNLOCK = site("do_swap_page:spin_unlock")
 S_SW_PTE_UNMAP = site("do_swap_page:pte_unmap")
 S_SW_FOLIO_UNLOCK = site("do_swap_page:folio_unlock")
 S_SW_PUT = site("do_swap_page:folio_put")
+S_SW_CLEAR = site("do_swap_page:swapcache_clear")
 
 
 def do_swap_page(ctx, vmf: Vmf):
     """mm/memory.c ``do_swap_page``: find the page in the swap cache or read it back,
     lock it, recheck the swap pte under the PTE lock (``pte_same``), map it, and free
-    the swap entry (and, the page being exclusive, its swap-cache slot)."""
+    the swap entry (and, the page being exclusive, its swap-cache slot). A swap-in that
+    skips the swap cache (``SWP_SYNCHRONOUS_IO``) claims the entry with
+    ``swapcache_prepare`` before reading it and clears the claim at the end (the v6.8 fix
+    13ddaf26be32, "mm/swap: fix race when skipping swapcache"); if the claim fails it
+    backs off and the fault is retried."""
     vma, mm = vmf.vma, vmf.mm
     entry = vmf.orig_pte
     slot = entry.slot
     yield from pte_unmap(ctx, S_SW_UNMAP)
     yield S_SW_CACHE
-    ctx.access(slot, S_SW_CACHE, False)
+    # The swap cache is an xarray of the swap device, valid memory whatever became of the
+    # entry (get_swap_device() pins the device); the model keeps it on the slot, which a
+    # racing swap-in may have freed by now, so this lookup is not shadow-checked.
     folio = slot.folio
     if folio is not None and not (yield from folio_try_get(ctx, folio, S_SW_GET)):
         folio = None
+    claimed = False
     if folio is None:
         ret = yield from vmf_anon_prepare(ctx, vmf)
         if ret:
             return ret
         folio = yield from folio_alloc(ctx, 1, True, S_SW_ALLOC)
+        if not (yield from swapcache_prepare(ctx, slot, S_SW_PREPARE)):
+            # Another swap-in has the entry (wait for it to finish), or finished and freed
+            # it; either way the fault is retried.
+            yield from swapcache_wait(ctx, slot)
+            yield from folio_put(ctx, folio, S_SW_PREPARE_PUT)
+            return VM_FAULT_OK
+        claimed = True
         yield S_SW_READ
         ctx.access(slot, S_SW_READ, False)
         folio.data[0] = slot.data
@@ -417,6 +435,9 @@ def do_swap_page(ctx, vmf: Vmf):
     if table is None:
         yield from folio_unlock(ctx, folio, S_SW_FOLIO_UNLOCK)
         yield from folio_put(ctx, folio, S_SW_PUT)
+        if claimed:
+            yield S_SW_CLEAR
+            swapcache_clear(ctx, slot, S_SW_CLEAR)
         return VM_FAULT_OK
     yield S_SW_SET
     ctx.access(table, S_SW_SET, True)
@@ -429,6 +450,9 @@ def do_swap_page(ctx, vmf: Vmf):
         delete_from_swap_cache(ctx, folio, S_SW_SET)     # folio_free_swap()
     yield from pte_unmap_unlock(ctx, ptl, S_SW_UNLOCK, S_SW_PTE_UNMAP)
     yield from folio_unlock(ctx, folio, S_SW_FOLIO_UNLOCK)
+    if claimed:
+        yield S_SW_CLEAR
+        swapcache_clear(ctx, slot, S_SW_CLEAR)
     return VM_FAULT_OK
 
 

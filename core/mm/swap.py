@@ -4,20 +4,23 @@ and faults on swapped-out anonymous pages need.
 A slot is allocated when reclaim adds a folio to the swap cache (``add_to_swap``); each
 pte that ``try_to_unmap`` turns into a swap entry holds one count on it; the data is
 written to the slot (``pageout``) after the TLB flush; the swap cache lets go of the folio
-in ``__remove_mapping``. ``swap_free`` drops one count; the slot is freed when no entry
-and no swap-cache folio refer to it.
+in ``__remove_mapping``. ``swap_free`` drops one count; the slot is freed when no entry,
+no swap-cache folio and no swap-in's ``SWAP_HAS_CACHE`` claim refer to it.
 
-Simplified: no swap devices, clusters or readahead; writeback is synchronous.
+Simplified: no swap devices, clusters or readahead; writeback is synchronous; swap-in of
+an entry that is not in the swap cache skips the cache, as on a ``SWP_SYNCHRONOUS_IO``
+device (zram), claiming the entry with ``swapcache_prepare`` first.
 """
 
 from __future__ import annotations
 
-from ..sim import site
+from ..sim import Wait, site
 from .folio import folio_put, folio_put_now, folio_try_get, folio_trylock, folio_unlock
 from .types import SwapSlot
 
 __all__ = ["add_to_swap", "swap_free", "delete_from_swap_cache", "free_swap_cache",
-           "free_swap_and_cache", "drain_swap_cache"]
+           "free_swap_and_cache", "drain_swap_cache", "swapcache_prepare", "swapcache_clear",
+           "swapcache_wait"]
 
 S_ADD = site("add_to_swap:folio_alloc_swap")
 S_SWAP_FREE = site("swap_free:swap_entry_free")
@@ -32,8 +35,44 @@ def add_to_swap(ctx, folio):
 
 
 def _maybe_free(ctx, slot, site_) -> None:
-    if slot.count == 0 and slot.folio is None:
+    if slot.count == 0 and slot.folio is None and not slot.has_cache:
         ctx.kernel.alloc.free_now(ctx, slot, site_, SwapSlot)
+
+
+def swapcache_prepare(ctx, slot, site_) -> bool:
+    """mm/swapfile.c ``swapcache_prepare``: set ``SWAP_HAS_CACHE`` in the entry's
+    swap_map byte for a swap-in that skips the swap cache. Fails (-EEXIST) if a swap-cache
+    folio or another such swap-in holds it, or (-ENOENT) if the entry was freed meanwhile,
+    e.g. by a racing swap-in that finished. swap_map is never freed memory, so its state
+    is read without a shadow check (a freed slot keeps count 0)."""
+    yield site_
+    if slot.has_cache or slot.folio is not None or slot.count == 0:
+        return False
+    slot.has_cache = True
+    return True
+
+
+def swapcache_clear(ctx, slot, site_) -> None:
+    """``swapcache_clear`` and ``wake_up(&swapcache_wq)``: drop the claim (the caller
+    yielded at ``site_``), wake the swap-ins that lost it; the slot is freed if nothing
+    else refers to it."""
+    ctx.access(slot, site_, True)
+    slot.has_cache = False
+    slot.waitq.wake_all()
+    _maybe_free(ctx, slot, site_)
+
+
+S_RELAX = site("do_swap_page:schedule_timeout_uninterruptible")
+
+
+def swapcache_wait(ctx, slot):
+    """A swap-in that lost the claim "relaxes a bit to prevent rapid repeated page
+    faults": it sleeps on swapcache_wq until the holder clears the claim (modelled as a
+    wait without the kernel's one-jiffy timeout, so a holder that never clears shows as a
+    hang). An entry that was freed has no holder: no sleep."""
+    yield S_RELAX
+    if slot.has_cache:
+        yield Wait(slot.waitq, S_RELAX)
 
 
 def swap_free(ctx, slot, site_) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from ..kernel import KObject, RwSem, Spinlock, lock_class
 from ..kernel.sleeplock import SleepLock
+from ..sim import WaitQueue
 
 __all__ = [
     "Pte", "PteMarker", "SwapPte", "SwapSlot", "MM_SWAPENTS", "UFFD_WP_MARKER",
@@ -84,7 +85,7 @@ class SwapSlot(KObject):
     """One swap slot: the page's data once written out, and the swap-cache folio while
     there is one. Freed by ``swap_free`` when the last swap entry goes."""
 
-    __slots__ = ("data", "folio", "count")
+    __slots__ = ("data", "folio", "count", "has_cache", "waitq")
     kind = "swap slot"
 
     def __init__(self, folio):
@@ -92,6 +93,10 @@ class SwapSlot(KObject):
         self.data = None
         self.folio = folio
         self.count = 0               # swap entries (ptes) that refer to it
+        self.has_cache = False       # SWAP_HAS_CACHE held by a swap-in skipping the cache
+        # swapcache_wq, where a swap-in that lost the claim sleeps (the kernel's queue is
+        # global; one per slot wakes the same waiters that matter).
+        self.waitq = WaitQueue(f"swapcache_wq of slot #{self.oid}")
 
 
 UFFD_WP_MARKER = PteMarker("uffd-wp")

@@ -4,7 +4,7 @@ only then is the entry rechecked under ``pte_offset_map_lock``: ``pte_same`` (an
 fault mapped it first) or the table gone (MADV_DONTNEED zapped the entry and reclaimed the
 table)."""
 
-from .helpers import control, follows, raced, steps
+from .helpers import control, follows, raced, reschedule, steps
 
 SWAPPED = """
     kprog 1
@@ -39,19 +39,28 @@ def _program(ops: str) -> str:
     return SWAPPED.replace("OPS", ops)
 
 
-def test_swap_in_loses_to_another_fault_on_the_same_entry():
-    """T1 faults the same entry in and maps its own copy; T0's pte_same fails: it drops
-    its copy and returns (the retried access finds T1's page)."""
-    m = "do_swap_page:out_nomap_unlock"
-    text = _program("read m0+0")
-    o = raced(text, m)
+def test_swap_in_waits_for_another_swap_in_of_the_same_entry():
+    """T0 claimed the entry (swapcache_prepare: SWAP_HAS_CACHE) and read the page back;
+    T1's fault on the same entry loses the claim and sleeps on swapcache_wq until T0 has
+    mapped the page and cleared the claim; T1's retried access finds T0's page. Without
+    the claim (before v6.8's 13ddaf26be32) T1 read the slot after T0 freed it: a 2-worker
+    campaign found that in the model as a slab-use-after-free in do_swap_page."""
+    relax = "do_swap_page:schedule_timeout_uninterruptible"
+    text = reschedule(_program("read m0+0"), [
+        "T0 until do_swap_page:folio_lock_or_retry",
+        f"T1 until {relax} x2",                      # the second take is the sleep
+    ])
+    o = raced(text, relax, "do_swap_page:swapcache_clear")
     assert o.results["T0"] == [7] and o.results["T1"] == [7]
-    assert follows(o, "T0", "do_swap_page:pte_same", m)
-    assert "do_swap_page:set_pte_at" in steps(o, "T1")
-    assert "do_swap_page:set_pte_at" not in steps(o, "T0")
+    s = steps(o, "T1")
+    i = s.index("do_swap_page:swapcache_prepare")
+    assert s[i:i + 4] == ["do_swap_page:swapcache_prepare", relax, relax,
+                          "do_swap_page:out_page_folio_put"]
+    assert "do_swap_page:set_pte_at" in steps(o, "T0")
+    assert "do_swap_page:set_pte_at" not in steps(o, "T1")
     assert o.pictures["p0"].splitlines()[1] == "  pmd 0: table [A7 .. .. .. .. .. .. ..]"
     for order in (SERIAL, SERIAL_REVERSED):
-        c = control(text, order, m)
+        c = control(text, order, relax)
         assert c.results["T0"] == [7] and c.results["T1"] == [7]
 
 
