@@ -8,7 +8,7 @@ from core.program.kprog import loads
 from core.program.program import run_program
 from core.sim.explore import ScheduleOdometer, explore
 
-from .helpers import control, follows, kprog, raced, reschedule, steps
+from .helpers import control, kprog, raced, reschedule, steps
 
 SWAPPED = """
     kprog 1
