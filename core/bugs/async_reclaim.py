@@ -1,9 +1,10 @@
-"""The flaws ptfuzz found in the first version of asynchronous PTE-table reclaim.
+"""The flaws ptfuzz found in versions of asynchronous PTE-table reclaim.
 
-Not historical kernel bugs: the first drafts of ``core/mm/pt_reclaim_async.py`` had them
-(docs/async-reclaim.md tells how each was found, in order, and shows its reproducer). Each
-needs ``pt_reclaim_async=on``; each is kept at the line its fix changed
-(``# BUG(name):``), with a minimized reproducer in corpus/regressions.
+Not historical kernel bugs: the first two were in the first draft of
+``core/mm/pt_reclaim_async.py``; the third is a tempting simplification checked before it
+could be proposed (docs/async-reclaim.md tells how each was found, in order, and shows its
+reproducer). Each needs ``pt_reclaim_async=on``; each is kept at the line its fix changed
+(``# BUG(name):``), with a minimized reproducer in corpus/async-reclaim.
 """
 
 from __future__ import annotations
