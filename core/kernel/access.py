@@ -40,8 +40,8 @@ def WRITE_ONCE(ctx, obj, field, value, site):
 def cmpxchg(ctx, obj, field, old, new, site):
     """Store ``new`` if the field holds ``old``; return what it held."""
     yield site
-    ctx.access(obj, site, True)
     cur = _get(obj, field)
+    ctx.access(obj, site, True, stores=cur == old)
     if cur == old:
         _set(obj, field, new)
     return cur

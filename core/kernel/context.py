@@ -62,7 +62,7 @@ class Ctx:
 
     __slots__ = ("kernel", "engine", "thread", "name", "config", "bugs", "hooks",
                  "irq_disabled", "preempt_count", "rcu_nesting", "held", "qs", "ipi_pending",
-                 "data")
+                 "data", "seen")
 
     def __init__(self, kernel: Kernel, thread):
         self.kernel = kernel
@@ -79,6 +79,8 @@ class Ctx:
         self.qs = 0                 # quiescent states passed (for the RCU grace period)
         self.ipi_pending: list = []
         self.data: dict = {}        # per-thread scratch for the layers above
+        self.seen: dict = {}        # id(obj) -> [obj, version seen, changed by another]
+                                    # for each object accessed since the last retry
 
     def choose(self, n: int, label: str) -> int:
         """One draw from the choice stream (through the engine, so that a strategy can
@@ -87,9 +89,36 @@ class Ctx:
 
     # -- checks ----------------------------------------------------------------------
 
-    def access(self, obj, site, write: bool) -> None:
+    def access(self, obj, site, write: bool, stores: bool | None = None) -> None:
+        """Announce an access to shared ``obj`` (checkers run first, and may report).
+        ``stores`` says whether the object's value changes (default: ``write``); a failed
+        ``cmpxchg`` is a write access that stores nothing."""
         for h in self.hooks.access:
             h(self, obj, site, write)
+        self.note(obj, write if stores is None else stores)
+
+    def note(self, obj, stores: bool) -> None:
+        """Record, for the retry rule (``Kernel.retry_progress``), what this CPU has seen of
+        ``obj`` in its current attempt: the version it last saw, and whether another CPU
+        changed it since the attempt first looked. Its own stores are no news to it."""
+        k = self.kernel
+        key = id(obj)
+        cur = k.wver.get(key, 0)
+        seen = self.seen.get(key)
+        if stores:
+            k.wseq += 1
+            k.wver[key] = k.wseq
+            if seen is None:
+                self.seen[key] = [obj, k.wseq, False]
+            else:
+                if seen[1] != cur:
+                    seen[2] = True
+                seen[1] = k.wseq
+        elif seen is None:
+            self.seen[key] = [obj, cur, False]
+        elif seen[1] != cur:
+            seen[1] = cur
+            seen[2] = True
 
     def cached_access(self, obj, site, write: bool, cache: str) -> None:
         for h in self.hooks.cached:
@@ -148,7 +177,31 @@ class Kernel:
         self.cpus: list[Ctx] = []
         self.rcu = Rcu(self)
         self.smp = Smp(self)
+        self.wseq = 0               # shared-memory writes so far
+        self.wver: dict = {}        # id(obj) -> wseq of the object's last write
+        engine.retry_progress = self.retry_progress
         self.rcu.start()
+
+    def retry_progress(self, thread) -> bool:
+        """Asked by the engine when ``thread`` reaches a retry site: did another CPU store
+        to an object this one accessed in the attempt now ending (between its first look
+        and now)? Then the next attempt can differ (a failed ``cmpxchg`` or recheck,
+        retried after the writer moved on: it reads the new value) and must be
+        schedulable at once; otherwise re-running it could only repeat itself, and the
+        engine waits until another thread has stepped. A new attempt starts here.
+
+        Objects, not fields, are versioned: a store to any field of an object the attempt
+        accessed counts (more interleavings, never fewer). Stores not announced through
+        ``ctx.access`` are not seen, so such a retry falls back to the waiting rule."""
+        seen = thread.ctx.seen
+        wver = self.wver
+        changed = False
+        for obj, ver, moved in seen.values():
+            if moved or wver.get(id(obj), 0) != ver:
+                changed = True
+                break
+        seen.clear()
+        return changed
 
     def spawn(self, name: str, fn, *args, daemon: bool = False) -> Ctx:
         """Run ``fn(ctx, *args)`` (a generator function) on a new CPU called ``name``."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..kernel import (ALLOCATED, READ_ONCE, WRITE_ONCE, KObject, call_rcu, local_irq_disable,
+from ..kernel import (ALLOCATED, READ_ONCE, WRITE_ONCE, KObject, call_rcu, cmpxchg,
+                      rcu_barrier,
+                      local_irq_disable,
                       local_irq_enable, lock_class, rcu_read_lock, rcu_read_unlock, spin_lock,
                       spin_unlock, synchronize_rcu, tlb_remove_table_sync_one, xchg)
 from ..kernel.rwsem import RwSem, down_read, up_read
@@ -55,6 +57,8 @@ class Litmus:
     schedules: dict = field(default_factory=dict)   # name -> ([(thread, site|None)], outcome)
     checkers: tuple | None = None       # None: every checker
     bound: int | None = None            # preemption bound for exploration
+    final: object = None                # state -> str: names a clean run's final state,
+                                        # so its outcome is "pass: <final>"
 
 
 def _litmus_report(title: str, why: str):
@@ -330,6 +334,89 @@ def setter(ctx, box):
     yield from WRITE_ONCE(ctx, box, "flag", 1, S_SET_FLAG)
 
 
+# --- a retry after a failed cmpxchg reads what the writer left -------------------------
+
+S_CAS_READ = site("litmus_cas_adder:read")
+S_CAS_CMPXCHG = site("litmus_cas_adder:cmpxchg")
+S_CAS_RETRY = spin_site("litmus_cas_adder:retry")
+S_W1 = site("litmus_two_writes:write_1")
+S_W2 = site("litmus_two_writes:write_2")
+
+
+def cas_adder(ctx, box):
+    """``do { old = READ_ONCE(v); } while (cmpxchg(&v, old, old + 10) != old);`` noting
+    each value read in ``box.inside`` (a list here)."""
+    while True:
+        old = yield from READ_ONCE(ctx, box, "flag", S_CAS_READ)
+        box.inside.append(old)
+        if (yield from cmpxchg(ctx, box, "flag", old, old + 10, S_CAS_CMPXCHG)) == old:
+            return
+        yield S_CAS_RETRY
+
+
+def two_writes(ctx, box):
+    yield from WRITE_ONCE(ctx, box, "flag", 1, S_W1)
+    yield from WRITE_ONCE(ctx, box, "flag", 2, S_W2)
+
+
+def _setup_cas(machine):
+    box = _setup_box(machine, with_item=False)
+    box.inside = []
+    return box
+
+
+def _cas_final(box) -> str:
+    return f"read {','.join(map(str, box.inside))} final {box.flag}"
+
+
+# --- RCU callbacks: invoked on their own schedule, per CPU -------------------------------
+
+S_CB_CALL = site("litmus_cb_queuer:call_rcu")
+S_CB_CALL2 = site("litmus_cb_queuer:call_rcu_second")
+S_CB_SYNC1 = site("litmus_cb_queuer:synchronize_rcu")
+S_CB_SYNC2 = site("litmus_cb_queuer:synchronize_rcu_again")
+S_CB_BARRIER = site("litmus_cb_queuer:rcu_barrier")
+S_CB_LOOK = site("litmus_cb_queuer:look")
+S_CB_RUN = site("litmus_cb_note:run")
+
+
+def _cb_note(ctx, box, tag):
+    yield S_CB_RUN
+    box.inside.append(tag)
+
+
+def _queuer(tags, then=None):
+    """Queue one callback per tag (on this CPU); with ``then`` (a wait), wait and note
+    which callbacks have run by then."""
+    def queuer(ctx, box):
+        for i, tag in enumerate(tags):
+            yield from call_rcu(ctx, _cb_note, box, tag, site=(S_CB_CALL, S_CB_CALL2)[i])
+        if then is not None:
+            yield from then(ctx)
+            yield S_CB_LOOK
+            box.ptr = "".join(box.inside) or "-"
+    return queuer
+
+
+def _two_syncs(ctx):
+    yield from synchronize_rcu(ctx, S_CB_SYNC1)
+    yield from synchronize_rcu(ctx, S_CB_SYNC2)
+
+
+def _barrier(ctx):
+    yield from rcu_barrier(ctx, S_CB_BARRIER)
+
+
+def _setup_cb(machine):
+    box = _setup_box(machine, with_item=False)
+    box.inside = []
+    return box
+
+
+def _cb_final(box) -> str:
+    return f"ran {box.ptr or '?'} by the look, {''.join(box.inside) or '-'} in all"
+
+
 def _box_with_item(machine):
     return _setup_box(machine, with_item=True)
 
@@ -360,8 +447,8 @@ _add(Litmus(
     _box_with_item, [("T0", leaky_reader), ("T1", updater)],
     reachable={"pass", UAF_LEAKY},
     schedules={"read-after-gp": (_lines(("T0", "litmus_leaky_reader:load_val"), ("T1", None),
-                                        ("rcu_gp", "rcu_do_batch:invoke"),
-                                        ("rcu_gp", "rcu_gp_kthread:idle")), UAF_LEAKY)},
+                                        ("rcu_gp", "rcu_gp_kthread:idle"),
+                                        ("rcu_cb", "rcu_do_batch:idle")), UAF_LEAKY)},
 ))
 _add(Litmus(
     "ipi-sync-irqoff",
@@ -454,3 +541,55 @@ _add(Litmus(
     reachable={"pass"}, never={"livelock in litmus_spinner"},
 ))
 
+_add(Litmus(
+    "cmpxchg-retry",
+    "A cmpxchg loop retried after another CPU's write reads the value that write left, "
+    "before the writer's next step (T0 reads 0, then 1, while T1 writes 1 then 2).",
+    _setup_cas, [("T0", cas_adder), ("T1", two_writes)],
+    reachable={"pass: read 0,1 final 2", "pass: read 0,1,2 final 12"},
+    final=_cas_final,
+    schedules={"retry-before-second-write": (
+        _lines(("T0", "litmus_cas_adder:cmpxchg"), ("T1", "litmus_two_writes:write_2"),
+               ("T0", None), ("T1", None)),
+        "pass: read 0,1 final 2")},
+))
+_add(Litmus(
+    "rcu-cb-pending",
+    "A callback may still be pending after later grace periods have ended: two "
+    "synchronize_rcu() calls after call_rcu() do not mean the callback ran.",
+    _setup_cb, [("T0", _queuer("a", _two_syncs))],
+    reachable={"pass: ran a by the look, a in all", "pass: ran - by the look, a in all"},
+    final=_cb_final,
+    schedules={"pending-after-two-gps": (
+        # T0 queues a; blocks in the first synchronize_rcu; grace periods 1 (a's) and 2
+        # (the sync's) end; T0 blocks in the second; grace period 3 ends; T0 looks
+        # before rcu_cb has been scheduled at all.
+        _lines(("T0", "litmus_cb_queuer:synchronize_rcu"),
+               ("T0", "litmus_cb_queuer:synchronize_rcu"),
+               ("rcu_gp", "rcu_gp_kthread:idle"),
+               ("T0", "litmus_cb_queuer:synchronize_rcu_again"),
+               ("T0", "litmus_cb_queuer:synchronize_rcu_again"),
+               ("rcu_gp", "rcu_gp_kthread:idle"), ("T0", None)),
+        "pass: ran - by the look, a in all")},
+))
+_add(Litmus(
+    "rcu-barrier",
+    "rcu_barrier() returns only after every callback queued before it, on every CPU, "
+    "has run.",
+    _setup_cb, [("T0", _queuer("a", _barrier)), ("T1", _queuer("b"))],
+    final=_cb_final,
+    reachable={"pass: ran a by the look, ab in all", "pass: ran ab by the look, ab in all",
+               "pass: ran ba by the look, ba in all"},
+    never={"pass: ran - by the look, ab in all", "pass: ran - by the look, ba in all",
+           "pass: ran b by the look, ba in all"},
+    bound=2,
+))
+_add(Litmus(
+    "rcu-cb-order",
+    "Callbacks of one CPU run in the order queued; those of two CPUs in either order.",
+    _setup_cb, [("T0", _queuer("ab")), ("T1", _queuer("c"))],
+    final=lambda box: f"ran {''.join(box.inside)}",
+    reachable={"pass: ran abc", "pass: ran acb", "pass: ran cab"},
+    never={"pass: ran ba", "pass: ran bac", "pass: ran bca", "pass: ran cba"},
+    bound=2,
+))

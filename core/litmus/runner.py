@@ -27,12 +27,17 @@ def run_litmus(lit: Litmus, source, strategy, config=None):
     state = lit.setup(m)
     for name, fn in lit.threads:
         m.spawn(name, fn, state, what=f"{lit.name}:{name}")
-    return m.run()
+    res = m.run()
+    if res.report is None and lit.final is not None:
+        res.final = lit.final(state)
+    return res
 
 
 def schedule_lines(pairs) -> list[ScheduleLine]:
-    return [ScheduleLine(t, lookup_site(s) if s is not None else None, 1, i + 1)
-            for i, (t, s) in enumerate(pairs)]
+    """Lines from ``(thread, site or None[, count])`` tuples."""
+    return [ScheduleLine(p[0], lookup_site(p[1]) if p[1] is not None else None,
+                         p[2] if len(p) > 2 else 1, i + 1)
+            for i, p in enumerate(pairs)]
 
 
 def run_schedule(lit: Litmus, name: str, config=None):

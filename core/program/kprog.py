@@ -233,7 +233,7 @@ def loads(text: str, path: str = "<string>") -> Program:
                    tuple(comments))
     try:
         prog.validate()
-        names = {t.name for t in prog.threads} | {"rcu_gp", "setup", "teardown"}
+        names = {t.name for t in prog.threads} | {"rcu_gp", "rcu_cb", "setup", "teardown"}
         for item in prog.schedule or ():
             if item.thread not in names:
                 raise ProgramError(f"schedule names unknown thread {item.thread}")

@@ -4,7 +4,16 @@ The engine knows nothing of kernels. It keeps the runnable set (ordered by threa
 the strategy which runnable thread steps next, resumes it until its next trap, parks and
 wakes threads on wait queues, and stops the run at the first report, at deadlock (every
 live thread parked) or at livelock (the step bound, or too many retries in a row with no
-other progress). Checkers observe runs through ``step_hooks`` (called after every step)
+other progress).
+
+The retry rule. A thread that reaches a retry site (``SpinSite``) and whose next attempt
+could only repeat the last one (nothing it read has changed) is not offered again until
+another thread has stepped: CHESS's fairness rule, which keeps exhaustive search finite
+and removes no behaviour. Whether the attempt can differ is the layer above's knowledge
+(``retry_progress(thread)``, set by the kernel: has another CPU written what this one
+read?); when it can, as after a ``cmpxchg`` or a recheck that failed because another CPU
+wrote in between, the thread is offered at once like any other, so "retry before the
+writer's next step" stays reachable. Checkers observe runs through ``step_hooks`` (called after every step)
 and by raising :class:`~core.sim.report.KernelReport` from inside a step.
 """
 
@@ -26,18 +35,22 @@ _by_tid = attrgetter("tid")
 
 
 class RunResult:
-    """How a run ended: ``report`` is None for a clean run."""
+    """How a run ended: ``report`` is None for a clean run. ``final`` may name a clean
+    run's final state (litmus programs do), which then stands in the title after "pass"."""
 
-    __slots__ = ("report", "nsteps", "trace")
+    __slots__ = ("report", "nsteps", "trace", "final")
 
     def __init__(self, report: Report | None, nsteps: int, trace: Trace):
         self.report = report
         self.nsteps = nsteps
         self.trace = trace
+        self.final: str | None = None
 
     @property
     def title(self) -> str:
-        return self.report.title if self.report is not None else "pass"
+        if self.report is not None:
+            return self.report.title
+        return "pass" if self.final is None else f"pass: {self.final}"
 
 
 class Engine:
@@ -63,6 +76,7 @@ class Engine:
         self.preemptions: list = []   # step indices where a thread that could go on was
                                       # switched away from (CHESS's preemptions)
         self.choose = self._choose_data  # data choices; a strategy may interpose (replay)
+        self.retry_progress = None  # thread -> bool: may its retry differ? (None: never)
         strategy.attach(self)
 
     def _choose_data(self, n: int, label: str = "") -> int:
@@ -112,6 +126,11 @@ class Engine:
         if not t.daemon:
             self.live -= 1
 
+    def _stuck(self, t: Thread) -> bool:
+        """At a retry site: would re-running ``t`` only repeat its last attempt?"""
+        progress = self.retry_progress
+        return progress is None or not progress(t)
+
     def _apply(self, t: Thread, trap) -> None:
         tp = type(trap)
         if tp is Site:
@@ -119,7 +138,7 @@ class Engine:
             t.spun = False
         elif tp is SpinSite:
             t.pending = trap
-            t.spun = True
+            t.spun = self._stuck(t)
         elif tp is Wait:
             t.pending = trap.site
             t.spun = False
@@ -159,9 +178,8 @@ class Engine:
             if spinner is None or not spinner.spun or len(runnable) == 1:
                 t = pick(runnable, cur, keep)
             else:
-                # A thread that has just reached a retry site is not offered again until
-                # another thread has stepped: re-running its unchanged check could only
-                # repeat itself (CHESS's fairness rule), and exhaustive search stays finite.
+                # A thread that has just reached a retry site with nothing changed is not
+                # offered again until another thread has stepped (the retry rule above).
                 t = pick([x for x in runnable if x is not spinner], cur, keep)
             if keep and t is not cur:
                 self.preemptions.append(nsteps)
@@ -195,7 +213,7 @@ class Engine:
                         spinner = None
                 elif tp is SpinSite:
                     t.pending = trap
-                    t.spun = True
+                    t.spun = self._stuck(t)
                     keep = False
                     if t is not spinner:
                         spins = 0

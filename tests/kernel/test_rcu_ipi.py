@@ -15,7 +15,7 @@ def test_use_after_grace_period_report_names_alloc_queue_and_free_sites():
                                   "litmus_leaky_reader:load_val")
     assert r.detail("allocated by") == "setup at litmus_setup:alloc"
     assert r.detail("free queued by") == "T1 at litmus_updater:call_rcu"
-    assert r.detail("freed by") == "rcu_gp at litmus_free_item:kfree"
+    assert r.detail("freed by") == "rcu_cb at litmus_free_item:kfree"
     assert r.detail("memory") == "freed object still in KASAN quarantine"
     assert r.schedule[-1] == "T0@litmus_leaky_reader:load_val"
 
@@ -25,7 +25,7 @@ def test_grace_period_waits_for_a_reader_that_entered_first():
     assert res.title == "pass" and strategy.drift is None
     lines = list(res.trace.lines())
     # The free runs only after the reader has left its section.
-    assert lines.index("rcu_gp@litmus_free_item:kfree") > lines.index(
+    assert lines.index("rcu_cb@litmus_free_item:kfree") > lines.index(
         "T0@litmus_reader:rcu_read_unlock")
 
 

@@ -64,7 +64,7 @@ def test_exit_frees_the_anon_vma_inside_the_walkers_rcu_section():
                    "T1@anon_vma_free:kmem_cache_free",
                    "K0@folio_lock_anon_vma_read:down_read_trylock")
     assert between(o, "K0@" + m, "K0@folio_lock_anon_vma_read:rcu_read_unlock",
-                   "rcu_gp@slab_free_after_rcu_debug:kasan_slab_free")
+                   "rcu_cb@slab_free_after_rcu_debug:kasan_slab_free")
     # Nobody held the rwsem when T1 freed it: no wait.
     assert "anon_vma_free:anon_vma_lock_write" not in steps(o, "T1")
     # No walk: the folio was no longer mapped.

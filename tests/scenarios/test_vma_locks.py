@@ -165,7 +165,7 @@ def test_fault_read_locks_a_detached_vma_and_falls_back():
                    "T0@lock_vma_under_rcu:rcu_read_unlock")
     lines = list(o.trace.lines())
     assert lines.index("T0@lock_vma_under_rcu:rcu_read_unlock") < lines.index(
-        "rcu_gp@vm_area_free_rcu_cb:kmem_cache_free")
+        "rcu_cb@vm_area_free_rcu_cb:kmem_cache_free")
     for order in (SERIAL, SERIAL_REVERSED):
         control(FAULT_FINDS_VMA_DETACHED, order, m)
 
