@@ -91,6 +91,16 @@ def _cmd_show(args) -> int:
     return run_show_command(args)
 
 
+def _cmd_anchors(args) -> int:
+    from .drift_cmd import run_anchors_command
+    return run_anchors_command(args)
+
+
+def _cmd_drift(args) -> int:
+    from .drift_cmd import run_drift_command
+    return run_drift_command(args)
+
+
 def _cmd_fuzz(args) -> int:
     from .fuzz_cmd import run_fuzz_command
     return run_fuzz_command(args)
@@ -193,6 +203,21 @@ def _parser() -> argparse.ArgumentParser:
                    help="bug switches to use instead of the file's (a list, or none)")
     q.add_argument("--trace", action="store_true", help="print every step")
     q.set_defaults(func=_cmd_replay)
+
+    q = sub.add_parser("anchors", help="the kernel functions the model mirrors, with the "
+                       "version and hash of each body as read")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(func=_cmd_anchors)
+
+    q = sub.add_parser("drift", help="compare the anchored kernel functions with a kernel "
+                       "source tree: same, changed (with a diff) or missing")
+    q.add_argument("--tree", required=True, metavar="PATH", help="a kernel source tree")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.add_argument("--anchors", default=None, metavar="FILE",
+                   help="compare these anchors (ptfuzz anchors --json format) instead")
+    q.add_argument("--bodies", default=None, metavar="DIR",
+                   help="where the anchored raw bodies are (default core/upstream/bodies)")
+    q.set_defaults(func=_cmd_drift)
     return p
 
 

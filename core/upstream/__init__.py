@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cparse import body_sha256, extract_function, line_fingerprints, normalize, normalized_lines
-from .table import MIRRORS, NOT_ANCHORED
+from .table import MIRRORS, NOT_ANCHORED, UNREAD
 
-__all__ = ["Anchor", "ANCHORS", "MIRRORS", "NOT_ANCHORED", "BODIES_DIR", "DATA_FILE",
+__all__ = ["Anchor", "ANCHORS", "MIRRORS", "NOT_ANCHORED", "UNREAD", "BODIES_DIR", "DATA_FILE",
            "normalize", "extract_function", "body_sha256", "line_fingerprints",
            "normalized_lines", "body_filename", "body_path", "read_body", "load_data",
            "make_anchors", "parse_header", "format_header"]
@@ -40,7 +40,8 @@ class Anchor:
     version: str | None     # e.g. "v6.12.118" or "~v7.0 (2026)"; None: not read yet
     commit: str | None      # the source's commit id where known
     sha256: str | None      # of normalize(body)
-    note: str = ""          # where the body came from, how it was dated
+    note: str = ""          # how the body was dated
+    source: str = ""        # where the body was read (a tree, an index copy)
     lines: tuple[str, ...] = field(default=(), repr=False)  # line fingerprints of the body
 
     @property
@@ -108,6 +109,7 @@ def make_anchors(mirrors=None, data=None) -> list[Anchor]:
             out.append(Anchor(python=python, kernel_file=kfile, kernel_function=kfunc,
                               version=row.get("version"), commit=row.get("commit"),
                               sha256=row.get("sha256"), note=row.get("note", ""),
+                              source=row.get("source", ""),
                               lines=tuple(row.get("lines", "").split())))
     return out
 

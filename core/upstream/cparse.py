@@ -4,6 +4,7 @@ directives are recognised; nothing else of C is."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -77,6 +78,7 @@ def _scan(text: str):
     yield from flush(n, kind)
 
 
+@functools.lru_cache(maxsize=4)
 def _masked(text: str) -> str:
     """``text`` with comments, literals and preprocessor directives replaced by spaces
     (newlines kept), so that braces and parentheses can be counted."""

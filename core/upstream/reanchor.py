@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import (BODIES_DIR, DATA_FILE, MIRRORS, body_path, body_sha256, extract_function,
+from . import (DATA_FILE, MIRRORS, body_path, body_sha256, extract_function,
                format_header, line_fingerprints, load_data, read_body)
 
 __all__ = ["tree_version", "tree_commit", "store", "main"]

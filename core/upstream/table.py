@@ -52,7 +52,8 @@ MIRRORS: dict[str, list[tuple[str, str]]] = {
     "core.mm.huge_memory.move_huge_pmd": [("mm/huge_memory.c", "move_huge_pmd")],
     # core/mm/khugepaged.py
     "core.mm.khugepaged.find_pmd_or_thp_or_none": [("mm/khugepaged.c", "find_pmd_or_thp_or_none")],
-    "core.mm.khugepaged.hpage_collapse_test_exit": [("mm/khugepaged.c", "hpage_collapse_test_exit")],
+    "core.mm.khugepaged.hpage_collapse_test_exit": [
+        ("mm/khugepaged.c", "hpage_collapse_test_exit")],
     "core.mm.khugepaged.retract_page_tables": [("mm/khugepaged.c", "retract_page_tables")],
     "core.mm.khugepaged.collapse_file": [("mm/khugepaged.c", "collapse_file")],
     "core.mm.khugepaged.set_huge_pmd": [("mm/khugepaged.c", "set_huge_pmd")],
@@ -76,7 +77,8 @@ MIRRORS: dict[str, list[tuple[str, str]]] = {
     "core.mm.madvise.madvise_free_pte_range": [("mm/madvise.c", "madvise_free_pte_range")],
     "core.mm.madvise.madvise_free_single_vma": [("mm/madvise.c", "madvise_free_single_vma")],
     # core/mm/memory.py
-    "core.mm.memory.pmd_alloc": [("include/linux/mm.h", "pmd_alloc"), ("mm/memory.c", "__pmd_alloc")],
+    "core.mm.memory.pmd_alloc": [
+        ("include/linux/mm.h", "pmd_alloc"), ("mm/memory.c", "__pmd_alloc")],
     "core.mm.memory.mm_find_pmd": [("mm/rmap.c", "mm_find_pmd")],
     "core.mm.memory.pmd_install": [("mm/memory.c", "pmd_install")],
     "core.mm.memory.__pte_alloc": [("mm/memory.c", "__pte_alloc")],
@@ -106,6 +108,9 @@ MIRRORS: dict[str, list[tuple[str, str]]] = {
                                           ("mm/memory.c", "should_fault_around"),
                                           ("include/linux/userfaultfd_k.h",
                                            "uffd_disable_fault_around")],
+    "core.mm.memory_file.should_fault_around": [("mm/memory.c", "should_fault_around"),
+                                                ("include/linux/userfaultfd_k.h",
+                                                 "uffd_disable_fault_around")],
     "core.mm.memory_file.do_cow_fault": [("mm/memory.c", "do_cow_fault")],
     "core.mm.memory_file.do_shared_fault": [("mm/memory.c", "do_shared_fault")],
     "core.mm.memory_file.finish_fault": [("mm/memory.c", "finish_fault")],
@@ -156,7 +161,8 @@ MIRRORS: dict[str, list[tuple[str, str]]] = {
     "core.mm.mmap_lock.mmap_read_unlock": [("include/linux/mmap_lock.h", "mmap_read_unlock")],
     "core.mm.mmap_lock.mmap_write_lock": [("include/linux/mmap_lock.h", "mmap_write_lock")],
     "core.mm.mmap_lock.mmap_write_unlock": [("include/linux/mmap_lock.h", "mmap_write_unlock")],
-    "core.mm.mmap_lock.mmap_write_downgrade": [("include/linux/mmap_lock.h", "mmap_write_downgrade")],
+    "core.mm.mmap_lock.mmap_write_downgrade": [
+        ("include/linux/mmap_lock.h", "mmap_write_downgrade")],
     # v6.12 keeps the per-VMA lock helpers in include/linux/mm.h; later kernels moved them
     # (include/linux/mmap_lock.h, mm/mmap_lock.c): re-read there.
     "core.mm.mmap_lock.vma_start_write": [("include/linux/mm.h", "vma_start_write")],
@@ -198,7 +204,8 @@ MIRRORS: dict[str, list[tuple[str, str]]] = {
     "core.mm.pgtable.pmdp_huge_get_and_clear": [("arch/x86/include/asm/pgtable.h",
                                                  "pmdp_huge_get_and_clear")],
     "core.mm.pgtable.ptep_get": [("include/linux/pgtable.h", "ptep_get")],
-    "core.mm.pgtable.ptep_get_and_clear": [("arch/x86/include/asm/pgtable.h", "ptep_get_and_clear")],
+    "core.mm.pgtable.ptep_get_and_clear": [
+        ("arch/x86/include/asm/pgtable.h", "ptep_get_and_clear")],
     "core.mm.pgtable.pte_lockptr": [("include/linux/mm.h", "pte_lockptr")],
     "core.mm.pgtable.pmd_lockptr": [("include/linux/mm.h", "pmd_lockptr")],
     "core.mm.pgtable.pmd_lock": [("include/linux/mm.h", "pmd_lock")],
@@ -212,8 +219,10 @@ MIRRORS: dict[str, list[tuple[str, str]]] = {
     "core.mm.pgtable.pmd_free": [("include/asm-generic/pgalloc.h", "pmd_free")],
     "core.mm.pgtable.__pte_offset_map": [("mm/pgtable-generic.c", "___pte_offset_map")],
     "core.mm.pgtable.pte_offset_map": [("include/linux/mm.h", "pte_offset_map")],
-    "core.mm.pgtable.pte_offset_map_ro_nolock": [("mm/pgtable-generic.c", "pte_offset_map_ro_nolock")],
-    "core.mm.pgtable.pte_offset_map_rw_nolock": [("mm/pgtable-generic.c", "pte_offset_map_rw_nolock")],
+    "core.mm.pgtable.pte_offset_map_ro_nolock": [
+        ("mm/pgtable-generic.c", "pte_offset_map_ro_nolock")],
+    "core.mm.pgtable.pte_offset_map_rw_nolock": [
+        ("mm/pgtable-generic.c", "pte_offset_map_rw_nolock")],
     "core.mm.pgtable.__pte_offset_map_lock": [("mm/pgtable-generic.c", "__pte_offset_map_lock")],
     "core.mm.pgtable.pte_unmap": [("include/linux/pgtable.h", "pte_unmap")],
     "core.mm.pgtable.pte_free_now": [("mm/pgtable-generic.c", "pte_free_now")],
@@ -275,7 +284,8 @@ MIRRORS: dict[str, list[tuple[str, str]]] = {
     "core.mm.userfaultfd.uffd_move_unlock": [("mm/userfaultfd.c", "uffd_move_unlock")],
     "core.mm.userfaultfd.move_pages": [("mm/userfaultfd.c", "move_pages")],
     "core.mm.userfaultfd.userfaultfd_register": [("fs/userfaultfd.c", "userfaultfd_register")],
-    "core.mm.userfaultfd.mfill_atomic_install_pte": [("mm/userfaultfd.c", "mfill_atomic_install_pte")],
+    "core.mm.userfaultfd.mfill_atomic_install_pte": [
+        ("mm/userfaultfd.c", "mfill_atomic_install_pte")],
     "core.mm.userfaultfd.mfill_atomic_pte": [("mm/userfaultfd.c", "mfill_atomic_pte"),
                                              ("mm/userfaultfd.c", "mfill_atomic_pte_copy")],
     "core.mm.userfaultfd.mfill_atomic": [("mm/userfaultfd.c", "mfill_atomic")],
