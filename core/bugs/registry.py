@@ -6,8 +6,10 @@ the fix is (commit or lore link), which model file holds it and which report tit
 bug produces. Switches compose: any subset can be on at once.
 
 Switches come in groups: ``public`` (the historical kernel bugs every driver is measured
-on) and one group per design under test (``async-reclaim``: the flaws ptfuzz found in the
-first version of asynchronous PTE-table reclaim). ``PUBLIC`` is the public group.
+on), one group per design under test (``async-reclaim``: the flaws ptfuzz found in the
+first version of asynchronous PTE-table reclaim), and ``mainline`` (candidate bugs of
+current mainline: there the switch restores mainline's code and the default model carries
+the candidate fix). ``PUBLIC`` is the public group.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from .pgtable import (StackPmd, __pte_offset_map_lock, pmd_lock, pmd_pgtable, pm
                       pte_unmap, pte_unmap_unlock, ptep_get, ptep_get_and_clear)
 from .rmap import try_to_unmap
 from .tlb import flush_tlb_mm, pmdp_collapse_flush, try_to_unmap_flush
-from .types import MM_ANONPAGES, HugePmd, Pte, PteTable
+from .types import MM_ANONPAGES, HugePmd, Pte, PteTable, pmd_same
 
 __all__ = ["collapse_file", "retract_page_tables", "collapse_pte_mapped_thp",
            "check_pmd_state", "find_pmd_or_thp_or_none", "hpage_collapse_test_exit",
@@ -275,16 +275,16 @@ S_CPM_PTL_NESTED = site("collapse_pte_mapped_thp:spin_lock_nested")
 S_CPM_RECHECK = site("collapse_pte_mapped_thp:pmd_same")
 S_CPM_STEP2 = site("collapse_pte_mapped_thp:step2_ptep_get")
 S_CPM_CLEAR = site("collapse_pte_mapped_thp:ptep_clear")
-S_CPM_STEP2_UNMAP = site("collapse_pte_mapped_thp:step2_pte_unmap")
 S_CPM_STEP2_UNLOCK = site("collapse_pte_mapped_thp:step2_spin_unlock")
 S_CPM_STEP3 = site("collapse_pte_mapped_thp:folio_ref_sub")
 S_CPM_PML = site("collapse_pte_mapped_thp:pmd_lock")
 S_CPM_PML_RECHECK = site("collapse_pte_mapped_thp:pmd_same_after_pml")
-S_CPM_PMD_CHANGED = site("collapse_pte_mapped_thp:pmd_changed_unlock")
+S_CPM_PMD_CHANGED = site("collapse_pte_mapped_thp:pmd_changed_flush_tlb_mm")
 S_CPM_PTL4 = site("collapse_pte_mapped_thp:step4_spin_lock_nested")
 S_CPM_COLLAPSE = site("collapse_pte_mapped_thp:pmdp_collapse_flush")
 S_CPM_COLLAPSE_FLUSH = site("collapse_pte_mapped_thp:flush_tlb_range")
 S_CPM_UNLOCK_PTL = site("collapse_pte_mapped_thp:spin_unlock_ptl")
+S_CPM_STEP4_UNMAP = site("collapse_pte_mapped_thp:step4_pte_unmap")
 S_CPM_UNLOCK_PML = site("collapse_pte_mapped_thp:spin_unlock_pml")
 S_CPM_NOTIFY_END = site("collapse_pte_mapped_thp:mmu_notifier_invalidate_range_end")
 S_CPM_DEC = site("collapse_pte_mapped_thp:mm_dec_nr_ptes")
@@ -381,7 +381,7 @@ def _collapse_locked(ctx, mm, vma, haddr: int, folio, install_pmd: bool):
     elif ptl is not pml:
         yield from spin_lock_nested(ctx, ptl, S_CPM_PTL_NESTED)
     cur = yield from pmdp_get_lockless(ctx, pmdp, S_CPM_RECHECK)
-    if cur is not pgt_pmd:
+    if not pmd_same(pgt_pmd, cur):
         return (yield from _abort(ctx, mm, folio, 0, table, ptl, pml, S_CPM_RECHECK))
     # step 2: clear the ptes (no flush: pmdp_collapse_flush will do it)
     for i in range(n):
@@ -393,7 +393,8 @@ def _collapse_locked(ctx, mm, vma, haddr: int, folio, install_pmd: bool):
         yield from ptep_get_and_clear(ctx, table, i, S_CPM_CLEAR)
         folio_remove_rmap(ctx, folio, S_CPM_CLEAR)
         nr_ptes += 1
-    yield from pte_unmap(ctx, S_CPM_STEP2_UNMAP)
+    # The map stays: the RCU section pte_offset_map_rw_nolock entered lasts until
+    # step 4's pte_unmap_unlock, so the table's memory cannot be freed meanwhile.
     if pml is None:
         yield from spin_unlock(ctx, ptl, S_CPM_STEP2_UNLOCK)
     # step 3: references and counters
@@ -401,22 +402,27 @@ def _collapse_locked(ctx, mm, vma, haddr: int, folio, install_pmd: bool):
         yield S_CPM_STEP3
         folio.refcount -= nr_ptes
         add_mm_counter(ctx, mm, mm_counter(folio), -nr_ptes)
-    # step 4: remove the (now empty) table
+    # step 4: remove the (now empty) table. ptl was dropped, so PT reclaim may have
+    # freed it: the pmd is rechecked under both locks. (Mainline rechecks only when
+    # ptl != pml: see the switch below.)
     if pml is None:
         pml = yield from pmd_lock(ctx, mm, pmdp, S_CPM_PML)
-        # ptl and the RCU section were dropped: the table may have been freed.
-        cur = yield from pmdp_get_lockless(ctx, pmdp, S_CPM_PML_RECHECK)
-        if cur is not pgt_pmd:
-            yield from spin_unlock(ctx, pml, S_CPM_PMD_CHANGED)
-            yield S_CPM_NOTIFY_END
-            return SCAN_FAIL
         if ptl is not pml:
             yield from spin_lock_nested(ctx, ptl, S_CPM_PTL4)
+        # BUG(collapse-pte-mapped-thp-nosplit-no-recheck): mainline rechecks only when
+        # ptl != pml; with ptl == pml the table may have been reclaimed since step 2.
+        if ptl is not pml or "collapse-pte-mapped-thp-nosplit-no-recheck" not in ctx.bugs:
+            cur = yield from pmdp_get_lockless(ctx, pmdp, S_CPM_PML_RECHECK)
+            if not pmd_same(pgt_pmd, cur):
+                yield from flush_tlb_mm(ctx, mm, S_CPM_PMD_CHANGED)
+                # goto unlock: the counts were settled in step 3
+                return (yield from _abort(ctx, mm, folio, 0, table, ptl, pml,
+                                          S_CPM_PMD_CHANGED))
     old = yield from pmdp_collapse_flush(ctx, vma, haddr, pmdp, S_CPM_COLLAPSE,
                                          S_CPM_COLLAPSE_FLUSH)
+    yield from pte_unmap_unlock(ctx, ptl, S_CPM_UNLOCK_PTL, S_CPM_STEP4_UNMAP)
     if ptl is not pml:
-        yield from spin_unlock(ctx, ptl, S_CPM_UNLOCK_PTL)
-    yield from spin_unlock(ctx, pml, S_CPM_UNLOCK_PML)
+        yield from spin_unlock(ctx, pml, S_CPM_UNLOCK_PML)
     yield S_CPM_NOTIFY_END
     yield S_CPM_DEC
     ctx.access(mm, S_CPM_DEC, True)

@@ -376,6 +376,7 @@ S_SW_PREPARE = site("do_swap_page:swapcache_prepare")
 S_SW_PREPARE_PUT = site("do_swap_page:out_page_folio_put")
 S_SW_READ = site("do_swap_page:swap_read_folio")
 S_SW_LOCK = site("do_swap_page:folio_lock_or_retry")
+S_SW_IDENTITY = site("do_swap_page:folio_test_swapcache")
 S_SW_RECHECK = site("do_swap_page:pte_same")
 S_SW_NOMAP_UNLOCK = site("do_swap_page:out_nomap_unlock")
 S_SW_NOMAP_UNMAP = site("do_swap_page:out_nomap_unmap")
@@ -395,7 +396,14 @@ def do_swap_page(ctx, vmf: Vmf):
     skips the swap cache (``SWP_SYNCHRONOUS_IO``) claims the entry with
     ``swapcache_prepare`` before reading it and clears the claim at the end (the v6.8 fix
     13ddaf26be32, "mm/swap: fix race when skipping swapcache"); if the claim fails it
-    backs off and the fault is retried."""
+    backs off and the fault is retried. A folio found in the swap cache is rechecked,
+    once locked, to still be the swap cache's folio for this entry (``out_page``
+    otherwise, and the fault is retried).
+
+    Read: the v6.12 body (core/upstream) and the v6.14-v6.18 changes to its swap-cache
+    part. Simplified: order-0 folios only (no mTHP swap-in), no readahead (a cache miss
+    is read synchronously), no KSM copy, no swapoff (the device is always there), the
+    exclusive-page reuse for a write is done by the write fault that follows."""
     vma, mm = vmf.vma, vmf.mm
     entry = vmf.orig_pte
     slot = entry.slot
@@ -408,6 +416,7 @@ def do_swap_page(ctx, vmf: Vmf):
     if folio is not None and not (yield from folio_try_get(ctx, folio, S_SW_GET)):
         folio = None
     claimed = False
+    from_cache = folio is not None
     if folio is None:
         ret = yield from vmf_anon_prepare(ctx, vmf)
         if ret:
@@ -424,6 +433,15 @@ def do_swap_page(ctx, vmf: Vmf):
         ctx.access(slot, S_SW_READ, False)
         folio.data[0] = slot.data
     yield from folio_lock(ctx, folio, S_SW_LOCK)
+    if from_cache:
+        # The pin and the pte_same below do not stop folio_free_swap() (another
+        # swap-in that mapped the page, or reclaim) from taking the folio out of the
+        # swap cache meanwhile: recheck that it still caches this entry.
+        yield S_SW_IDENTITY
+        if folio.swap is not slot:
+            yield from folio_unlock(ctx, folio, S_SW_FOLIO_UNLOCK)
+            yield from folio_put(ctx, folio, S_SW_PUT)
+            return VM_FAULT_OK
     table, i, ptl = yield from __pte_offset_map_lock(ctx, mm, vmf.pmdp, vmf.vpn)
     if table is None:
         yield S_SW_NOTABLE

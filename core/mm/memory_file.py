@@ -147,8 +147,19 @@ S_RF_UNLOCK = site("do_read_fault:folio_unlock")
 S_RF_PUT = site("do_read_fault:folio_put")
 
 
+def should_fault_around(ctx, vmf: Vmf) -> bool:
+    """mm/memory.c ``should_fault_around`` (v6.12-v6.18): the mapping has ``->map_pages``
+    (every model file does), ``uffd_disable_fault_around()`` is false (only VM_UFFD_WP and
+    VM_UFFD_MINOR registrations disable it: a MISSING registration keeps fault-around,
+    which maps only pages already in the page cache), and ``fault_around_bytes`` is more
+    than a page (config ``fault_around``)."""
+    return ctx.config.fault_around and not vmf.vma.uffd_wp
+
+
 def do_read_fault(ctx, vmf: Vmf):
-    if ctx.config.fault_around and not vmf.vma.uffd_armed:
+    """mm/memory.c ``do_read_fault``: fault around first, else ``__do_fault`` and
+    ``finish_fault``."""
+    if should_fault_around(ctx, vmf):
         ret = yield from do_fault_around(ctx, vmf)
         if ret:
             return ret

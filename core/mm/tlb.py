@@ -13,7 +13,7 @@ entries of the range too (INVLPG does).
 
 from __future__ import annotations
 
-from ..kernel import smp_call_function
+from ..kernel import READ_ONCE, cmpxchg, smp_call_function
 from ..sim import site
 from .pgtable import pmdp_huge_get_and_clear, ptep_get_and_clear
 from .world import tlb_of
@@ -57,10 +57,20 @@ def pmdp_collapse_flush(ctx, vma, haddr: int, pmdp, site_clear, site_flush):
 # -- batched flushes of try_to_unmap (mm/rmap.c) --------------------------------------------
 
 def set_tlb_ubc_flush_pending(ctx, mm) -> None:
-    """Defer the flush of an unmapped pte: note the mm in this CPU's batch and mark the mm
-    so that a later PTE-lock holder (``flush_tlb_batched_pending``) flushes first."""
+    """mm/rmap.c ``set_tlb_ubc_flush_pending`` (v6.12-v6.18; the stored body under
+    core/upstream): defer the flush of an unmapped pte: note the mm in this CPU's batch
+    and count one more pending flush in ``mm->tlb_flush_batched``, so that a later
+    PTE-lock holder (``flush_tlb_batched_pending``) flushes first. The mm word holds
+    ``(pending, flushed)``; ``atomic_inc`` raises ``pending``.
+
+    Simplified: done in the caller's step (the ``atomic_read`` that only guards the
+    counter's overflow reset and the ``atomic_inc`` are one step; the overflow reset at
+    TLB_FLUSH_BATCH_PENDING_LARGE never happens in a run this short); the caller only
+    defers present (``pte_accessible``) ptes."""
     ctx.data.setdefault("tlb_ubc", []).append(mm)
-    mm.tlb_flush_batched = True
+    ctx.note(mm, True)
+    pending, flushed = mm.tlb_flush_batched
+    mm.tlb_flush_batched = (pending + 1, flushed)
 
 
 S_UBC_FLUSH = site("try_to_unmap_flush:flush_tlb_multi")
@@ -83,13 +93,19 @@ def try_to_unmap_flush(ctx):
 
 S_BATCHED_READ = site("flush_tlb_batched_pending:atomic_read")
 S_BATCHED_FLUSH = site("flush_tlb_batched_pending:flush_tlb_mm")
+S_BATCHED_DONE = site("flush_tlb_batched_pending:atomic_cmpxchg")
 
 
 def flush_tlb_batched_pending(ctx, mm):
-    """Called under a PTE lock before changing ptes: if a reclaimer deferred a flush for
-    this mm, flush the whole mm now (so no stale writable translation survives)."""
-    yield S_BATCHED_READ
-    ctx.access(mm, S_BATCHED_READ, False)
-    if mm.tlb_flush_batched:
-        mm.tlb_flush_batched = False
+    """mm/rmap.c ``flush_tlb_batched_pending`` (v6.12-v6.18): called under a PTE lock
+    before changing ptes. If a reclaimer deferred flushes for this mm that nobody has done
+    (``pending != flushed``), flush the whole mm first (``arch_flush_tlb_batched_pending``
+    = ``flush_tlb_mm`` on x86), and only then mark them done, with a ``cmpxchg`` that
+    fails (leaving the flush pending for the next PTE-lock holder) if another flush was
+    deferred meanwhile."""
+    batch = yield from READ_ONCE(ctx, mm, "tlb_flush_batched", S_BATCHED_READ)
+    pending, flushed = batch
+    if pending != flushed:
         yield from flush_tlb_mm(ctx, mm, S_BATCHED_FLUSH)
+        yield from cmpxchg(ctx, mm, "tlb_flush_batched", batch, (pending, pending),
+                           S_BATCHED_DONE)

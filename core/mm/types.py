@@ -309,7 +309,7 @@ class Mm(KObject):
         self.mm_count = 0
         self.oom_skip = False
         self.tlb_flush_pending = 0
-        self.tlb_flush_batched = False
+        self.tlb_flush_batched = (0, 0)    # (pending, flushed) deferred flushes
         self.exited = False
         self.mm_lock_seq = 0
 
