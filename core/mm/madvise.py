@@ -27,7 +27,7 @@ from .pgtable import (PmdPtr, __pte_offset_map_lock, pmdp_get_lockless, pte_unma
                       ptep_get)
 from .tlb import flush_tlb_batched_pending
 from .folio import add_mm_counter
-from .swap import free_swap_and_cache
+from .swap import folio_free_swap, free_swap_and_cache
 from .types import MM_SWAPENTS, Pte, PteTable, SwapPte
 
 __all__ = ["madvise_dontneed", "madvise_free", "madvise_collapse", "khugepaged_scan_range"]
@@ -195,9 +195,14 @@ S_MFREE_VMA_END = site("madvise_free:vma_end_read")
 
 def madvise_free_pte_range(ctx, tlb, vma, pmdp, vpn: int, end: int):
     """mm/madvise.c ``madvise_free_pte_range``: under the PTE lock (no retry if the table
-    vanished: the range is skipped), after ``flush_tlb_batched_pending``, make each
-    exclusive anonymous page clean and old and mark its folio lazyfree. Never frees a
-    table (the seed series leaves that to a future asynchronous reclaim)."""
+    vanished: the range is skipped), after ``flush_tlb_batched_pending``: drop swap
+    entries; for each anonymous page, a folio in the swap cache or dirty is first (under
+    a trylock of its lock, and only if exclusively mapped) taken out of the swap cache
+    and cleaned; then the pte is made clean and old and the folio lazyfree. Never frees a
+    table (the seed series leaves that to a future asynchronous reclaim).
+
+    Read: v6.12 (core/upstream). Simplified: order-0 folios (no large-folio split and
+    re-map); no KSM, hwpoison or guard markers."""
     mm = vma.mm
     n = ctx.config.ptrs_per_pte
     cur = yield from pmdp_get_lockless(ctx, pmdp, S_MF_PMD)
@@ -222,11 +227,18 @@ def madvise_free_pte_range(ctx, tlb, vma, pmdp, vpn: int, end: int):
         if type(pte) is not Pte or pte.special or not pte.folio.anon:
             continue
         folio = pte.folio
-        if folio.mapcount != 1:
-            continue
-        if pte.dirty:
+        if folio.swap is not None or folio.dirty:
+            # The folio must be cleaned and leave the swap cache first; only its lock
+            # and an exclusive mapping allow that.
             if not (yield from folio_trylock(ctx, folio, S_MF_TRYLOCK)):
                 continue
+            if folio.mapcount != folio.npages:
+                yield from folio_unlock(ctx, folio, S_MF_FOLIO_UNLOCK)
+                continue
+            if folio.swap is not None and not (yield from folio_free_swap(ctx, folio)):
+                yield from folio_unlock(ctx, folio, S_MF_FOLIO_UNLOCK)
+                continue
+            folio.dirty = False                   # folio_clear_dirty()
             yield from folio_unlock(ctx, folio, S_MF_FOLIO_UNLOCK)
         if pte.young or pte.dirty:
             yield S_MF_CLEAR
@@ -234,7 +246,8 @@ def madvise_free_pte_range(ctx, tlb, vma, pmdp, vpn: int, end: int):
             table.slots[v % n] = Pte(folio, pte.page, pte.write, False, False, False)
             tlb_remove_tlb_entry(tlb, v)
         yield S_MF_LAZY
-        folio.lazyfree = True
+        if folio.swap is None:                    # folio_mark_lazyfree(): swap-backed,
+            folio.lazyfree = True                 # not in the swap cache
     yield from pte_unmap_unlock(ctx, ptl, S_MF_UNLOCK, S_MF_UNMAP)
 
 

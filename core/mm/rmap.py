@@ -24,7 +24,8 @@ from .folio import add_mm_counter, folio_put_now, folio_remove_rmap, mm_counter
 from .memory import mm_find_pmd
 from .pgtable import (pmdp_get_lockless, pte_offset_map_rw_nolock, pte_unmap, pte_unmap_unlock,
                       ptep_get, ptep_get_and_clear, set_pte)
-from .tlb import ptep_clear_flush, set_tlb_ubc_flush_pending
+from .swap import swap_free
+from .tlb import set_tlb_ubc_flush_pending
 from .types import MM_ANONPAGES, MM_SWAPENTS, Pte, SwapPte
 
 __all__ = ["try_to_unmap", "map_pte", "folio_referenced", "rmap_walk",
@@ -61,18 +62,43 @@ def map_pte(ctx, mm, pmdp, vpn: int, folio, page: int):
 
 S_TTU_CHECK = site("try_to_unmap_one:check_pte")
 S_TTU_CLEAR = site("try_to_unmap_one:ptep_get_and_clear")
-S_TTU_FLUSH = site("try_to_unmap_one:ptep_clear_flush")
-S_TTU_LAZY_KEEP = site("try_to_unmap_one:lazyfree_dirty_set_pte_at")
+S_TTU_LAZY_CHECK = site("try_to_unmap_one:lazyfree_ref_count")
+S_TTU_LAZY_KEEP = site("try_to_unmap_one:lazyfree_set_pte_at")
+S_TTU_DUP = site("try_to_unmap_one:swap_duplicate")
+S_TTU_SHARE = site("try_to_unmap_one:folio_try_share_anon_rmap_pte")
+S_TTU_PINNED_KEEP = site("try_to_unmap_one:pinned_set_pte_at")
 S_TTU_SWAP = site("try_to_unmap_one:set_pte_at_swap_entry")
 S_TTU_DONE_UNLOCK = site("page_vma_mapped_walk_done:spin_unlock")
 S_TTU_DONE_UNMAP = site("page_vma_mapped_walk_done:pte_unmap")
 
 
 def try_to_unmap_one(ctx, folio, vma, vpn: int, page: int):
-    """Unmap one mapping of ``folio`` (with ptl held, after ``map_pte``'s recheck): a file
-    page's pte is cleared; an anonymous page's becomes a swap entry; a clean lazyfree
-    (MADV_FREE) page is discarded, a dirty one is kept (and made swap-backed). Returns
-    False if the walk must stop (the folio stays mapped)."""
+    """mm/rmap.c ``try_to_unmap_one`` for a pte-mapped order-0 page, with
+    TTU_BATCH_FLUSH (both callers, reclaim and ``collapse_file``, pass it), after
+    ``map_pte``'s recheck with ptl held (v6.12 body in core/upstream; the present-pte
+    part is unchanged through v6.18 but for batching large folios).
+
+    The pte is cleared with ``ptep_get_and_clear`` and its flush deferred
+    (``set_tlb_ubc_flush_pending``: x86 defers whenever the mm may be live on another
+    CPU, which the model assumes always); a dirty pte dirties the folio. Then, *after*
+    the clear, the rechecks that close the races with GUP-fast:
+
+    * a lazyfree (MADV_FREE, not swap-backed) page is discarded only if
+      ``ref_count == 1 + map_count`` (no reference beyond the mappings' and the
+      isolation's: a GUP pin taken after reclaim's checks shows here) and the folio is
+      clean; otherwise the pte is restored, the folio made swap-backed again, and the
+      walk stops (6c8e2a256915, "mm: fix race between MADV_FREE reclaim and blkdev
+      direct IO read");
+    * an exclusive anonymous page becomes a swap entry only if
+      ``folio_try_share_anon_rmap_pte`` succeeds, which it does not while the folio
+      may be pinned (GUP-fast pins after checking the pte; this clears the pte and then
+      checks the pin, so one of the two sees the other); otherwise the swap count is
+      dropped, the pte restored and the walk stops.
+
+    Returns False if the walk must stop (the folio stays mapped).
+
+    Simplified: every anonymous page is exclusive (no fork); no mlock, hwpoison,
+    device-exclusive, uffd-wp or soft-dirty bits; ``arch_unmap_one`` is a no-op (x86)."""
     mm = vma.mm
     pmdp = yield from mm_find_pmd(ctx, mm, vpn)
     if pmdp is None:
@@ -84,32 +110,42 @@ def try_to_unmap_one(ctx, folio, vma, vpn: int, page: int):
     ok = True
     cur = yield from ptep_get(ctx, table, i, S_TTU_CHECK)
     if type(cur) is Pte and cur.folio is folio and cur.page == page:
+        old = yield from ptep_get_and_clear(ctx, table, i, S_TTU_CLEAR)
+        set_tlb_ubc_flush_pending(ctx, mm)
+        if old.dirty:
+            folio.dirty = True                    # folio_mark_dirty()
+        discard = True
         if folio.anon and folio.lazyfree:
-            # MADV_FREE page: flush at once so no stale translation can dirty it later.
-            old = yield from ptep_clear_flush(ctx, vma, table, i, vpn, S_TTU_CLEAR, S_TTU_FLUSH)
-            if old.dirty:
-                folio.lazyfree = False            # folio_set_swapbacked()
-                yield from set_pte(ctx, table, i, old, S_TTU_LAZY_KEEP)
-                ok = False
-            else:
+            # smp_mb(); ref_count = folio_ref_count(); map_count = folio_mapcount();
+            yield S_TTU_LAZY_CHECK
+            ctx.access(folio, S_TTU_LAZY_CHECK, False)
+            if folio.refcount == 1 + folio.mapcount and not folio.dirty:
                 add_mm_counter(ctx, mm, MM_ANONPAGES, -1)
                 ctx.event("pte_zapped", vma, vpn)  # discarded: the page reads zero again
-                folio_remove_rmap(ctx, folio, S_TTU_CLEAR)
-                folio_put_now(ctx, folio, S_TTU_CLEAR)
-        else:
-            yield from ptep_get_and_clear(ctx, table, i, S_TTU_CLEAR)
-            set_tlb_ubc_flush_pending(ctx, mm)
-            if folio.anon:
-                slot = folio.swap
+            else:
+                yield from set_pte(ctx, table, i, old, S_TTU_LAZY_KEEP)
+                folio.lazyfree = False            # folio_set_swapbacked()
+                discard = ok = False
+        elif folio.anon:
+            slot = folio.swap
+            yield S_TTU_DUP
+            ctx.access(slot, S_TTU_DUP, True)
+            slot.count += 1                       # swap_duplicate()
+            yield S_TTU_SHARE
+            ctx.access(folio, S_TTU_SHARE, False)
+            if folio.pincount:                    # folio_maybe_dma_pinned(): may not share
+                swap_free(ctx, slot, S_TTU_SHARE)
+                yield from set_pte(ctx, table, i, old, S_TTU_PINNED_KEEP)
+                discard = ok = False
+            else:
                 yield S_TTU_SWAP
                 ctx.access(table, S_TTU_SWAP, True)
-                ctx.access(slot, S_TTU_SWAP, True)
-                slot.count += 1                   # swap_duplicate()
                 table.slots[i] = SwapPte(slot)
                 add_mm_counter(ctx, mm, MM_ANONPAGES, -1)
                 add_mm_counter(ctx, mm, MM_SWAPENTS, 1)
-            else:
-                add_mm_counter(ctx, mm, mm_counter(folio), -1)
+        else:
+            add_mm_counter(ctx, mm, mm_counter(folio), -1)
+        if discard:
             folio_remove_rmap(ctx, folio, S_TTU_CLEAR)
             folio_put_now(ctx, folio, S_TTU_CLEAR)
     yield from pte_unmap_unlock(ctx, ptl, S_TTU_DONE_UNLOCK, S_TTU_DONE_UNMAP)

@@ -111,6 +111,25 @@ def free_swap_cache(ctx, folio):
     yield from folio_unlock(ctx, folio, S_FSC_UNLOCK)
 
 
+S_FFS = site("folio_free_swap:delete_from_swap_cache")
+
+
+def folio_free_swap(ctx, folio):
+    """mm/swapfile.c ``folio_free_swap`` (folio locked): if no swap entry refers to the
+    folio's slot any more, take it out of the swap cache and mark it dirty (its only copy
+    is now in memory). Returns whether it did."""
+    slot = folio.swap
+    if slot is None:
+        return False
+    yield S_FFS
+    ctx.access(slot, S_FFS, False)
+    if slot.count:                                      # folio_swapped()
+        return False
+    delete_from_swap_cache(ctx, folio, S_FFS)
+    folio.dirty = True
+    return True
+
+
 S_TRS_LOOKUP = site("__try_to_reclaim_swap:filemap_get_entry")
 S_TRS_GET = site("__try_to_reclaim_swap:folio_try_get")
 S_TRS_TRYLOCK = site("__try_to_reclaim_swap:folio_trylock")

@@ -142,7 +142,8 @@ class Folio(KObject):
     order and its contents (one value per page, for the data oracle)."""
 
     __slots__ = ("npages", "anon", "mapping", "index", "refcount", "mapcount", "lock",
-                 "data", "pincount", "lazyfree", "uptodate", "zero", "swap", "anon_vma")
+                 "data", "pincount", "lazyfree", "uptodate", "zero", "swap", "anon_vma",
+                 "dirty")
     kind = "folio"
     slab = False
 
@@ -162,6 +163,8 @@ class Folio(KObject):
         self.zero = False
         self.swap = None             # the swap slot while in the swap cache
         self.anon_vma = None         # folio->mapping of an anonymous folio (for rmap)
+        self.dirty = False           # PG_dirty: set from a dirty pte at unmap, cleared
+                                     # by MADV_FREE (the model has no writeback)
 
     def describe(self) -> str:
         what = "anon" if self.anon else (f"file {self.mapping.name}@{self.index}"

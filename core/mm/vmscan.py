@@ -35,7 +35,13 @@ S_FREE_PUT = site("shrink_folio_list:free_folio")
 
 
 def shrink_folio(ctx, folio):
-    """Reclaim an isolated (referenced) folio. Returns what happened."""
+    """mm/vmscan.c ``shrink_folio_list`` for one isolated (referenced) folio, in its
+    order (v6.12 body in core/upstream, unchanged in these steps through v6.18): trylock;
+    ``folio_referenced``; a swap-backed anonymous folio not yet in the swap cache is kept
+    if it may be pinned, else added to it; ``try_to_unmap`` (TTU_BATCH_FLUSH), kept if
+    still mapped; kept if pinned now that it is unmapped; the deferred flush; pageout;
+    freed if only the expected references remain (``folio_ref_freeze`` /
+    ``__remove_mapping``). Returns what happened."""
     if not (yield from folio_trylock(ctx, folio, S_TRYLOCK)):
         yield from folio_put(ctx, folio, S_PUTBACK)
         return "locked"
@@ -45,18 +51,22 @@ def shrink_folio(ctx, folio):
         result = "contended"                         # rmap lock contended: FOLIOREF_KEEP
     elif referenced:
         result = "referenced"                        # FOLIOREF_ACTIVATE
-    elif folio.pincount:
-        result = "pinned"
     elif folio.anon and folio.npages > 1:
         result = "large"                             # would be split first: not modelled
     else:
         if folio.anon and not folio.lazyfree and folio.swap is None:
-            yield from add_to_swap(ctx, folio)
-        if folio.mapcount:
+            if folio.pincount:                       # folio_maybe_dma_pinned()
+                result = "pinned"                    # keep_locked
+            else:
+                yield from add_to_swap(ctx, folio)
+        if result == "reclaimed" and folio.mapcount:
             yield from try_to_unmap(ctx, folio)
-        if folio.mapcount:
-            result = "still mapped"
-        else:
+            if folio.mapcount:
+                result = "still mapped"              # activate_locked
+        if result == "reclaimed" and folio.pincount:
+            # Unmapped, so it cannot be newly pinned: one pinned before is kept.
+            result = "pinned"                        # activate_locked
+        if result == "reclaimed":
             yield from try_to_unmap_flush(ctx)
             if folio.swap is not None:
                 yield S_PAGEOUT

@@ -193,16 +193,20 @@ def _pte_mapped_thp_control(program, m):
 
 def test_collapse_pte_mapped_thp_pmd_changed_after_retaking_pml():
     program = PTE_MAPPED_THP.format(
-        story="T0 cleared the ptes and dropped ptl (IP-C2); T1 reclaims the empty table; "
-              "T0's pmd_same recheck under pml fails.",
+        story="T0 cleared the ptes and dropped ptl, keeping the map (IP-C2); T1 reclaims "
+              "the empty table; T0's pmd_same recheck under pml and ptl fails: "
+              "flush_tlb_mm, goto unlock.",
         site="collapse_pte_mapped_thp:pmd_lock")
-    m = "collapse_pte_mapped_thp:pmd_changed_unlock"
+    m = "collapse_pte_mapped_thp:pmd_changed_flush_tlb_mm"
     o = raced(program, m)
     assert o.results["T0"] == [["fail"]]
+    # Mainline (v6.13+): take pml, then the stale table's ptl (its memory kept by the
+    # RCU section the map entered), then recheck.
+    assert follows(o, "T0", "collapse_pte_mapped_thp:step4_spin_lock_nested",
+                   "collapse_pte_mapped_thp:pmd_same_after_pml")
     assert follows(o, "T0", "collapse_pte_mapped_thp:pmd_same_after_pml", m)
     s = steps(o, "T0")
     assert count(o, "T0", "collapse_pte_mapped_thp:ptep_clear") == 8
-    assert "collapse_pte_mapped_thp:step4_spin_lock_nested" not in s
     assert "collapse_pte_mapped_thp:pmdp_collapse_flush" not in s
     assert count(o, "T1", "try_get_and_clear_pmd:pmd_clear") == 1
     _pte_mapped_thp_control(program, m)

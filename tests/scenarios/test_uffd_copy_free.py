@@ -142,8 +142,9 @@ LAZYFREE_WRITTEN_AGAIN = """
     # T0's MADV_FREE makes m0+0 clean, old and lazyfree. K0's reclaim finds it not
     # referenced and, in try_to_unmap_one, stops before clearing its pte (PTE lock held).
     # T1 writes m0+0 again: the hardware walk sets the dirty bit (it takes no lock).
-    # ptep_clear_flush then returns a dirty pte: the page is kept (made swap-backed, the
-    # pte restored) and T1 reads its new value back.
+    # ptep_get_and_clear then returns a dirty pte, which dirties the folio: the post-clear
+    # check keeps the page (made swap-backed, the pte restored) and T1 reads its new
+    # value back.
     setup {
       p0 = process
       m0 = mmap p0 anon pages=8
@@ -171,7 +172,7 @@ LAZYFREE_WRITTEN_AGAIN = """
 
 
 def test_lazyfree_page_written_again_during_reclaim_is_kept():
-    m = "try_to_unmap_one:lazyfree_dirty_set_pte_at"
+    m = "try_to_unmap_one:lazyfree_set_pte_at"
     o = raced(LAZYFREE_WRITTEN_AGAIN, m, "madvise_free_pte_range:folio_mark_lazyfree")
     assert o.results["T1"] == [7, 7] and o.results["K0"] == ["still mapped"]
     # The store went straight through the page tables (no fault), between reclaim's
@@ -179,7 +180,9 @@ def test_lazyfree_page_written_again_during_reclaim_is_kept():
     assert steps(o, "T1")[:2] == ["user_write:store", "user_read:load"]
     assert between(o, "K0@try_to_unmap_one:check_pte", "T1@user_write:store",
                    "K0@try_to_unmap_one:ptep_get_and_clear")
-    assert follows(o, "K0", "try_to_unmap_one:ptep_clear_flush", m)
+    assert follows(o, "K0", "try_to_unmap_one:ptep_get_and_clear",
+                   "try_to_unmap_one:lazyfree_ref_count")
+    assert follows(o, "K0", "try_to_unmap_one:lazyfree_ref_count", m)
     assert "shrink_folio_list:free_folio" not in steps(o, "K0")
     # Without the race: reclaim first discards the clean lazyfree page (the write then
     # faults in a new one); the write first makes it young, so reclaim only ages it.
@@ -247,3 +250,95 @@ def test_folio_left_only_in_the_swap_cache_is_freed_by_the_final_reclaim_pass():
     # Serially, DONTNEED or reclaim lets go of the folio itself: nothing to drain.
     for order in (["T1 finish", "K0 finish"], ["K0 finish", "T1 finish"]):
         control(SWAP_CACHE_ONLY, order, "drain_swap_cache:__remove_mapping")
+
+
+LAZYFREE_PINNED = """
+    kprog 1
+    # T0's MADV_FREE makes m0+0 clean, old and lazyfree. K0's reclaim checks it (not
+    # referenced, not pinned: nothing is pinned yet) and stops before clearing its pte.
+    # T1's GUP-fast pins the page (it sees the pte, takes a reference, rechecks). K0
+    # clears the pte; its post-clear check finds a reference beyond the mappings' and
+    # its own (ref_count != 1 + map_count): it restores the pte and keeps the page, so
+    # the data a device may be writing through the pin is not thrown away
+    # (6c8e2a256915, "mm: fix race between MADV_FREE reclaim and blkdev direct IO read").
+    setup {
+      p0 = process
+      m0 = mmap p0 anon pages=8
+      write m0+0 value=1
+    }
+    T0 on p0 {
+      madvise m0+0 pages=8 FREE
+    }
+    T1 on p0 {
+      gup_fast m0+0 pages=1
+      unpin
+    }
+    K0 kthread {
+      reclaim m0+0
+    }
+    schedule {
+      T0 finish
+      K0 until try_to_unmap_one:ptep_get_and_clear
+      T1 until unpin_user_pages:gup_put_folio
+      K0 finish
+      T1 finish
+      *
+    }
+"""
+
+
+def test_lazyfree_page_pinned_during_reclaim_is_kept():
+    m = "try_to_unmap_one:lazyfree_set_pte_at"
+    o = raced(LAZYFREE_PINNED, m, "madvise_free_pte_range:folio_mark_lazyfree")
+    assert o.results["K0"] == ["still mapped"]
+    assert follows(o, "K0", "try_to_unmap_one:lazyfree_ref_count", m)
+    assert between(o, "K0@try_to_unmap_one:check_pte", "T1@gup_fast:local_irq_restore",
+                   "K0@try_to_unmap_one:ptep_get_and_clear")
+    assert "shrink_folio_list:free_folio" not in steps(o, "K0")
+    # Reclaim before the pin: the clean lazyfree page is discarded, GUP-fast finds no
+    # page (and pins nothing).
+    c = control(LAZYFREE_PINNED, ["T0 finish", "K0 finish", "T1 finish"], m)
+    assert c.results["K0"] == ["reclaimed"]
+
+
+ANON_PINNED = """
+    kprog 1
+    # K0's first pass finds m0+0 young and only ages it. Its second finds it not pinned, adds it to the swap cache and stops before
+    # clearing its pte. T1's GUP-fast pins it. K0 clears the pte, takes a swap count, and
+    # folio_try_share_anon_rmap_pte() refuses a page that may be pinned: the swap count
+    # is dropped, the pte restored, and the page stays mapped (the pin keeps writing to
+    # the page the process still maps).
+    setup {
+      p0 = process
+      m0 = mmap p0 anon pages=8
+      write m0+0 value=1
+    }
+    T1 on p0 {
+      gup_fast m0+0 pages=1
+      unpin
+    }
+    K0 kthread {
+      reclaim m0+0
+      reclaim m0+0
+    }
+    schedule {
+      K0 until try_to_unmap_one:ptep_get_and_clear
+      T1 until unpin_user_pages:gup_put_folio
+      K0 finish
+      T1 finish
+      *
+    }
+"""
+
+
+def test_anon_page_pinned_during_reclaim_stays_mapped():
+    m = "try_to_unmap_one:pinned_set_pte_at"
+    o = raced(ANON_PINNED, m)
+    assert o.results["K0"] == ["referenced", "still mapped"]
+    assert follows(o, "K0", "try_to_unmap_one:swap_duplicate",
+                   "try_to_unmap_one:folio_try_share_anon_rmap_pte")
+    assert follows(o, "K0", "try_to_unmap_one:folio_try_share_anon_rmap_pte", m)
+    assert "try_to_unmap_one:set_pte_at_swap_entry" not in steps(o, "K0")
+    # Reclaim first: swapped out (GUP-fast then finds a swap entry and pins nothing).
+    c = control(ANON_PINNED, ["K0 finish", "T1 finish"], m)
+    assert c.results["K0"] == ["referenced", "reclaimed"]
