@@ -243,7 +243,7 @@ def madvise_free_pte_range(ctx, tlb, vma, pmdp, vpn: int, end: int):
         if pte.young or pte.dirty:
             yield S_MF_CLEAR
             ctx.access(table, S_MF_CLEAR, True)
-            table.slots[v % n] = Pte(folio, pte.page, pte.write, False, False, False)
+            table.slots[v % n] = Pte(folio, pte.page, pte.write, False, False, False, pte.uffd_wp)
             tlb_remove_tlb_entry(tlb, v)
         yield S_MF_LAZY
         if folio.swap is None:                    # folio_mark_lazyfree(): swap-backed,

@@ -285,7 +285,7 @@ def handle_pte_fault(ctx, vmf: Vmf):
     if vmf.write and not entry.write:
         return (yield from do_wp_page(ctx, vmf, entry))
     new = Pte(entry.folio, entry.page, entry.write, entry.dirty or vmf.write, True,
-              entry.special)
+              entry.special, entry.uffd_wp)
     if new != entry:
         yield from set_pte(ctx, vmf.table, vmf.idx, new, S_HPF_SET)
     yield from pte_unmap_unlock(ctx, vmf.ptl, S_HPF_UNLOCK, S_HPF_UNMAP)
@@ -354,8 +354,8 @@ def do_anonymous_page(ctx, vmf: Vmf):
         if folio is not None:
             yield from folio_put(ctx, folio, S_ANON_RELEASE)
         return VM_FAULT_SIGBUS               # handle_userfault() without a handler
-    if vmf.orig_pte == UFFD_WP_MARKER:
-        entry = Pte(entry.folio, 0, False, entry.dirty, True, entry.special)
+    if vmf_orig_pte_uffd_wp(vmf):            # setpte: pte_mkuffd_wp() (write-protects)
+        entry = Pte(entry.folio, 0, False, entry.dirty, True, entry.special, True)
     yield S_ANON_SET
     ctx.access(table, S_ANON_SET, True)
     if folio is not None:
@@ -364,6 +364,12 @@ def do_anonymous_page(ctx, vmf: Vmf):
     table.slots[i] = entry
     yield from pte_unmap_unlock(ctx, ptl, S_ANON_UNLOCK, S_ANON_UNMAP)
     return VM_FAULT_OK
+
+
+def vmf_orig_pte_uffd_wp(vmf) -> bool:
+    """include/linux/mm.h ``vmf_orig_pte_uffd_wp``: the fault replaces a uffd-wp marker,
+    so the new pte inherits the write protection."""
+    return vmf.orig_pte_valid and vmf.orig_pte == UFFD_WP_MARKER
 
 
 # -- swap-in ------------------------------------------------------------------------------

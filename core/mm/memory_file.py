@@ -19,7 +19,7 @@ from ..sim import site, spin_site
 from .folio import (add_mm_counter, folio_add_new_anon_rmap, folio_add_rmap, folio_alloc,
                     folio_lock, folio_put, folio_try_get,
                     folio_trylock, folio_unlock, mm_counter)
-from .memory import (VM_FAULT_NOPAGE, VM_FAULT_OK, VM_FAULT_SIGBUS, Vmf, pmd_install,
+from .memory import (VM_FAULT_NOPAGE, VM_FAULT_OK, VM_FAULT_SIGBUS, Vmf, pmd_install, vmf_orig_pte_uffd_wp,
                      pte_alloc, vmf_anon_prepare, vmf_pte_changed)
 from .pgtable import (__pte_offset_map_lock, pmd_lock, pmdp_get_lockless,
                       pte_alloc_one, pte_free, pte_unmap_unlock,
@@ -258,7 +258,8 @@ def finish_fault(ctx, vmf: Vmf, folio, cow):
     ctx.access(table, S_FIN_SET, True)
     if cow is not None:
         folio_add_new_anon_rmap(ctx, cow, vma, vmf.vpn)
-        table.slots[i] = Pte(cow, 0, True, True, True, False)
+        wp = vmf_orig_pte_uffd_wp(vmf)        # set_pte_range(): pte_mkuffd_wp()
+        table.slots[i] = Pte(cow, 0, not wp, True, True, False, wp)
         # The private copy holds the file page as it was when copied.
         ctx.event("page_filled", vma.mm, vmf.vpn, cow.data[0])
         add_mm_counter(ctx, mm, MM_ANONPAGES, 1)
@@ -266,7 +267,8 @@ def finish_fault(ctx, vmf: Vmf, folio, cow):
         page = vma.page_index(vmf.vpn) - folio.index
         folio_add_rmap(ctx, folio)
         w = vmf.write and vma.shared
-        table.slots[i] = Pte(folio, page, w, w, True, False)
+        wp = vmf_orig_pte_uffd_wp(vmf)
+        table.slots[i] = Pte(folio, page, w and not wp, w, True, False, wp)
         add_mm_counter(ctx, mm, mm_counter(folio), 1)
     yield from pte_unmap_unlock(ctx, ptl, S_FIN_UNLOCK, S_FIN_UNMAP)
     return VM_FAULT_OK

@@ -50,8 +50,15 @@ S_ZP_MARKER = site("zap_install_uffd_wp_if_needed:set_pte_at")
 
 
 def zap_present_ptes(ctx, tlb, vma, table, i: int, vpn: int, details, rss):
-    """Clear one present pte; the page's reference goes to the mmu_gather, to be dropped
-    after the TLB flush. Returns (force_flush_and_break, any_skipped)."""
+    """mm/memory.c ``zap_present_ptes`` for one pte: clear it; the page's reference goes
+    to the mmu_gather, to be dropped after the TLB flush; ``zap_install_uffd_wp_if_needed``
+    leaves a uffd-wp marker where the pte carried the uffd-wp bit in a file VMA still
+    registered for it (``pte_install_uffd_wp_if_needed``), which keeps the table from
+    being reclaimed. Returns (force_flush_and_break, any_skipped).
+
+    Simplified: no delayed rmap or dirty-folio force flush for shared file pages (the
+    model has no writeback); swap entries carry no uffd-wp bit (the bit reaches ptes
+    only from a marker a fault replaces, until UFFDIO_WRITEPROTECT is modelled)."""
     old = yield from ptep_get_and_clear(ctx, table, i, S_ZP_CLEAR)
     if old is None or type(old) is not Pte:
         # The entry changed under us: impossible while we hold ptl.
@@ -63,7 +70,8 @@ def zap_present_ptes(ctx, tlb, vma, table, i: int, vpn: int, details, rss):
         rss[mm_counter(folio)] -= 1
         folio_remove_rmap(ctx, folio, S_ZP_CLEAR)
     any_skipped = False
-    if vma.uffd_wp and not vma.anonymous and not details.drop_marker:
+    # zap_install_uffd_wp_if_needed(): only a write-protected pte leaves a marker.
+    if old.uffd_wp and vma.uffd_wp and not vma.anonymous and not details.drop_marker:
         yield from set_pte(ctx, table, i, UFFD_WP_MARKER, S_ZP_MARKER)
         any_skipped = True
     if old.special:

@@ -340,7 +340,8 @@ def folio_referenced(ctx, folio):
         pte = table.slots[i]
         if type(pte) is Pte and pte.folio is folio and pte.young:
             count[0] += 1
-            table.slots[i] = Pte(folio, pte.page, pte.write, pte.dirty, False, pte.special)
+            table.slots[i] = Pte(folio, pte.page, pte.write, pte.dirty, False, pte.special,
+                                 pte.uffd_wp)
         yield from pte_unmap_unlock(ctx, ptl, S_REF_UNLOCK, S_REF_UNMAP)
         return True
 

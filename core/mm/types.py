@@ -53,10 +53,11 @@ class Pte:
     dirty: bool = False
     young: bool = True
     special: bool = False           # the zero page (pte_special): no refcount, no rmap
+    uffd_wp: bool = False           # _PAGE_UFFD_WP: write-protected for userfaultfd
 
     def describe(self) -> str:
         bits = "".join(b for b, on in (("W", self.write), ("D", self.dirty), ("A", self.young),
-                                       ("S", self.special)) if on)
+                                       ("S", self.special), ("U", self.uffd_wp)) if on)
         return f"{self.folio.kind}#{self.folio.oid}[{self.page}]{bits and ' ' + bits}"
 
 

@@ -53,7 +53,8 @@ def _walk(ctx, mm, vpn: int, write: bool, tlb, site_):
         return None
     if not pte.young or (write and not pte.dirty):
         ctx.access(table, site_, True)
-        pte = Pte(pte.folio, pte.page, pte.write, pte.dirty or write, True, pte.special)
+        pte = Pte(pte.folio, pte.page, pte.write, pte.dirty or write, True, pte.special,
+                  pte.uffd_wp)
         table.slots[i] = pte
     tlb.psc[(mm.oid, pmdi)] = table
     return pte.folio, pte.page, pte.write, pte.dirty

@@ -92,6 +92,7 @@ MIRRORS: dict[str, list[tuple[str, str]]] = {
     "core.mm.memory.handle_pte_fault": [("mm/memory.c", "handle_pte_fault")],
     "core.mm.memory.do_pte_missing": [("mm/memory.c", "do_pte_missing")],
     "core.mm.memory.vmf_pte_changed": [("mm/memory.c", "vmf_pte_changed")],
+    "core.mm.memory.vmf_orig_pte_uffd_wp": [("mm/memory.c", "vmf_orig_pte_uffd_wp")],
     "core.mm.memory.do_anonymous_page": [("mm/memory.c", "do_anonymous_page")],
     "core.mm.memory.do_swap_page": [("mm/memory.c", "do_swap_page")],
     "core.mm.memory.do_wp_page": [("mm/memory.c", "do_wp_page"), ("mm/memory.c", "wp_page_reuse")],
@@ -252,6 +253,7 @@ MIRRORS: dict[str, list[tuple[str, str]]] = {
     "core.mm.swap.swapcache_prepare": [("mm/swapfile.c", "swapcache_prepare")],
     "core.mm.swap.swapcache_clear": [("mm/swapfile.c", "swapcache_clear")],
     "core.mm.swap.swap_free": [("include/linux/swap.h", "swap_free")],
+    "core.mm.swap.folio_free_swap": [("mm/swapfile.c", "folio_free_swap")],
     "core.mm.swap.delete_from_swap_cache": [("mm/swap_state.c", "delete_from_swap_cache")],
     "core.mm.swap.free_swap_cache": [("mm/swap_state.c", "free_swap_cache")],
     "core.mm.swap.free_swap_and_cache": [("mm/swapfile.c", "free_swap_and_cache_nr"),
@@ -292,8 +294,8 @@ MIRRORS: dict[str, list[tuple[str, str]]] = {
     # core/mm/vmscan.py
     "core.mm.vmscan.shrink_folio": [("mm/vmscan.c", "shrink_folio_list")],
     # core/kernel: the RCU, IPI and mmu_gather primitives that mirror kernel functions
-    "core.kernel.rcu.rcu_gp_kthread": [("kernel/rcu/tree.c", "rcu_gp_kthread"),
-                                       ("kernel/rcu/tree.c", "rcu_do_batch")],
+    "core.kernel.rcu.rcu_gp_kthread": [("kernel/rcu/tree.c", "rcu_gp_kthread")],
+    "core.kernel.rcu.rcu_do_batch": [("kernel/rcu/tree.c", "rcu_do_batch")],
     "core.kernel.rcu.rcu_read_lock": [("include/linux/rcupdate.h", "rcu_read_lock")],
     "core.kernel.rcu.rcu_read_unlock": [("include/linux/rcupdate.h", "rcu_read_unlock")],
     "core.kernel.rcu.call_rcu": [("kernel/rcu/tree.c", "call_rcu")],
