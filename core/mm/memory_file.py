@@ -19,8 +19,8 @@ from ..sim import site, spin_site
 from .folio import (add_mm_counter, folio_add_new_anon_rmap, folio_add_rmap, folio_alloc,
                     folio_lock, folio_put, folio_try_get,
                     folio_trylock, folio_unlock, mm_counter)
-from .memory import (VM_FAULT_NOPAGE, VM_FAULT_OK, VM_FAULT_SIGBUS, Vmf, pmd_install, vmf_orig_pte_uffd_wp,
-                     pte_alloc, vmf_anon_prepare, vmf_pte_changed)
+from .memory import (VM_FAULT_NOPAGE, VM_FAULT_OK, VM_FAULT_SIGBUS, Vmf, pmd_install,
+                     pte_alloc, vmf_anon_prepare, vmf_orig_pte_uffd_wp, vmf_pte_changed)
 from .pgtable import (__pte_offset_map_lock, pmd_lock, pmdp_get_lockless,
                       pte_alloc_one, pte_free, pte_unmap_unlock,
                       ptep_get)

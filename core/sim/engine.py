@@ -13,8 +13,10 @@ and removes no behaviour. Whether the attempt can differ is the layer above's kn
 (``retry_progress(thread)``, set by the kernel: has another CPU written what this one
 read?); when it can, as after a ``cmpxchg`` or a recheck that failed because another CPU
 wrote in between, the thread is offered at once like any other, so "retry before the
-writer's next step" stays reachable. Checkers observe runs through ``step_hooks`` (called after every step)
-and by raising :class:`~core.sim.report.KernelReport` from inside a step.
+writer's next step" stays reachable.
+
+Checkers observe runs through ``step_hooks`` (called after every step) and by raising
+:class:`~core.sim.report.KernelReport` from inside a step.
 """
 
 from __future__ import annotations

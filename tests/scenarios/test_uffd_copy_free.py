@@ -303,11 +303,11 @@ def test_lazyfree_page_pinned_during_reclaim_is_kept():
 
 ANON_PINNED = """
     kprog 1
-    # K0's first pass finds m0+0 young and only ages it. Its second finds it not pinned, adds it to the swap cache and stops before
-    # clearing its pte. T1's GUP-fast pins it. K0 clears the pte, takes a swap count, and
-    # folio_try_share_anon_rmap_pte() refuses a page that may be pinned: the swap count
-    # is dropped, the pte restored, and the page stays mapped (the pin keeps writing to
-    # the page the process still maps).
+    # K0's first pass finds m0+0 young and only ages it. Its second finds it not pinned,
+    # adds it to the swap cache and stops before clearing its pte. T1's GUP-fast pins
+    # it. K0 clears the pte, takes a swap count, and folio_try_share_anon_rmap_pte()
+    # refuses a page that may be pinned: the swap count is dropped, the pte restored,
+    # and the page stays mapped (the pin keeps writing to the page the process maps).
     setup {
       p0 = process
       m0 = mmap p0 anon pages=8
