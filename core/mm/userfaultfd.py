@@ -9,14 +9,16 @@ may sleep, after unmapping, and retry), then take both PTE locks in address orde
 (``double_pt_lock``) and check ``is_pte_pages_stable``: both ptes unchanged *and* the
 destination pmd unchanged (the recheck of 02/11: the destination pte was none, so
 ``pte_same`` on it proves nothing about its table). Then clear and flush the source pte,
-move the rmap and set the destination pte. -EAGAIN makes ``move_pages`` retry the page.
+move the rmap and set the destination pte. A swap entry moves as such (``move_swap_pte``),
+its swap-cache folio, if any, locked and moved along. -EAGAIN makes ``move_pages`` retry
+the page.
 
 The ioctl holds the two VMAs' read locks (``uffd_move_lock``), or the mmap read lock
 without per-VMA locks. A huge source pmd (``pmd_trans_huge_lock``) moves whole with
 ``move_pages_huge_pmd`` when the range covers it and the destination pmd is none, and is
 split first otherwise. Simplified: a pte-mapped large folio is not split (the move fails
-with -EBUSY); no swap entries, no zero-page moves; the four lockless pmd reads of the
-sanity check are one step.
+with -EBUSY); no zero-page moves; no migration entries (none exist in the model); the
+four lockless pmd reads of the sanity check are one step.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from ..kernel import (down_read, down_write, down_write_trylock, spin_lock, spin
 from ..sim import site, spin_site
 from .anon_vma import put_anon_vma
 from .folio import (add_mm_counter, folio_add_new_anon_rmap, folio_alloc, folio_get, folio_lock,
-                    folio_move_anon_rmap, folio_put, folio_trylock, folio_unlock)
+                    folio_move_anon_rmap, folio_put, folio_trylock, folio_try_get,
+                    folio_unlock)
 from .huge_memory import (__split_huge_pmd, pgtable_trans_huge_deposit,
                           pgtable_trans_huge_withdraw, pmd_trans_huge_lock)
 from .memory import __pte_alloc, anon_vma_prepare, mm_find_pmd, pmd_alloc, pte_alloc
@@ -34,10 +37,10 @@ from .mmap_lock import (lock_vma_under_rcu, mmap_read_lock, mmap_read_unlock, mm
                         mmap_write_unlock, vma_end_read, vma_start_write)
 from .pgtable import (__pte_offset_map_lock, pmd_lockptr, pmdp_get_lockless,
                       pmdp_huge_get_and_clear, pte_offset_map_rw_nolock, pte_unmap,
-                      pte_unmap_unlock, ptep_get, set_pte)
+                      pte_unmap_unlock, ptep_get, ptep_get_and_clear, set_pte)
 from .rmap import folio_get_anon_vma
 from .tlb import flush_tlb_range, ptep_clear_flush
-from .types import MM_ANONPAGES, HugePmd, Pte
+from .types import MM_ANONPAGES, HugePmd, Pte, SwapPte
 
 __all__ = ["move_pages", "move_pages_pte", "userfaultfd_register", "mfill_atomic", "double_pt_lock",
            "double_pt_unlock", "EAGAIN", "EEXIST", "ENOENT", "EINVAL", "EBUSY"]
@@ -122,6 +125,47 @@ def move_present_pte(ctx, dst_vma, src_vma, dst_vpn, src_vpn, dst, src, orig_dst
     return err
 
 
+S_MSP_IDENTITY = site("move_swap_pte:folio_test_swapcache")
+S_MSP_HAS_CACHE = site("move_swap_pte:swap_map_has_cache")
+S_MSP_CLEAR = site("move_swap_pte:ptep_get_and_clear")
+S_MSP_SET = site("move_swap_pte:set_pte_at")
+
+
+def move_swap_pte(ctx, dst_vma, dst_vpn, src_vpn, dst, src, orig_dst, orig_src, dst_pmdp,
+                  dst_pmdval, dst_ptl, src_ptl, src_folio, slot):
+    """mm/userfaultfd.c ``move_swap_pte`` (v6.16+, after 0ea148a799198518, "mm:
+    userfaultfd: fix race of userfaultfd_move and swap cache"): a swap-cache folio, locked
+    by the caller, must still cache this entry; under both ptls the ptes and the
+    destination pmd must be as read; then the cached folio (if any) follows the pte to
+    the destination VMA (``folio_move_anon_rmap`` and its index, since a later swap-in
+    finds it in the swap cache), or, with none found before, the entry must still not be
+    cached (a folio swapped in and out again meanwhile, ``SWAP_HAS_CACHE``): -EAGAIN
+    otherwise. The swap pte moves; no TLB flush (it was not present)."""
+    if src_folio is not None:
+        yield S_MSP_IDENTITY
+        if src_folio.swap is not slot:
+            return EAGAIN
+    yield from double_pt_lock(ctx, dst_ptl, src_ptl)
+    if not (yield from is_pte_pages_stable(ctx, dst, src, orig_dst, orig_src, dst_pmdp,
+                                           dst_pmdval)):
+        yield from double_pt_unlock(ctx, dst_ptl, src_ptl)
+        return EAGAIN
+    if src_folio is not None:
+        folio_move_anon_rmap(src_folio, dst_vma, dst_vpn)
+    else:
+        # READ_ONCE(si->swap_map[offset]) & SWAP_HAS_CACHE: the swap map is the device's
+        # memory, valid whatever became of the entry (not shadow-checked).
+        yield S_MSP_HAS_CACHE
+        if slot.folio is not None or slot.has_cache:
+            yield from double_pt_unlock(ctx, dst_ptl, src_ptl)
+            return EAGAIN
+    old = yield from ptep_get_and_clear(ctx, src[0], src[1], S_MSP_CLEAR)
+    yield from set_pte(ctx, dst[0], dst[1], old, S_MSP_SET)
+    ctx.event("page_moved", dst_vma.mm, dst_vpn, src_vpn)
+    yield from double_pt_unlock(ctx, dst_ptl, src_ptl)
+    return 0
+
+
 S_MPP_DST_NOTABLE = site("move_pages_pte:dst_table_vanished")
 S_MPP_SRC_NOTABLE = site("move_pages_pte:src_table_vanished")
 S_MPP_SANITY = site("move_pages_pte:pmd_sanity")
@@ -136,6 +180,8 @@ S_MPP_GET_RECHECK = site("move_pages_pte:folio_get_pte_same")
 S_MPP_GET = site("move_pages_pte:folio_get")
 S_MPP_GET_UNLOCK = site("move_pages_pte:folio_get_spin_unlock")
 S_MPP_TRYLOCK = site("move_pages_pte:folio_trylock")
+S_MPP_SWAPCACHE = site("move_pages_pte:filemap_get_folio_swapcache")
+S_MPP_SWAPCACHE_PUT = site("move_pages_pte:swapcache_large_folio_put")
 S_MPP_SLEEP_UNMAP_SRC = site("move_pages_pte:folio_lock_unmap_src")
 S_MPP_SLEEP_UNMAP_DST = site("move_pages_pte:folio_lock_unmap_dst")
 S_MPP_FOLIO_LOCK = site("move_pages_pte:folio_lock")
@@ -194,8 +240,34 @@ def move_pages_pte(ctx, mm, dst_pmdp, src_pmdp, dst_vma, src_vma, dst_vpn: int,
         if src_folio is not None and src_folio_pte != orig_src:
             err = EAGAIN
             break
+        if type(orig_src) is SwapPte:
+            # !pte_present: an exclusive swap entry (no fork: every one is). Look for
+            # its swap-cache folio (get_swap_device() always succeeds: no swapoff).
+            slot = orig_src.slot
+            if src_folio is None:
+                yield S_MPP_SWAPCACHE
+                cached = slot.folio
+                if cached is not None and (yield from folio_try_get(ctx, cached,
+                                                                    S_MPP_SWAPCACHE)):
+                    if cached.npages > 1:
+                        yield from folio_put(ctx, cached, S_MPP_SWAPCACHE_PUT)
+                        err = EBUSY
+                        break
+                    src_folio, src_folio_pte = cached, orig_src
+                    if not (yield from folio_trylock(ctx, cached, S_MPP_TRYLOCK)):
+                        yield from pte_unmap(ctx, S_MPP_SLEEP_UNMAP_SRC)
+                        yield from pte_unmap(ctx, S_MPP_SLEEP_UNMAP_DST)
+                        dst_mapped = src_mapped = False
+                        yield from folio_lock(ctx, cached, S_MPP_FOLIO_LOCK)
+                        yield S_MPP_RETRY
+                        continue
+            err = yield from move_swap_pte(ctx, dst_vma, dst_vpn, src_vpn,
+                                           (dst_table, dst_i), (src_table, src_i), orig_dst,
+                                           orig_src, dst_pmdp, dst_pmdval, dst_ptl, src_ptl,
+                                           src_folio, slot)
+            break
         if type(orig_src) is not Pte or orig_src.special:
-            err = EBUSY                  # zero page, swap and migration entries: not modelled
+            err = EBUSY                  # zero page and markers: not modelled
             break
         if src_folio is None:
             yield from spin_lock(ctx, src_ptl, S_MPP_GET_LOCK)

@@ -2,7 +2,8 @@
 
 A schedule is a list of :class:`ScheduleLine`. ``T until S`` runs T for at least one step
 and stops when T's pending site is S (the ``count``-th time, default the first), that is
-just *before* T performs S. ``T finish`` runs T to its end. When the lines are used up,
+just *before* T performs S. ``T finish`` runs T to its end. While T waits at a retry that
+only another CPU's step can change, the others take the default steps and the line holds. When the lines are used up,
 the ``fallback`` strategy (a random walk over the engine's source, so an exhausted source
 gives the default choices) takes over.
 
@@ -133,6 +134,11 @@ class Replay(Strategy):
                 self._drift(line, f"{t.name} blocked at {t.pending.name} "
                                   f"(waiting on {t.waitq.name})")
                 break
+            if t not in runnable:
+                # At a retry with nothing changed (the engine's retry rule): another CPU
+                # must move first, as a spinning CPU waits for the others. The line holds;
+                # this one step is the default choice among the others.
+                return self.fallback.pick(runnable, cur, keep)
             self.stepped += 1
             return t
         return self.fallback.pick(runnable, cur, keep)
