@@ -62,7 +62,7 @@ class Ctx:
 
     __slots__ = ("kernel", "engine", "thread", "name", "config", "bugs", "hooks",
                  "irq_disabled", "preempt_count", "rcu_nesting", "held", "qs", "ipi_pending",
-                 "data", "seen")
+                 "data", "seen", "stored")
 
     def __init__(self, kernel: Kernel, thread):
         self.kernel = kernel
@@ -81,6 +81,7 @@ class Ctx:
         self.data: dict = {}        # per-thread scratch for the layers above
         self.seen: dict = {}        # id(obj) -> [obj, version seen, changed by another]
                                     # for each object accessed since the last retry
+        self.stored = False         # stored to shared memory since the last retry
 
     def choose(self, n: int, label: str) -> int:
         """One draw from the choice stream (through the engine, so that a strategy can
@@ -106,6 +107,7 @@ class Ctx:
         cur = k.wver.get(key, 0)
         seen = self.seen.get(key)
         if stores:
+            self.stored = True
             k.wseq += 1
             k.wver[key] = k.wseq
             if seen is None:
@@ -190,17 +192,23 @@ class Kernel:
         schedulable at once; otherwise re-running it could only repeat itself, and the
         engine waits until another thread has stepped. A new attempt starts here.
 
+        At a site with ``own_progress`` (an access retried after this CPU's own fault) the
+        CPU's own stores count too.
+
         Objects, not fields, are versioned: a store to any field of an object the attempt
         accessed counts (more interleavings, never fewer). Stores not announced through
         ``ctx.access`` are not seen, so such a retry falls back to the waiting rule."""
-        seen = thread.ctx.seen
+        ctx = thread.ctx
+        seen = ctx.seen
         wver = self.wver
-        changed = False
-        for obj, ver, moved in seen.values():
-            if moved or wver.get(id(obj), 0) != ver:
-                changed = True
-                break
+        changed = ctx.stored and thread.pending.own_progress
+        if not changed:
+            for obj, ver, moved in seen.values():
+                if moved or wver.get(id(obj), 0) != ver:
+                    changed = True
+                    break
         seen.clear()
+        ctx.stored = False
         return changed
 
     def spawn(self, name: str, fn, *args, daemon: bool = False) -> Ctx:

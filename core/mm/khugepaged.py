@@ -33,14 +33,15 @@ from .folio import (add_mm_counter, folio_add_new_anon_rmap, folio_add_rmap, fol
 from .huge_memory import pgtable_trans_huge_deposit
 from .mmap_lock import (mmap_read_lock, mmap_read_unlock, mmap_write_lock, mmap_write_unlock,
                         vma_start_write)
-from .memory import mm_find_pmd, pmd_alloc
+from .memory import VM_FAULT_NOPAGE, VM_FAULT_OK, Vmf, do_swap_page, mm_find_pmd, pmd_alloc
 from .memory_file import filemap_lock_folio, vma_suits_huge
 from .pgtable import (StackPmd, __pte_offset_map_lock, pmd_lock, pmd_pgtable, pmd_populate,
-                      pmdp_get_lockless, pte_free_defer, pte_lockptr, pte_offset_map_rw_nolock,
-                      pte_unmap, pte_unmap_unlock, ptep_get, ptep_get_and_clear)
+                      pmdp_get_lockless, pte_free_defer, pte_lockptr, pte_offset_map_ro_nolock,
+                      pte_offset_map_rw_nolock, pte_unmap, pte_unmap_unlock, ptep_get,
+                      ptep_get_and_clear)
 from .rmap import try_to_unmap
 from .tlb import flush_tlb_mm, pmdp_collapse_flush, try_to_unmap_flush
-from .types import MM_ANONPAGES, HugePmd, Pte, PteTable, pmd_same
+from .types import MM_ANONPAGES, HugePmd, Pte, PteTable, SwapPte, pmd_same
 
 __all__ = ["collapse_file", "retract_page_tables", "collapse_pte_mapped_thp",
            "check_pmd_state", "find_pmd_or_thp_or_none", "hpage_collapse_test_exit",
@@ -53,6 +54,7 @@ __all__ = ["collapse_file", "retract_page_tables", "collapse_pte_mapped_thp",
     "succeed", "fail", "pmd_none", "pmd_null", "pmd_mapped", "page_lock", "page_count",
     "page_compound", "page_null", "vma_check", "pte_uffd_wp", "pte_non_present",
     "pte_mapped_hugepage", "any_process")
+SCAN_EXCEED_NONE_PTE, SCAN_PAGE_RO, SCAN_PAGE_ANON = "exceed_none_pte", "page_ro", "page_anon"
 
 
 def check_pmd_state(ctx, pmdp, site_):
@@ -469,39 +471,102 @@ def is_refcount_suitable(folio) -> bool:
 
 
 def hpage_collapse_scan_pmd(ctx, mm, vma, haddr: int):
-    """Look at the table under its lock: worth collapsing if every present page is an
-    exclusive order-0 anonymous page, unlocked and with no extra references (the check
-    is racy; ``__collapse_huge_page_isolate`` repeats it), there is at least one, and
-    there are no swap entries (no swap-in in this model)."""
+    """mm/khugepaged.c ``hpage_collapse_scan_pmd`` (v6.12 body in core/upstream; the
+    checks are the same through v6.18): look at the table under its lock. Swap entries are
+    counted (``unmapped``: ``collapse_huge_page`` swaps them in first); none and zero-page
+    ptes are allowed unless the VMA is uffd-armed (a fault there must reach the handler);
+    a uffd-wp pte refuses; every present page must be anonymous, unlocked and without
+    references beyond its mappings' and the swap cache's (``is_refcount_suitable``: a GUP
+    pin refuses); at least one pte must be writable (``SCAN_PAGE_RO``: a table of only
+    none, zero-page or swap entries is not collapsed). The check is racy by design:
+    ``__collapse_huge_page_isolate`` repeats it on the detached table.
+
+    Returns ``(result, unmapped)``. Simplified: no max_ptes_none/swap/shared limits (the
+    model's tables are small: MADV_COLLAPSE's unlimited rules), no young/referenced
+    heuristic, no NUMA node choice, no LRU flag (reclaim's isolation shows as its
+    reference); large anonymous folios refuse (``SCAN_PAGE_COMPOUND``)."""
     n = ctx.config.ptrs_per_pte
     result, pmdp = yield from find_pmd_or_thp_or_none(ctx, mm, haddr, S_SP_FIND)
     if result != SCAN_SUCCEED:
-        return result
+        return result, 0
     table, _, ptl = yield from __pte_offset_map_lock(ctx, mm, pmdp, haddr)
     if table is None:
-        return SCAN_PMD_NULL
-    present = 0
+        return SCAN_PMD_NULL, 0
+    unmapped = 0
+    writable = False
     result = SCAN_SUCCEED
     for i in range(n):
         pte = yield from ptep_get(ctx, table, i, S_SP_PTE)
-        if pte is None or (type(pte) is Pte and pte.special):
+        if type(pte) is SwapPte:
+            unmapped += 1
             continue
-        if (type(pte) is not Pte or not pte.folio.anon or pte.folio.npages != 1
-                or pte.folio.mapcount != 1):
+        if pte is None or (type(pte) is Pte and pte.special):
+            if vma.uffd_armed:
+                result = SCAN_EXCEED_NONE_PTE
+                break
+            continue
+        if type(pte) is not Pte:                       # a marker
             result = SCAN_FAIL
             break
+        if pte.uffd_wp:
+            result = SCAN_PTE_UFFD_WP
+            break
+        writable = writable or pte.write
         folio = pte.folio
+        if not folio.anon:
+            result = SCAN_PAGE_ANON
+            break
+        if folio.npages != 1:
+            result = SCAN_PAGE_COMPOUND
+            break
         if folio.lock.owner is not None:               # folio_test_locked()
             result = SCAN_PAGE_LOCK
             break
         if not is_refcount_suitable(folio):            # GUP pins and other references
             result = SCAN_PAGE_COUNT
             break
-        present += 1
+    if result == SCAN_SUCCEED and not writable:
+        result = SCAN_PAGE_RO
     yield from pte_unmap_unlock(ctx, ptl, S_SP_UNLOCK, S_SP_UNMAP)
-    if result == SCAN_SUCCEED and not present:
-        result = SCAN_FAIL                       # more than max_ptes_none empty ptes
-    return result
+    return result, unmapped
+
+
+S_SWAPIN_PTE = site("__collapse_huge_page_swapin:ptep_get_lockless")
+S_SWAPIN_UNLOCK = site("__collapse_huge_page_swapin:mmap_read_unlock")
+S_SWAPIN_UNMAP = site("__collapse_huge_page_swapin:pte_unmap")
+
+
+def __collapse_huge_page_swapin(ctx, mm, vma, haddr: int, pmdp):
+    """mm/khugepaged.c ``__collapse_huge_page_swapin`` (mmap read lock held): walk the
+    table locklessly (``pte_offset_map_ro_nolock``, ``ptep_get_lockless``) and run
+    ``do_swap_page`` on each swap entry, remapping after each. On failure the mmap lock
+    is dropped (the caller goes to ``out_nolock``).
+
+    Simplified: ``do_swap_page``'s folio lock sleeps with the mmap lock held (the kernel's
+    FAULT_FLAG_ALLOW_RETRY would drop it and fail with SCAN_PAGE_LOCK instead)."""
+    n = ctx.config.ptrs_per_pte
+    table = None
+    for i in range(n):
+        if table is None:
+            table, _, _ptl = yield from pte_offset_map_ro_nolock(ctx, mm, pmdp, haddr + i)
+            if table is None:
+                yield from mmap_read_unlock(ctx, mm, S_SWAPIN_UNLOCK)
+                return SCAN_PMD_NULL
+        orig = yield from ptep_get(ctx, table, i, S_SWAPIN_PTE)
+        if type(orig) is not SwapPte:
+            continue
+        vmf = Vmf(vma, haddr + i, False)
+        vmf.pmdp = pmdp
+        vmf.orig_pte = orig
+        vmf.orig_pte_valid = True
+        ret = yield from do_swap_page(ctx, vmf)      # unmaps the table first
+        table = None
+        if ret not in (VM_FAULT_OK, VM_FAULT_NOPAGE):
+            yield from mmap_read_unlock(ctx, mm, S_SWAPIN_UNLOCK)
+            return SCAN_FAIL
+    if table is not None:
+        yield from pte_unmap(ctx, S_SWAPIN_UNMAP)
+    return SCAN_SUCCEED
 
 
 S_HR_FIND = site("hugepage_vma_revalidate:vma_lookup")
@@ -548,6 +613,7 @@ S_CH_COPY_LOCK = site("__collapse_huge_page_copy_succeeded:spin_lock")
 S_CH_COPY_CLEAR = site("__collapse_huge_page_copy_succeeded:ptep_clear")
 S_CH_COPY_UNLOCK = site("__collapse_huge_page_copy_succeeded:spin_unlock")
 S_CH_COPY_FREE = site("__collapse_huge_page_copy_succeeded:free_folio_and_swap_cache")
+S_CH_COPY_NONE = site("__collapse_huge_page_copy_succeeded:add_mm_counter")
 S_CH_UNMAP = site("collapse_huge_page:pte_unmap")
 S_CH_SET_LOCK = site("collapse_huge_page:pmd_lock_set")
 S_CH_SET = site("collapse_huge_page:set_pmd_at")
@@ -563,14 +629,19 @@ def _bug_on_pmd_not_none(ctx, pmdp, site_) -> None:
         raise KernelReport(r)
 
 
-def collapse_huge_page(ctx, mm, haddr: int):
+def collapse_huge_page(ctx, mm, haddr: int, unmapped: int = 0):
     """mm/khugepaged.c ``collapse_huge_page`` (entered without the mmap lock): allocate the
-    huge folio, then under the mmap write lock revalidate, write-lock the VMA *before*
-    checking the pmd (so no MADV_DONTNEED under the VMA lock can reclaim the table after
-    the check), take the anon_vma lock, detach the table (``pmdp_collapse_flush``),
-    IPI-sync GUP-fast, map the detached table through the saved pmd value, isolate every
-    page (on failure the old table goes back), copy, clear the old ptes, and install the
-    huge pmd with the old table deposited under it. The old table is never freed here."""
+    huge folio; under the mmap read lock revalidate, find the pmd and swap in the
+    scan's swap entries (``__collapse_huge_page_swapin``); then under the mmap write lock
+    revalidate, write-lock the VMA *before* checking the pmd (the Aug-2025 fix: so no
+    MADV_DONTNEED under the VMA lock can reclaim the table after the check), take the
+    anon_vma lock, detach the table (``pmdp_collapse_flush``), IPI-sync GUP-fast, map the
+    detached table through the saved pmd value, isolate every page (the scan's rules
+    again; on failure the old table goes back), copy, clear the old ptes, and install the
+    huge pmd with the old table deposited under it. The old table is never freed here.
+
+    Read: v6.12 (core/upstream) with the Aug-2025 reordering. Simplified as the scan; no
+    memcg charge failures."""
     n = ctx.config.ptrs_per_pte
     new = yield from folio_alloc(ctx, n, True, S_CH_ALLOC)
     yield from mmap_read_lock(ctx, mm, S_CH_READ_LOCK)
@@ -578,6 +649,11 @@ def collapse_huge_page(ctx, mm, haddr: int):
     result, pmdp = (SCAN_VMA_CHECK, None)
     if vma is not None:
         result, pmdp = yield from find_pmd_or_thp_or_none(ctx, mm, haddr, S_CH_VALID)
+    if result == SCAN_SUCCEED and unmapped:
+        result = yield from __collapse_huge_page_swapin(ctx, mm, vma, haddr, pmdp)
+        if result != SCAN_SUCCEED:                  # out_nolock: the lock is dropped
+            yield from folio_put(ctx, new, S_CH_PUT_NEW)
+            return result
     yield from mmap_read_unlock(ctx, mm, S_CH_READ_UNLOCK)
     if result != SCAN_SUCCEED:
         yield from folio_put(ctx, new, S_CH_PUT_NEW)
@@ -610,18 +686,30 @@ def collapse_huge_page(ctx, mm, haddr: int):
     isolated = []
     ok = table is not None
     if ok:
+        # __collapse_huge_page_isolate(): the scan's rules again, on the detached table.
+        writable = False
         for i in range(n):
             pte = yield from ptep_get(ctx, table, i, S_CH_ISO_PTE)
             if pte is None or (type(pte) is Pte and pte.special):
+                if vma.uffd_armed:                       # SCAN_EXCEED_NONE_PTE
+                    ok = False
+                    break
                 continue
-            if (type(pte) is not Pte or not pte.folio.anon or pte.folio.npages != 1
-                    or pte.folio.mapcount != 1 or pte.folio.pincount):
+            if (type(pte) is not Pte or pte.uffd_wp or not pte.folio.anon
+                    or pte.folio.npages != 1):
                 ok = False
                 break
             if not (yield from folio_trylock(ctx, pte.folio, S_CH_ISO_LOCK)):
+                ok = False                               # SCAN_PAGE_LOCK
+                break
+            if not is_refcount_suitable(pte.folio):      # SCAN_PAGE_COUNT
+                yield from folio_unlock(ctx, pte.folio, S_CH_ISO_UNLOCK)
                 ok = False
                 break
             isolated.append(pte.folio)
+            writable = writable or pte.write
+        if ok and not writable:
+            ok = False                                   # SCAN_PAGE_RO
         yield from spin_unlock(ctx, pte_ptl, S_CH_PTL_UNLOCK)
     if not ok:
         for folio in isolated:
@@ -646,19 +734,29 @@ def collapse_huge_page(ctx, mm, haddr: int):
         if type(pte) is Pte and not pte.special:
             ctx.access(pte.folio, S_CH_COPY, False)
             new.data[i] = pte.folio.data[pte.page]
+    # __collapse_huge_page_copy_succeeded(): a none or zero-page pte is now backed by the
+    # huge page too (a zero-page pte is cleared under ptl, "mostly unnecessary": the
+    # table is detached); a page is released (unlocked) first, then its pte cleared under
+    # ptl, then the page freed.
     for i in range(n):
         pte = table.slots[i]
+        add = False
         if type(pte) is Pte and not pte.special:
+            yield from folio_unlock(ctx, pte.folio, S_CH_ISO_UNLOCK)   # release_pte_folio
             yield from spin_lock(ctx, pte_ptl, S_CH_COPY_LOCK)
             yield from ptep_get_and_clear(ctx, table, i, S_CH_COPY_CLEAR)
             folio_remove_rmap(ctx, pte.folio, S_CH_COPY_CLEAR)
             yield from spin_unlock(ctx, pte_ptl, S_CH_COPY_UNLOCK)
-            yield from folio_unlock(ctx, pte.folio, S_CH_ISO_UNLOCK)
             yield from folio_put(ctx, pte.folio, S_CH_COPY_FREE)
+        elif pte is not None:                                           # the zero page
+            add = True
+            yield from spin_lock(ctx, pte_ptl, S_CH_COPY_LOCK)
+            yield from ptep_get_and_clear(ctx, table, i, S_CH_COPY_CLEAR)
+            yield from spin_unlock(ctx, pte_ptl, S_CH_COPY_UNLOCK)
         else:
-            # A none or zero-page pte: the huge page now backs it too.
-            yield S_CH_COPY_CLEAR
-            table.slots[i] = None
+            add = True
+        if add:
+            yield S_CH_COPY_NONE
             add_mm_counter(ctx, mm, MM_ANONPAGES, 1)
     yield from pte_unmap(ctx, S_CH_UNMAP)
     pml = yield from pmd_lock(ctx, mm, pmdp, S_CH_SET_LOCK)
@@ -685,9 +783,10 @@ def khugepaged_scan_anon(ctx, mm, addr: int):
     yield from mmap_read_lock(ctx, mm, S_KHA_LOCK)
     vma = yield from hugepage_vma_revalidate(ctx, mm, haddr)
     result = SCAN_VMA_CHECK
+    unmapped = 0
     if vma is not None:
-        result = yield from hpage_collapse_scan_pmd(ctx, mm, vma, haddr)
+        result, unmapped = yield from hpage_collapse_scan_pmd(ctx, mm, vma, haddr)
     yield from mmap_read_unlock(ctx, mm, S_KHA_UNLOCK)
     if result != SCAN_SUCCEED:
         return result
-    return (yield from collapse_huge_page(ctx, mm, haddr))
+    return (yield from collapse_huge_page(ctx, mm, haddr, unmapped))

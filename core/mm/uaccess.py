@@ -125,11 +125,12 @@ def do_user_addr_fault(ctx, mm, vpn: int, write: bool):
 
 
 S_READ = site("user_read:load")
-# A fault that returns without mapping the page (the pmd or pte changed under it) makes
-# the access retry: a retry loop, so other CPUs get to run before it tries again.
-S_READ_RETRY = spin_site("user_read:retry_after_fault")
+# After a fault the access is retried: at once if the fault changed something (it mapped
+# the page: the CPU's own stores count), else, when it returned without mapping (the pmd
+# or pte changed under it), after another CPU has stepped (a retry loop).
+S_READ_RETRY = spin_site("user_read:retry_after_fault", own_progress=True)
 S_WRITE = site("user_write:store")
-S_WRITE_RETRY = spin_site("user_write:retry_after_fault")
+S_WRITE_RETRY = spin_site("user_write:retry_after_fault", own_progress=True)
 
 
 def _access(ctx, mm, vpn: int, write: bool, value, s_access, s_retry):

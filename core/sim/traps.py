@@ -51,9 +51,14 @@ class Site:
 
 
 class SpinSite(Site):
-    """A retry point: the thread will try again, and cannot progress by itself."""
+    """A retry point: the thread will try again, and cannot progress by itself.
 
-    __slots__ = ()
+    ``own_progress``: the thread's own stores since its last attempt count as progress
+    (an access retried after the thread's own page fault mapped the page), where for an
+    ordinary retry only other CPUs' stores do (the thread's own lock and unlock writes
+    would otherwise make every waiting loop look busy)."""
+
+    __slots__ = ("own_progress",)
 
 
 class Wait:
@@ -95,9 +100,11 @@ def site(name: str) -> Site:
     return _register(Site, name, _caller_module())
 
 
-def spin_site(name: str) -> SpinSite:
+def spin_site(name: str, own_progress: bool = False) -> SpinSite:
     """Create (once) the retry site ``name``. Call it at module level."""
-    return _register(SpinSite, name, _caller_module())
+    s = _register(SpinSite, name, _caller_module())
+    s.own_progress = own_progress
+    return s
 
 
 def lookup_site(name: str) -> Site:

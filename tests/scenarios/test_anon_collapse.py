@@ -104,3 +104,55 @@ def test_collapse_puts_the_old_table_back_when_a_page_was_pinned():
     assert c.pictures["p0"].splitlines()[1] == COLLAPSED
     c = control(text, SERIAL_REVERSED, m, "collapse_huge_page:alloc_charge_folio")
     assert c.results["K0"] == ["page_count"]
+
+
+SWAPPED_COLLAPSE = """
+    kprog 1
+    # m0+5 has been swapped out (two reclaim passes). khugepaged's scan counts its swap
+    # entry, and collapse_huge_page swaps it in under the mmap read lock
+    # (__collapse_huge_page_swapin: a lockless walk, do_swap_page on each swap entry)
+    # before taking the write lock. T1 reads m0+5 meanwhile.
+    setup {
+      p0 = process
+      m0 = mmap p0 anon pages=8
+      write m0+0 value=7
+      write m0+5 value=9
+      reclaim m0+5
+      reclaim m0+5
+    }
+    K0 kthread {
+      khugepaged_scan m0+0
+    }
+    T1 on p0 {
+      read m0+5
+    }
+    schedule {
+      K0 until do_swap_page:pte_same
+      T1 until do_swap_page:schedule_timeout_uninterruptible
+      K0 until collapse_huge_page:mmap_write_lock
+      T1 finish
+      K0 finish
+      *
+    }
+"""
+
+
+def test_collapse_swaps_in_the_scan_s_swap_entries_first():
+    m = "__collapse_huge_page_swapin:ptep_get_lockless"
+    o = raced(SWAPPED_COLLAPSE, m, "do_swap_page:pte_same")
+    # T1's swap-in found the entry claimed by K0's (swapcache_prepare) and waited; it
+    # retried after K0 had mapped the page, and read it before K0 collapsed the table.
+    assert o.results["T1"] == [9] and o.results["K0"] == ["succeed"]
+    s = steps(o, "K0")
+    assert s.index(m) < s.index("collapse_huge_page:mmap_write_lock")
+    assert s.count("do_swap_page:set_pte_at") == 1
+    assert o.pictures["p0"].splitlines()[1] == COLLAPSED
+
+
+def test_a_uffd_armed_range_with_holes_is_not_collapsed():
+    """A none pte in a uffd-armed VMA: a fault there must reach the handler, so the scan
+    refuses (SCAN_EXCEED_NONE_PTE) rather than back it with the huge page."""
+    text = COLLAPSE.replace("      write m0+5 value=9\n",
+                            "      write m0+5 value=9\n      uffd_register m0 missing\n")
+    c = control(text.replace("OPS", "read m0+0"), SERIAL, "collapse_huge_page:mmap_write_lock")
+    assert c.results["K0"] == ["exceed_none_pte"]

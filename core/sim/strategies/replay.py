@@ -3,9 +3,9 @@
 A schedule is a list of :class:`ScheduleLine`. ``T until S`` runs T for at least one step
 and stops when T's pending site is S (the ``count``-th time, default the first), that is
 just *before* T performs S. ``T finish`` runs T to its end. While T waits at a retry that
-only another CPU's step can change, the others take the default steps and the line holds. When the lines are used up,
-the ``fallback`` strategy (a random walk over the engine's source, so an exhausted source
-gives the default choices) takes over.
+only another CPU's step can change, the others take the default steps and the line holds.
+When the lines are used up, the ``fallback`` strategy (a random walk over the engine's
+source, so an exhausted source gives the default choices) takes over.
 
 Sites, not step counts, make a schedule survive unrelated changes to the model; when it
 does not survive (the thread finishes, blocks, or does not exist), the strategy records a
