@@ -52,22 +52,29 @@ def try_vma_read_lock(ctx, mm, start: int, end: int):
 
 
 def madvise_dontneed(ctx, mm, start: int, npages: int):
-    """``do_madvise(MADV_DONTNEED)`` (v6.16+ shape): one mmu_gather for the syscall;
-    under the VMA's read lock if that suffices (v6.17, ``per_vma_lock_madvise``), else the
-    mmap read lock; ``tlb_finish_mmu`` runs after the VMA lock is dropped. Returns 0 or
-    -ENOMEM (a hole in the range)."""
+    """mm/madvise.c ``do_madvise(MADV_DONTNEED)`` (v6.17+ shape): ``madvise_lock``, then
+    one mmu_gather for the syscall (``madvise_init_tlb``), the walk, ``madvise_finish_tlb``
+    and ``madvise_unlock``. In VMA-lock mode (v6.17, ``per_vma_lock_madvise``) the lock
+    is taken by the walk, so the gather comes first: the VMA's read lock if one VMA covers
+    the range and it is not uffd-armed, else the mmap read lock; ``tlb_finish_mmu`` runs
+    after the VMA lock is dropped. Returns 0 or -ENOMEM (a hole in the range)."""
     end = start + npages
     details = ZapDetails(reclaim_pt=True)
-    tlb = yield from tlb_gather_mmu(ctx, mm)                 # madvise_init_tlb()
     vma = None
     if ctx.config.per_vma_lock_madvise:
+        # madvise_lock() takes nothing in VMA-lock mode: madvise_init_tlb(), then the
+        # walk read-locks the VMA (or falls back to the mmap read lock).
+        tlb = yield from tlb_gather_mmu(ctx, mm)             # madvise_init_tlb()
         vma = yield from try_vma_read_lock(ctx, mm, start, end)
-    if vma is not None:
-        yield from zap_page_range_single_batched(ctx, tlb, vma, start, npages, details)
-        yield from vma_end_read(ctx, vma, S_MD_VMA_END)
-        yield from tlb_finish_mmu(ctx, tlb)                  # madvise_finish_tlb()
-        return 0
-    yield from down_read(ctx, mm.mmap_lock, S_MD_LOCK)
+        if vma is not None:
+            yield from zap_page_range_single_batched(ctx, tlb, vma, start, npages, details)
+            yield from vma_end_read(ctx, vma, S_MD_VMA_END)
+            yield from tlb_finish_mmu(ctx, tlb)              # madvise_finish_tlb()
+            return 0
+        yield from down_read(ctx, mm.mmap_lock, S_MD_LOCK)
+    else:
+        yield from down_read(ctx, mm.mmap_lock, S_MD_LOCK)   # madvise_lock()
+        tlb = yield from tlb_gather_mmu(ctx, mm)             # madvise_init_tlb()
     yield S_MD_VMAS
     ctx.access(mm, S_MD_VMAS, False)
     vmas = [v for v in mm.vmas if v.start < end and start < v.end]
@@ -268,20 +275,23 @@ def madvise_free(ctx, mm, start: int, npages: int):
     """``do_madvise(MADV_FREE)``: the same lock modes as MADV_DONTNEED; anonymous VMAs only
     (-EINVAL otherwise). Returns 0 or an error."""
     end = start + npages
-    tlb = yield from tlb_gather_mmu(ctx, mm)
     vma = None
     if ctx.config.per_vma_lock_madvise:
+        tlb = yield from tlb_gather_mmu(ctx, mm)
         vma = yield from try_vma_read_lock(ctx, mm, start, end)
-    if vma is not None:
-        err = 0
-        if vma.anonymous:
-            yield from madvise_free_single_vma(ctx, tlb, vma, start, end)
-        else:
-            err = "-EINVAL"
-        yield from vma_end_read(ctx, vma, S_MFREE_VMA_END)
-        yield from tlb_finish_mmu(ctx, tlb)
-        return err
-    yield from down_read(ctx, mm.mmap_lock, S_MFREE_LOCK)
+        if vma is not None:
+            err = 0
+            if vma.anonymous:
+                yield from madvise_free_single_vma(ctx, tlb, vma, start, end)
+            else:
+                err = "-EINVAL"
+            yield from vma_end_read(ctx, vma, S_MFREE_VMA_END)
+            yield from tlb_finish_mmu(ctx, tlb)
+            return err
+        yield from down_read(ctx, mm.mmap_lock, S_MFREE_LOCK)
+    else:
+        yield from down_read(ctx, mm.mmap_lock, S_MFREE_LOCK)
+        tlb = yield from tlb_gather_mmu(ctx, mm)
     yield S_MFREE_VMAS
     ctx.access(mm, S_MFREE_VMAS, False)
     err = 0

@@ -70,8 +70,9 @@ S_PMD_LOST = site("__pmd_alloc:pmd_free")
 
 
 def pmd_alloc(ctx, mm, vpn: int):
-    """``pmd_alloc``: the pmd pointer for ``vpn``, allocating the PMD table (under
-    ``page_table_lock``, with the usual check, lock, recheck) if the pud is none."""
+    """``pmd_alloc`` -> mm/memory.c ``__pmd_alloc``: the pmd pointer for ``vpn``,
+    allocating the PMD table if the pud is none: allocate, take the pud lock
+    (``page_table_lock``), populate if still none, else free the spare, unlock."""
     yield S_PUD_READ
     ctx.access(mm, S_PUD_READ, False)
     if mm.pud is None:
@@ -82,10 +83,9 @@ def pmd_alloc(ctx, mm, vpn: int):
         if mm.pud is None:
             mm.nr_pmds += 1
             mm.pud = new
-            new = None
-        yield from spin_unlock(ctx, mm.page_table_lock, S_PUD_UNLOCK)
-        if new is not None:
+        else:                                    # another has populated it
             yield from pmd_free(ctx, new, S_PMD_LOST)
+        yield from spin_unlock(ctx, mm.page_table_lock, S_PUD_UNLOCK)
     return PmdPtr(mm.pud, pmd_index(ctx, vpn))
 
 

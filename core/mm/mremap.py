@@ -27,9 +27,9 @@ from .mmap_lock import mmap_write_lock, mmap_write_unlock, vma_start_write
 from .mmu_gather import tlb_finish_mmu, tlb_gather_mmu
 from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_clear, pmd_lock, pmd_lockptr,
                       pmd_populate, pmdp_get_lockless, pte_offset_map_rw_nolock, pte_unmap,
-                      pte_unmap_unlock, ptep_get_and_clear, set_pte)
+                      pte_unmap_unlock, ptep_get, ptep_get_and_clear, set_pte)
 from .tlb import flush_tlb_batched_pending, flush_tlb_range
-from .types import HugePmd, PteTable, Vma
+from .types import HugePmd, Pte, PteMarker, PteTable, Vma
 
 __all__ = ["do_mremap", "move_page_tables", "move_normal_pmd", "move_ptes"]
 
@@ -65,11 +65,14 @@ S_MNP_UNLOCK_OLD = site("move_normal_pmd:spin_unlock_old")
 
 
 def move_normal_pmd(ctx, vma, old_vpn: int, new_vpn: int, old_pmdp, new_pmdp):
-    """Move a whole PTE table by its pmd. Returns False if it could not (the caller then
-    moves the ptes)."""
+    """mm/mremap.c ``move_normal_pmd``: move a whole PTE table by its pmd, under the old
+    pmd lock and the new one nested, if the destination pmd is none and the VMA need not
+    drop uffd-wp state. Returns False if it could not (the caller then moves the ptes)."""
     mm = vma.mm
     n = ctx.config.ptrs_per_pte
     if (yield from pmdp_get_lockless(ctx, new_pmdp, S_MNP_NEW)) is not None:
+        return False
+    if vma_has_uffd_without_event_remap(vma):
         return False
     old_ptl = yield from pmd_lock(ctx, mm, old_pmdp, S_MNP_LOCK)
     new_ptl = pmd_lockptr(ctx, mm, new_pmdp)
@@ -97,6 +100,7 @@ S_MP_NEW_UNMAP_OLD2 = site("move_ptes:new_vanished_unmap_old")
 S_MP_LOCK_NEW = site("move_ptes:spin_lock_nested")
 S_MP_CLEAR = site("move_ptes:get_and_clear_full_ptes")
 S_MP_SET = site("move_ptes:set_ptes")
+S_MP_READ = site("move_ptes:ptep_get")
 S_MP_FLUSH = site("move_ptes:flush_tlb_range")
 S_MP_UNLOCK_NEW = site("move_ptes:spin_unlock_new")
 S_MP_UNMAP_NEW = site("move_ptes:pte_unmap_new")
@@ -104,8 +108,21 @@ S_MP_UNLOCK_OLD = site("move_ptes:spin_unlock_old")
 S_MP_UNMAP_OLD = site("move_ptes:pte_unmap_old")
 
 
+def vma_has_uffd_without_event_remap(vma) -> bool:
+    """include/linux/userfaultfd_k.h: a uffd-armed VMA whose context lacks
+    UFFD_FEATURE_EVENT_REMAP (no model registration asks for it): mremap must not carry
+    uffd-wp state over, so ptes are moved one by one with the bit cleared (v6.13,
+    0cef0bb836e3, "mm: clear uffd-wp PTE/PMD state on mremap()")."""
+    return vma.uffd_armed
+
+
 def move_ptes(ctx, vma, old_pmdp, old_vpn: int, old_end: int, new_pmdp, new_vpn: int):
-    """Returns 0 or -EAGAIN (a table vanished: the caller retries the chunk)."""
+    """mm/mremap.c ``move_ptes``: both tables mapped and locked (old with
+    ``pte_offset_map_lock``, new with ``pte_offset_map_rw_nolock`` nested), each non-none
+    entry cleared and set at the new address, a present one forcing the TLB flush before
+    the locks drop; with ``vma_has_uffd_without_event_remap`` the uffd-wp bit is cleared
+    and uffd-wp markers are dropped. Returns 0 or -EAGAIN (a table vanished: the caller
+    retries the chunk). Simplified: one pte at a time (no batching)."""
     mm = vma.mm
     n = ctx.config.ptrs_per_pte
     old_table, _, old_ptl = yield from __pte_offset_map_lock(ctx, mm, old_pmdp, old_vpn)
@@ -122,13 +139,19 @@ def move_ptes(ctx, vma, old_pmdp, old_vpn: int, old_end: int, new_pmdp, new_vpn:
         yield from spin_lock_nested(ctx, new_ptl, S_MP_LOCK_NEW)
     yield from flush_tlb_batched_pending(ctx, mm)
     force_flush = False
+    clear_uffd_wp = vma_has_uffd_without_event_remap(vma)
     for k in range(old_end - old_vpn):
-        old = yield from ptep_get_and_clear(ctx, old_table, (old_vpn + k) % n, S_MP_CLEAR)
-        if old is None:
+        if (yield from ptep_get(ctx, old_table, (old_vpn + k) % n, S_MP_READ)) is None:
             continue
-        force_flush = True
-        yield from set_pte(ctx, new_table, (new_vpn + k) % n, old, S_MP_SET)
+        old = yield from ptep_get_and_clear(ctx, old_table, (old_vpn + k) % n, S_MP_CLEAR)
+        if type(old) is Pte:
+            force_flush = True
         ctx.event("page_moved", mm, new_vpn + k, old_vpn + k)
+        if clear_uffd_wp and type(old) is PteMarker:
+            continue                                  # the uffd-wp marker is dropped
+        if clear_uffd_wp and type(old) is Pte and old.uffd_wp:
+            old = Pte(old.folio, old.page, old.write, old.dirty, old.young, old.special)
+        yield from set_pte(ctx, new_table, (new_vpn + k) % n, old, S_MP_SET)
     if force_flush:
         # Flush before the PTE locks are dropped: nobody may use the old translations.
         yield from flush_tlb_range(ctx, mm, old_vpn, old_end, S_MP_FLUSH)

@@ -40,7 +40,7 @@ from .pgtable import (__pte_offset_map_lock, pmd_lockptr, pmdp_get_lockless,
                       pte_unmap_unlock, ptep_get, ptep_get_and_clear, set_pte)
 from .rmap import folio_get_anon_vma
 from .tlb import flush_tlb_range, ptep_clear_flush
-from .types import MM_ANONPAGES, HugePmd, Pte, SwapPte
+from .types import MM_ANONPAGES, HugePmd, Pte, PteMarker, SwapPte
 
 __all__ = ["move_pages", "move_pages_pte", "userfaultfd_register", "mfill_atomic", "double_pt_lock",
            "double_pt_unlock", "EAGAIN", "EEXIST", "ENOENT", "EINVAL", "EBUSY"]
@@ -621,14 +621,17 @@ S_MFI_PUT = site("mfill_atomic_pte:folio_put")
 
 
 def mfill_atomic_install_pte(ctx, mm, vma, pmdp, vpn: int, folio):
-    """Map the filled folio if the destination pte is still none (rmap and counter
-    before ``set_pte_at``). -EAGAIN if the table vanished since the pmd checks."""
+    """mm/userfaultfd.c ``mfill_atomic_install_pte``: map the filled folio if the
+    destination pte is still none or a marker (``pte_none_mostly``: a uffd-wp marker may
+    be overwritten), rmap and counter before ``set_pte_at``. -EAGAIN if the table
+    vanished since the pmd checks. Simplified: no UFFDIO_COPY_MODE_WP (the new pte never
+    carries the uffd-wp bit)."""
     table, i, ptl = yield from __pte_offset_map_lock(ctx, mm, pmdp, vpn)
     if table is None:
         yield S_MFI_NOTABLE
         return EAGAIN
     cur = yield from ptep_get(ctx, table, i, S_MFI_READ)
-    if cur is not None:
+    if cur is not None and type(cur) is not PteMarker:        # !pte_none_mostly()
         yield from pte_unmap_unlock(ctx, ptl, S_MFI_EXIST_UNLOCK, S_MFI_EXIST_UNMAP)
         return EEXIST
     yield S_MFI_SET

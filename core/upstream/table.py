@@ -192,6 +192,8 @@ MIRRORS: dict[str, list[tuple[str, str]]] = {
     "core.mm.mremap.take_rmap_locks": [("mm/mremap.c", "take_rmap_locks")],
     "core.mm.mremap.drop_rmap_locks": [("mm/mremap.c", "drop_rmap_locks")],
     "core.mm.mremap.move_normal_pmd": [("mm/mremap.c", "move_normal_pmd")],
+    "core.mm.mremap.vma_has_uffd_without_event_remap": [
+        ("include/linux/userfaultfd_k.h", "vma_has_uffd_without_event_remap")],
     "core.mm.mremap.move_ptes": [("mm/mremap.c", "move_ptes")],
     "core.mm.mremap.move_page_tables": [("mm/mremap.c", "move_page_tables")],
     # core/mm/pagewalk.py
