@@ -40,7 +40,6 @@ S_IDLE = site("rcu_gp_kthread:idle")
 S_GP_START = site("rcu_gp_kthread:gp_start")
 S_GP_WAIT = site("rcu_gp_kthread:wait_readers")
 S_GP_END = site("rcu_gp_kthread:gp_end")
-S_CB_IDLE = site("rcu_do_batch:idle")
 S_INVOKE = site("rcu_do_batch:invoke")
 
 
@@ -139,11 +138,12 @@ def rcu_do_batch(ctx):
     goes next is a choice."""
     rcu = ctx.kernel.rcu
     while True:
-        cpus = rcu.ready_cpus()
-        while not cpus:
-            yield Wait(rcu.cb_wq, S_CB_IDLE)
-            cpus = rcu.ready_cpus()
-        yield S_INVOKE
+        if rcu.ready_cpus():
+            yield S_INVOKE
+        else:
+            # Asleep until a grace period's end makes callbacks ready; the step that
+            # resumes it is the first invocation (no separate wake-up step).
+            yield Wait(rcu.cb_wq, S_INVOKE)
         cpus = rcu.ready_cpus()
         cpu = cpus[ctx.choose(len(cpus), "rcu_cb_cpu")] if len(cpus) > 1 else cpus[0]
         cb = rcu.cblists[cpu].pop(0)

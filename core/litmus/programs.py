@@ -448,7 +448,7 @@ _add(Litmus(
     reachable={"pass", UAF_LEAKY},
     schedules={"read-after-gp": (_lines(("T0", "litmus_leaky_reader:load_val"), ("T1", None),
                                         ("rcu_gp", "rcu_gp_kthread:idle"),
-                                        ("rcu_cb", "rcu_do_batch:idle")), UAF_LEAKY)},
+                                        ("rcu_cb", "rcu_do_batch:invoke")), UAF_LEAKY)},
 ))
 _add(Litmus(
     "ipi-sync-irqoff",

@@ -19,9 +19,9 @@ CORPUS = Path(__file__).resolve().parents[2] / "corpus" / "async-reclaim"
 FLAWS = sorted(n for n, b in REGISTRY.items() if b.group == "async-reclaim")
 
 HASHES = {
-    "async-reclaim-no-rescan": "fb1b4a707e7b9399",
+    "async-reclaim-no-rescan": "ccac5787f7698e1a",
     "async-reclaim-no-vma-check": "7f51f96db4975f87",
-    "async-reclaim-present-only": "97193488335d095b",
+    "async-reclaim-present-only": "7c1e8c39073dd10f",
 }
 # Bounded-exhaustive search (one preemption) on each reproducer's program with its
 # schedule dropped: runs until the switch's first report, and all runs of the fixed

@@ -162,7 +162,7 @@ PTE_MAPPED = """
       rcu_gp until rcu_gp_kthread:wait_readers
       T0 until collapse_pte_mapped_thp:mmu_notifier_invalidate_range_end
       rcu_gp until rcu_gp_kthread:idle
-      rcu_cb until rcu_do_batch:idle
+      rcu_cb until rcu_do_batch:invoke
       T0 finish
       *
     }
