@@ -39,7 +39,9 @@ def test_the_first_failing_case_shrinks_to_two_threads_and_one_preemption(collap
                                                                           minimized):
     m = minimized
     assert m.title == "BUG: Bad pmd in __pte_offset_map" and m.stable
-    assert m.before == Size(threads=3, ops=3, setup=7, lines=164, preemptions=147)
+    # The random driver's first failing case (seed 1); its size moved with the model's
+    # steps in issue 15 (was 164 lines, 147 preemptions).
+    assert m.before == Size(threads=3, ops=3, setup=7, lines=167, preemptions=144)
     assert m.after == Size(threads=2, ops=2, setup=2, lines=2, preemptions=1)
     assert [line.text() for line in m.program.schedule] == [
         "T0 until vma_start_read:vm_lock_seq_recheck", "K0 until vma_start_write:down_write x2"]

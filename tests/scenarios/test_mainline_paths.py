@@ -666,3 +666,61 @@ def test_pte_offset_map_lock_retries_before_the_writer_steps_again():
     j = lines.index(f"T0@{again}")
     assert lines[j - 2:j + 1] == ["T0@__pte_offset_map_lock:recheck_failed_unmap",
                                   "T1@zap_pte_range:pte_unmap", f"T0@{again}"]
+
+
+# -- the uffd-wp bit: markers only where a pte carried it ------------------------------------
+
+UFFD_WP_ZAP = """
+    kprog 1
+    # m0, a shared file mapping registered for uffd-wp, has its ptes mapped by faults
+    # that replaced nothing (so none carries the uffd-wp bit: nothing write-protected
+    # them). T0's MADV_DONTNEED of the whole table zaps them: zap_install_uffd_wp_if_needed
+    # leaves no marker, so the table is empty and PT reclaim frees it.
+    setup {
+      p0 = process
+      f0 = file pages=8
+      m0 = mmap p0 shared f0 pages=8
+      uffd_register m0 wp
+      read m0+0
+      read m0+5
+    }
+    T0 on p0 {
+      madvise m0+0 pages=8 DONTNEED
+    }
+"""
+
+
+def test_a_zap_leaves_a_uffd_wp_marker_only_where_the_pte_was_write_protected():
+    o = run(UFFD_WP_ZAP)
+    assert o.title == "pass"
+    s = steps(o, "T0")
+    assert "zap_install_uffd_wp_if_needed:set_pte_at" not in s
+    assert "try_get_and_clear_pmd:pmd_clear" in s
+    assert o.pictures["p0"].splitlines()[1] == "  pmd 0: none"
+
+
+MREMAP_UFFD = """
+    kprog 1
+    # m0 (anonymous, registered for userfaultfd without UFFD_FEATURE_EVENT_REMAP) is
+    # moved by mremap: move_normal_pmd() refuses to move its table whole
+    # (vma_has_uffd_without_event_remap), so move_ptes() moves the ptes one by one.
+    setup {
+      p0 = process
+      m0 = mmap p0 anon pages=8
+      write m0+0 value=3
+      uffd_register m0 missing
+    }
+    T0 on p0 {
+      mremap m0
+      read m0+0
+    }
+"""
+
+
+def test_mremap_of_a_uffd_armed_vma_moves_ptes_not_the_table():
+    o = run(MREMAP_UFFD)
+    assert o.title == "pass" and o.results["T0"][1] == 3
+    s = steps(o, "T0")
+    assert "move_normal_pmd:pmd_clear" not in s and "move_ptes:set_ptes" in s
+    plain = run(MREMAP_UFFD.replace("      uffd_register m0 missing\n", ""))
+    assert "move_normal_pmd:pmd_clear" in steps(plain, "T0")

@@ -111,6 +111,8 @@ TWO_SWAP_INS = """
 def test_two_swap_ins_of_one_entry_pass_in_every_one_preemption_interleaving():
     prog = loads(kprog(TWO_SWAP_INS))
     titles = [o.title for o in explore(lambda src, st: run_program(prog, src, st), bound=1,
-                                       limit=10_000, source=ScheduleOdometer)]
-    assert len(titles) == 4238                     # exact: enumeration is deterministic
+                                       limit=20_000, source=ScheduleOdometer)]
+    # Exact: enumeration is deterministic. 4,238 before issue 15: RCU callbacks now run
+    # on their own thread, and the swap-in rechecks the swap-cache folio's identity.
+    assert len(titles) == 17192
     assert set(titles) == {"pass"}
