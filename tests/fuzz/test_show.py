@@ -116,4 +116,5 @@ def test_threads_shows_chosen_lanes_and_folds_the_others_keeping_their_marks(cap
     assert lines[-3] == " 305 !! teardown: mmdrop:atomic_dec_and_test"
     assert main(["show", NO_RESCAN, "--threads", "T0,T9"]) == 2
     err = capsys.readouterr().err
-    assert err == "ptfuzz: error: no thread T9 in this run (threads: T0, K0, rcu_gp, rcu_cb, teardown)\n"
+    assert err == ("ptfuzz: error: no thread T9 in this run "
+                   "(threads: T0, K0, rcu_gp, rcu_cb, teardown)\n")

@@ -39,8 +39,9 @@ EXPECTED = {
 }
 
 # Re-pinned for issue 15: RCU callbacks run on their own thread (rcu_cb), which changes
-# every trace whose grace period ends before the report; retract-no-pmd-recheck also gains flush_tlb_batched_pending's cmpxchg step
-# (the flush collapse_file's try_to_unmap deferred is marked done after the flush).
+# every trace whose grace period ends before the report; retract-no-pmd-recheck also
+# gains flush_tlb_batched_pending's cmpxchg step (the flush collapse_file's try_to_unmap
+# deferred is marked done after the flush).
 HASHES = {
     "collapse-vma-lock-after-pmd-check": "784d3097edaecfb1",
     "pt-reclaim-semi-rcu": "20d2be91df86944a",
