@@ -80,19 +80,26 @@ def zap_present_ptes(ctx, tlb, vma, table, i: int, vpn: int, details, rss):
     return full, any_skipped
 
 
+S_ZN_FREE = site("zap_nonpresent_ptes:free_swap_and_cache_nr")
 S_ZN_CLEAR = site("zap_nonpresent_ptes:clear_not_present_full_ptes")
 
 
 def zap_nonpresent_ptes(ctx, vma, table, i: int, vpn: int, entry, details, rss):
-    """Markers: kept (the table stays non-empty) unless ``ZAP_FLAG_DROP_MARKER``. Swap
-    entries: the swap is freed (``free_swap_and_cache``) and the entry cleared."""
+    """mm/memory.c ``zap_nonpresent_ptes`` (v6.12-v6.18): markers are kept (the table
+    stays non-empty) unless ``ZAP_FLAG_DROP_MARKER``; a swap entry's swap is freed
+    (``free_swap_and_cache_nr``), then the entry is cleared. Simplified: no migration,
+    device or hwpoison entries (the model has none), no swap-pte batching."""
     if type(entry) is PteMarker and not details.drop_marker:
         return True
+    if type(entry) is SwapPte:
+        # free_swap_and_cache_nr() first, then clear_not_present_full_ptes(): a lockless
+        # reader may still see the entry after its swap count is gone.
+        rss[MM_SWAPENTS] -= 1
+        yield S_ZN_FREE
+        yield from free_swap_and_cache(ctx, entry.slot, S_ZN_FREE)
     yield from set_pte(ctx, table, i, None, S_ZN_CLEAR)
     if type(entry) is SwapPte:
-        rss[MM_SWAPENTS] -= 1
         ctx.event("pte_zapped", vma, vpn)
-        yield from free_swap_and_cache(ctx, entry.slot, S_ZN_CLEAR)
     return False
 
 
