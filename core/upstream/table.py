@@ -57,7 +57,12 @@ MIRRORS: dict[str, list[tuple[str, str]]] = {
     "core.mm.khugepaged.retract_page_tables": [("mm/khugepaged.c", "retract_page_tables")],
     "core.mm.khugepaged.collapse_file": [("mm/khugepaged.c", "collapse_file")],
     "core.mm.khugepaged.set_huge_pmd": [("mm/khugepaged.c", "set_huge_pmd")],
-    "core.mm.khugepaged.collapse_pte_mapped_thp": [("mm/khugepaged.c", "collapse_pte_mapped_thp")],
+    # The model follows v6.13's form ("collapse_pte_mapped_thp() use
+    # pte_offset_map_rw_nolock()", v5): read from a ~v6.18 copy; later kernels moved the
+    # body into try_collapse_pte_mapped_thp (read from a 2026 copy), leaving a wrapper.
+    "core.mm.khugepaged.collapse_pte_mapped_thp": [
+        ("mm/khugepaged.c", "collapse_pte_mapped_thp"),
+        ("mm/khugepaged.c", "try_collapse_pte_mapped_thp")],
     "core.mm.khugepaged.is_refcount_suitable": [("mm/khugepaged.c", "is_refcount_suitable")],
     "core.mm.khugepaged.hpage_collapse_scan_pmd": [("mm/khugepaged.c", "hpage_collapse_scan_pmd")],
     "core.mm.khugepaged.hugepage_vma_revalidate": [("mm/khugepaged.c", "hugepage_vma_revalidate")],
@@ -277,6 +282,7 @@ MIRRORS: dict[str, list[tuple[str, str]]] = {
     # core/mm/userfaultfd.py
     "core.mm.userfaultfd.double_pt_lock": [("mm/userfaultfd.c", "double_pt_lock")],
     "core.mm.userfaultfd.double_pt_unlock": [("mm/userfaultfd.c", "double_pt_unlock")],
+    "core.mm.userfaultfd.is_pte_pages_stable": [("mm/userfaultfd.c", "is_pte_pages_stable")],
     "core.mm.userfaultfd.move_present_pte": [("mm/userfaultfd.c", "move_present_pte")],
     "core.mm.userfaultfd.move_pages_pte": [("mm/userfaultfd.c", "move_pages_pte")],
     "core.mm.userfaultfd.move_swap_pte": [("mm/userfaultfd.c", "move_swap_pte")],
@@ -376,6 +382,4 @@ UNREAD: dict[str, tuple[list[tuple[str, str]], str]] = {
                                            _NO_COPY + "; merged as 6c18ec9af86c"),
     "core.mm.madvise.try_vma_read_lock": ([("mm/madvise.c", "try_vma_read_lock")],
                                           _NO_COPY + "; v6.16+"),
-    "core.mm.userfaultfd.is_pte_pages_stable": ([("mm/userfaultfd.c", "is_pte_pages_stable")],
-                                                _NO_COPY),
 }
