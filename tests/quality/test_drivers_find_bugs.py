@@ -25,22 +25,25 @@ from fuzz.target import Target
 SEED = 1
 SLOW_ABOVE = 5000          # executions; above this the test is marked slow
 
-# (driver, bug): executions seed 1 needed.
+# (driver, bug): executions seed 1 needed. random and pct re-measured for issue 15
+# (scripts/fuzz_matrix.py --runs 100000 --seed 1 --drivers random,pct): the substrate's
+# retry rule and RCU callback thread and the mainline paths changed the interleavings and
+# the draws; hypothesis and atheris (slow tests with wide margins) were not re-measured.
 NEEDED = {
-    ("random", "retract-no-pmd-recheck"): 32854,
+    ("random", "retract-no-pmd-recheck"): 63279,
     ("random", "uffd-move-no-dst-pmd-recheck"): 1249,
-    ("random", "pt-reclaim-semi-rcu"): 1249,
+    ("random", "pt-reclaim-semi-rcu"): 383,
     ("random", "ptlock-free-immediate"): 8408,
-    ("random", "reclaim-after-ptl-drop"): 2458,
+    ("random", "reclaim-after-ptl-drop"): 1116,
     ("random", "pte-map-lock-no-pmd-same"): 69,
     ("random", "collapse-vma-lock-after-pmd-check"): 1239,
-    ("pct", "retract-no-pmd-recheck"): 11987,
-    ("pct", "uffd-move-no-dst-pmd-recheck"): 27697,
-    ("pct", "pt-reclaim-semi-rcu"): 180,
+    ("pct", "retract-no-pmd-recheck"): 116,
+    ("pct", "uffd-move-no-dst-pmd-recheck"): 11850,
+    ("pct", "pt-reclaim-semi-rcu"): 250,
     ("pct", "ptlock-free-immediate"): 14735,
-    ("pct", "reclaim-after-ptl-drop"): 8008,
-    ("pct", "pte-map-lock-no-pmd-same"): 4938,
-    ("pct", "collapse-vma-lock-after-pmd-check"): 25996,
+    ("pct", "reclaim-after-ptl-drop"): 180,
+    ("pct", "pte-map-lock-no-pmd-same"): 1262,
+    ("pct", "collapse-vma-lock-after-pmd-check"): 14978,
     ("hypothesis", "retract-no-pmd-recheck"): 26317,
     ("hypothesis", "uffd-move-no-dst-pmd-recheck"): 10415,
     ("hypothesis", "pt-reclaim-semi-rcu"): 1753,
