@@ -254,9 +254,13 @@ S_HPF_VANISHED = site("handle_pte_fault:table_vanished")
 
 
 def handle_pte_fault(ctx, vmf: Vmf):
-    """``handle_pte_fault``: a none pmd defers the table to ``do_pte_missing``; otherwise
-    map with ``pte_offset_map_rw_nolock`` and a dummy pmdval (a matching non-none pte
-    proves the table is still attached), and return 0 (refault) if it vanished."""
+    """mm/memory.c ``handle_pte_fault``: a none pmd defers the table to
+    ``do_pte_missing``; otherwise map with ``pte_offset_map_rw_nolock`` and a dummy pmdval
+    (a matching non-none pte proves the table is still attached), and return 0 (refault)
+    if it vanished. Simplified: a marker goes to ``do_pte_missing`` directly; mainline's
+    ``handle_pte_marker`` also clears a stale uffd-wp marker in a VMA no longer
+    registered (``pte_marker_clear``) and SIGSEGVs on a guard marker (the model has no
+    guard markers, and no unregistration)."""
     cur = yield from pmdp_get_lockless(ctx, vmf.pmdp, S_HPF_PMD_NONE)
     if cur is None:
         vmf.table = None

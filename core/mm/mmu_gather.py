@@ -93,6 +93,9 @@ def tlb_remove_folio(ctx, tlb: MmuGather, page_obj):
     if tlb.nr_active < ctx.config.tlb_batch - 1:
         return False
     # tlb_next_batch(): the on-stack batch is full; get another page, if allowed.
+    # Simplified: mainline reuses batch->next pages kept from an earlier flush in the same
+    # gather; the model allocates a new one each time, so it forces a flush a little
+    # more often (never less).
     if len(tlb.batches) >= ctx.config.tlb_max_batches:
         return True
     b = yield from ctx.kernel.alloc.alloc(ctx, GatherBatch(), S_NEXT_BATCH, may_fail=True)

@@ -184,7 +184,10 @@ def move_page_tables(ctx, vma, old_vpn: int, new_vma, new_vpn: int, npages: int)
         new_pmdp = yield from pmd_alloc(ctx, mm, nw)
         if type(cur) is HugePmd:
             if extent == n:
-                # move_pgt_entry(HPAGE_PMD, ..., need_rmap_locks = true)
+                # move_pgt_entry(HPAGE_PMD, ..., need_rmap_locks). Known difference (to
+                # fix): copy_vma() sets need_rmap_locks = false for a new, unmerged VMA,
+                # the only kind this model makes, so mainline moves the huge pmd without
+                # the rmap locks; the model takes them (fewer interleavings with rmap).
                 yield from take_rmap_locks(ctx, vma)
                 moved = yield from move_huge_pmd(ctx, vma, o, nw, old_pmdp, new_pmdp)
                 yield from drop_rmap_locks(ctx, vma)

@@ -166,9 +166,13 @@ def ptep_get_and_clear(ctx, table: PteTable, i: int, site):
 # -- locks -------------------------------------------------------------------------------
 
 def pte_lockptr(ctx, mm, pmdval, site=None) -> Spinlock:
-    """``pte_lockptr(mm, &pmdval)``: the lock of the table the value points to. Without
-    split locks it is ``mm->page_table_lock``. Deriving a lock from a value that is not a
-    table dereferences garbage: the kernel oopses, and so does the model."""
+    """include/linux/mm.h ``pte_lockptr(mm, &pmdval)``: the lock of the table the value
+    points to. Without split locks it is ``mm->page_table_lock``. Deriving a lock from a
+    value that is not a table: with ALLOC_SPLIT_PTLOCKS the kernel follows a wild
+    ``ptdesc->ptl`` pointer (an oops); with the lock embedded in the ptdesc it locks a
+    spinlock inside pfn 0's (or a huge page's) struct page, silent corruption. The model
+    reports "general protection fault" in both cases: the mistake is the same, and a
+    silent spinlock in a random struct page would leave no trace to report."""
     if not ctx.config.split_ptlocks:
         return mm.page_table_lock
     if type(pmdval) is not PteTable:
