@@ -10,6 +10,8 @@ perform the accesses.
 
 from __future__ import annotations
 
+import itertools
+
 from ..bugs import NO_BUGS, BugSet
 from .alloc import Allocator
 from .config import Config
@@ -62,7 +64,7 @@ class Ctx:
 
     __slots__ = ("kernel", "engine", "thread", "name", "config", "bugs", "hooks",
                  "irq_disabled", "preempt_count", "rcu_nesting", "held", "qs", "ipi_pending",
-                 "data", "seen", "stored")
+                 "data", "seen", "stored", "tid8", "wver", "wcount")
 
     def __init__(self, kernel: Kernel, thread):
         self.kernel = kernel
@@ -79,8 +81,11 @@ class Ctx:
         self.qs = 0                 # quiescent states passed (for the RCU grace period)
         self.ipi_pending: list = []
         self.data: dict = {}        # per-thread scratch for the layers above
-        self.seen: dict = {}        # id(obj) -> [obj, version seen, changed by another]
-                                    # for each object accessed since the last retry
+        self.seen: dict = {}        # id(obj) -> the object's version when this CPU first
+                                    # read it since its last retry
+        self.tid8 = thread.tid & 255
+        self.wver = kernel.wver             # the kernel's, shared by every CPU
+        self.wcount = kernel.wcount
         self.stored = False         # stored to shared memory since the last retry
 
     def choose(self, n: int, label: str) -> int:
@@ -96,31 +101,28 @@ class Ctx:
         ``cmpxchg`` is a write access that stores nothing."""
         for h in self.hooks.access:
             h(self, obj, site, write)
-        self.note(obj, write if stores is None else stores)
+        # What the retry rule (Kernel.retry_progress) needs, inline: this is the hottest
+        # path of the model.
+        if write if stores is None else stores:
+            self.wver[id(obj)] = (next(self.wcount) << 8) | self.tid8
+            self.stored = True
+        else:
+            key = id(obj)
+            seen = self.seen
+            if key not in seen:
+                seen[key] = self.wver.get(key, 0)
 
     def note(self, obj, stores: bool) -> None:
-        """Record, for the retry rule (``Kernel.retry_progress``), what this CPU has seen of
-        ``obj`` in its current attempt: the version it last saw, and whether another CPU
-        changed it since the attempt first looked. Its own stores are no news to it."""
-        k = self.kernel
-        key = id(obj)
-        cur = k.wver.get(key, 0)
-        seen = self.seen.get(key)
+        """Record, for the retry rule (``Kernel.retry_progress``), a store to ``obj`` or
+        the version this CPU first saw of it in its current attempt (what ``access`` does,
+        for a caller that announced the access otherwise)."""
         if stores:
+            self.wver[id(obj)] = (next(self.wcount) << 8) | self.tid8
             self.stored = True
-            k.wseq += 1
-            k.wver[key] = k.wseq
-            if seen is None:
-                self.seen[key] = [obj, k.wseq, False]
-            else:
-                if seen[1] != cur:
-                    seen[2] = True
-                seen[1] = k.wseq
-        elif seen is None:
-            self.seen[key] = [obj, cur, False]
-        elif seen[1] != cur:
-            seen[1] = cur
-            seen[2] = True
+        else:
+            key = id(obj)
+            if key not in self.seen:
+                self.seen[key] = self.wver.get(key, 0)
 
     def cached_access(self, obj, site, write: bool, cache: str) -> None:
         for h in self.hooks.cached:
@@ -179,8 +181,8 @@ class Kernel:
         self.cpus: list[Ctx] = []
         self.rcu = Rcu(self)
         self.smp = Smp(self)
-        self.wseq = 0               # shared-memory writes so far
-        self.wver: dict = {}        # id(obj) -> wseq of the object's last write
+        self.wcount = itertools.count(1)   # shared-memory stores so far
+        self.wver: dict = {}        # id(obj) -> seq << 8 | tid of the object's last store
         engine.retry_progress = self.retry_progress
         self.rcu.start()
 
@@ -193,21 +195,27 @@ class Kernel:
         engine waits until another thread has stepped. A new attempt starts here.
 
         At a site with ``own_progress`` (an access retried after this CPU's own fault) the
-        CPU's own stores count too.
+        CPU's own stores count too. An object whose last store was this CPU's own counts
+        as unchanged even if another CPU stored to it first (conservative: the waiting
+        rule then applies).
+
+        Each object's last store is kept as ``seq << 8 | tid`` in ``wver`` (by id; a
+        reused id can only make a retry look like progress, which removes nothing).
 
         Objects, not fields, are versioned: a store to any field of an object the attempt
         accessed counts (more interleavings, never fewer). Stores not announced through
         ``ctx.access`` are not seen, so such a retry falls back to the waiting rule."""
         ctx = thread.ctx
-        seen = ctx.seen
-        wver = self.wver
         changed = ctx.stored and thread.pending.own_progress
         if not changed:
-            for obj, ver, moved in seen.values():
-                if moved or wver.get(id(obj), 0) != ver:
+            me = ctx.tid8
+            wver = self.wver
+            for key, ver in ctx.seen.items():
+                cur = wver.get(key, 0)
+                if cur != ver and (cur & 255) != me:
                     changed = True
                     break
-        seen.clear()
+        ctx.seen.clear()
         ctx.stored = False
         return changed
 
