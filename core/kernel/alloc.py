@@ -33,12 +33,13 @@ class KObject:
     says whether it is a slab object (``slab-use-after-free``) or a page."""
 
     __slots__ = ("oid", "kstate", "alloc_site", "alloc_thread", "free_site", "free_thread",
-                 "queued_site", "queued_thread")
+                 "queued_site", "queued_thread", "wv")
     kind = "object"
     slab = True
 
     def __init__(self):
         self.oid = 0
+        self.wv = 0                  # the last store to it: seq << 8 | tid (retry rule)
         self.kstate = UNALLOCATED
         self.alloc_site = self.free_site = self.queued_site = None
         self.alloc_thread = self.free_thread = self.queued_thread = None

@@ -64,7 +64,7 @@ class Ctx:
 
     __slots__ = ("kernel", "engine", "thread", "name", "config", "bugs", "hooks",
                  "irq_disabled", "preempt_count", "rcu_nesting", "held", "qs", "ipi_pending",
-                 "data", "seen", "stored", "tid8", "wver", "wcount")
+                 "data", "seen", "stored", "tid8", "wcount")
 
     def __init__(self, kernel: Kernel, thread):
         self.kernel = kernel
@@ -81,11 +81,10 @@ class Ctx:
         self.qs = 0                 # quiescent states passed (for the RCU grace period)
         self.ipi_pending: list = []
         self.data: dict = {}        # per-thread scratch for the layers above
-        self.seen: dict = {}        # id(obj) -> the object's version when this CPU first
-                                    # read it since its last retry
+        self.seen: dict = {}        # obj -> its version (``wv``) when this CPU first read
+                                    # it since its last retry
         self.tid8 = thread.tid & 255
-        self.wver = kernel.wver             # the kernel's, shared by every CPU
-        self.wcount = kernel.wcount
+        self.wcount = kernel.wcount         # the kernel's, shared by every CPU
         self.stored = False         # stored to shared memory since the last retry
 
     def choose(self, n: int, label: str) -> int:
@@ -104,25 +103,20 @@ class Ctx:
         # What the retry rule (Kernel.retry_progress) needs, inline: this is the hottest
         # path of the model.
         if write if stores is None else stores:
-            self.wver[id(obj)] = (next(self.wcount) << 8) | self.tid8
+            obj.wv = (next(self.wcount) << 8) | self.tid8
             self.stored = True
-        else:
-            key = id(obj)
-            seen = self.seen
-            if key not in seen:
-                seen[key] = self.wver.get(key, 0)
+        elif obj not in self.seen:
+            self.seen[obj] = obj.wv
 
     def note(self, obj, stores: bool) -> None:
         """Record, for the retry rule (``Kernel.retry_progress``), a store to ``obj`` or
         the version this CPU first saw of it in its current attempt (what ``access`` does,
         for a caller that announced the access otherwise)."""
         if stores:
-            self.wver[id(obj)] = (next(self.wcount) << 8) | self.tid8
+            obj.wv = (next(self.wcount) << 8) | self.tid8
             self.stored = True
-        else:
-            key = id(obj)
-            if key not in self.seen:
-                self.seen[key] = self.wver.get(key, 0)
+        elif obj not in self.seen:
+            self.seen[obj] = obj.wv
 
     def cached_access(self, obj, site, write: bool, cache: str) -> None:
         for h in self.hooks.cached:
@@ -182,7 +176,6 @@ class Kernel:
         self.rcu = Rcu(self)
         self.smp = Smp(self)
         self.wcount = itertools.count(1)   # shared-memory stores so far
-        self.wver: dict = {}        # id(obj) -> seq << 8 | tid of the object's last store
         engine.retry_progress = self.retry_progress
         self.rcu.start()
 
@@ -199,8 +192,7 @@ class Kernel:
         as unchanged even if another CPU stored to it first (conservative: the waiting
         rule then applies).
 
-        Each object's last store is kept as ``seq << 8 | tid`` in ``wver`` (by id; a
-        reused id can only make a retry look like progress, which removes nothing).
+        Each object's last store is kept on it as ``seq << 8 | tid`` (``KObject.wv``).
 
         Objects, not fields, are versioned: a store to any field of an object the attempt
         accessed counts (more interleavings, never fewer). Stores not announced through
@@ -209,9 +201,8 @@ class Kernel:
         changed = ctx.stored and thread.pending.own_progress
         if not changed:
             me = ctx.tid8
-            wver = self.wver
-            for key, ver in ctx.seen.items():
-                cur = wver.get(key, 0)
+            for obj, ver in ctx.seen.items():
+                cur = obj.wv
                 if cur != ver and (cur & 255) != me:
                     changed = True
                     break
