@@ -1,8 +1,9 @@
 """RCU: read-side sections, ``call_rcu``, ``synchronize_rcu``, ``rcu_barrier``, the
 grace-period kthread and the callback invoker.
 
-kernel/rcu/tree.c (v6.18): ``call_rcu`` -> ``__call_rcu_common`` queues the callback on
-the calling CPU's segmented callback list, tagged with the grace period it needs;
+kernel/rcu/tree.c (v6.12 read; these behaviours hold through v6.18): ``call_rcu`` ->
+``__call_rcu_common`` queues the callback on the calling CPU's segmented callback list,
+tagged with the grace period it needs;
 ``rcu_gp_kthread`` runs grace periods (``rcu_gp_init``, ``rcu_gp_fqs_loop``,
 ``rcu_gp_cleanup``); ``rcu_core`` / ``rcu_do_batch`` invokes a CPU's ready callbacks, in
 that CPU's queue order, later and on its own schedule (RCU_SOFTIRQ, an rcuc kthread, or an
@@ -99,7 +100,8 @@ class Rcu:
         return need
 
     def ready_cpus(self) -> list[str]:
-        """The CPUs whose oldest callback's grace period has ended, in CPU order."""
+        """The CPUs whose oldest callback's grace period has ended, in the order their
+        lists were first used (deterministic)."""
         done = self.completed
         return [cpu for cpu, cbs in self.cblists.items() if cbs and cbs[0].need <= done]
 
