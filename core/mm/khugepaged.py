@@ -1,6 +1,7 @@
 """File THP collapse: ``collapse_file``, ``retract_page_tables``, ``collapse_pte_mapped_thp``
-(mm/khugepaged.c, v6.14 with the seed patch 6c18ec9af86c and the 2024 ``pmd_same``
-rechecks of ``collapse_pte_mapped_thp``).
+(mm/khugepaged.c, v6.14 with the seed patch 6c18ec9af86c; ``collapse_pte_mapped_thp`` as
+merged in v6.13 and read in a ~v6.18 copy), and anonymous collapse
+(``hpage_collapse_scan_pmd``, ``collapse_huge_page`` with its swap-in and isolation).
 
 ``collapse_file`` builds a PMD-order folio from the small page-cache folios of an aligned
 range (each locked and unmapped through rmap), puts it in the page cache *locked*, and,
@@ -12,8 +13,9 @@ table meanwhile because they wait for the locked huge folio.
 
 ``collapse_pte_mapped_thp`` (MADV_COLLAPSE's follow-up, and khugepaged's retry) runs under
 the mmap read lock with the huge folio locked: it clears the ptes that map the folio,
-then detaches and frees the table, rechecking ``pmd_same`` after every point where the
-table may have been reclaimed, and optionally installs the huge pmd.
+then detaches and frees the table, rechecking ``pmd_same`` after each point where the
+table may have been reclaimed (mainline skips the last recheck when ptl == pml: a
+candidate bug, see the function), and optionally installs the huge pmd.
 
 Simplified: files are tmpfs-like and fully populated (no holes, readahead, swap or
 dirty/writeback checks); no LRU isolation (the expected reference count is two: the page
@@ -323,7 +325,21 @@ def set_huge_pmd(ctx, vma, haddr: int, pmdp, folio):
 
 
 def collapse_pte_mapped_thp(ctx, mm, addr: int, install_pmd: bool):
-    """The caller holds the mmap read lock. Returns a SCAN_* result."""
+    """mm/khugepaged.c ``collapse_pte_mapped_thp`` as merged in v6.13 ("use
+    pte_offset_map_rw_nolock()", v5) and unchanged in these steps through v6.18 (read
+    from a ~v6.18 linux-next copy and a 2026 copy, see docs/upstream-anchors.md): step 1
+    checks the ptes under ``pte_offset_map_lock``; the notifier; pml early for a
+    uffd-armed private VMA; ``pte_offset_map_rw_nolock`` + ptl + ``pmd_same``; step 2
+    clears the ptes, drops ptl but keeps the map (its RCU section) until step 4; step 3
+    the counts; step 4 retakes pml (and the stale table's ptl) and rechecks the pmd,
+    ``flush_tlb_mm`` + ``goto unlock`` if it changed; ``pmdp_collapse_flush``,
+    ``pte_unmap_unlock``, ``pte_free_defer``; step 5 maybe the huge pmd. The caller holds
+    the mmap read lock. Returns a SCAN_* result.
+
+    Differs from mainline only by the candidate fix of switch
+    ``collapse-pte-mapped-thp-nosplit-no-recheck`` (the step-4 recheck also when
+    ``ptl == pml``). Simplified: one pte at a time (no ``folio_pte_batch``); the
+    notifier calls are scheduling points without listeners."""
     n = ctx.config.ptrs_per_pte
     haddr = addr - addr % n
     yield S_CPM_VMA
