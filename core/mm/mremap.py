@@ -10,9 +10,14 @@ under its lock, the new one mapped without the ``pmd_same`` check because the mm
 is held for write and the new entries are none, ``flush_tlb_batched_pending``, and the
 TLB flush of the old range *before* the PTE locks are dropped).
 
+A huge pmd moves whole (``move_huge_pmd``, with its deposited table, without the rmap
+locks: ``copy_vma`` made a new VMA) when the chunk covers it, and is split first
+otherwise. A uffd-armed VMA (no model registration has UFFD_FEATURE_EVENT_REMAP) moves pte
+by pte with the uffd-wp state dropped, and the new VMA loses its registration
+(``mremap_userfaultfd_prep``).
+
 Simplified: the whole VMA moves to a free range of the same size (no growing or
-shrinking, no partial moves, no merging). A huge pmd moves whole (``move_huge_pmd``, with
-its deposited table) when the chunk covers it, and is split first otherwise.
+shrinking, no partial moves, no merging, so ``need_rmap_locks`` is always false).
 """
 
 from __future__ import annotations
@@ -162,12 +167,21 @@ def move_ptes(ctx, vma, old_pmdp, old_vpn: int, old_end: int, new_pmdp, new_vpn:
     return 0
 
 
+S_MR_UFFD_DROP = site("mremap_userfaultfd_prep:clear_uffd_flags")
 S_MPT_OLD_PMD = site("get_old_pmd:pmd_read")
 S_MPT_OLD_NONE = site("move_page_tables:pmd_none")
 S_MPT_AGAIN = spin_site("move_page_tables:again")
 
 
-def move_page_tables(ctx, vma, old_vpn: int, new_vma, new_vpn: int, npages: int):
+def move_page_tables(ctx, vma, old_vpn: int, new_vma, new_vpn: int, npages: int,
+                     need_rmap_locks: bool = False):
+    """mm/mremap.c ``move_page_tables``: per extent, a huge pmd moves whole
+    (``move_huge_pmd``, under the rmap locks only if ``need_rmap_locks``) or is split; a
+    whole table moves by its pmd (``move_normal_pmd``, always under the rmap locks); else
+    the ptes move one by one (``move_ptes``, -EAGAIN retries the extent).
+    ``need_rmap_locks`` is copy_vma()'s answer: false for a new, unmerged VMA (the only
+    kind this model makes), which rmap walks after the old one, so a walker sees the
+    entry at the old address or the new one."""
     mm = vma.mm
     n = ctx.config.ptrs_per_pte
     done = 0
@@ -184,13 +198,12 @@ def move_page_tables(ctx, vma, old_vpn: int, new_vma, new_vpn: int, npages: int)
         new_pmdp = yield from pmd_alloc(ctx, mm, nw)
         if type(cur) is HugePmd:
             if extent == n:
-                # move_pgt_entry(HPAGE_PMD, ..., need_rmap_locks). Known difference (to
-                # fix): copy_vma() sets need_rmap_locks = false for a new, unmerged VMA,
-                # the only kind this model makes, so mainline moves the huge pmd without
-                # the rmap locks; the model takes them (fewer interleavings with rmap).
-                yield from take_rmap_locks(ctx, vma)
+                # move_pgt_entry(HPAGE_PMD, ..., need_rmap_locks)
+                if need_rmap_locks:
+                    yield from take_rmap_locks(ctx, vma)
                 moved = yield from move_huge_pmd(ctx, vma, o, nw, old_pmdp, new_pmdp)
-                yield from drop_rmap_locks(ctx, vma)
+                if need_rmap_locks:
+                    yield from drop_rmap_locks(ctx, vma)
                 if moved:
                     done += extent
                     continue
@@ -248,6 +261,12 @@ def do_mremap(ctx, mm, old_vpn: int, npages: int, new_vpn: int | None):
         vma.anon_vma.vmas.append(new)
     yield from vma_link(ctx, mm, new)
     yield from move_page_tables(ctx, vma, old_vpn, new, dest, npages)
+    if new.uffd_armed:
+        # mremap_userfaultfd_prep(): without UFFD_FEATURE_EVENT_REMAP (no model
+        # registration has it) the new VMA drops its userfaultfd context and flags.
+        yield S_MR_UFFD_DROP
+        ctx.access(new, S_MR_UFFD_DROP, True)
+        new.uffd_missing = new.uffd_wp = False
     # do_vmi_munmap() of the old range, with the mmap write lock kept.
     yield S_MR_DETACH
     ctx.access(mm, S_MR_DETACH, True)
