@@ -724,3 +724,32 @@ def test_mremap_of_a_uffd_armed_vma_moves_ptes_not_the_table():
     assert "move_normal_pmd:pmd_clear" not in s and "move_ptes:set_ptes" in s
     plain = run(MREMAP_UFFD.replace("      uffd_register m0 missing\n", ""))
     assert "move_normal_pmd:pmd_clear" in steps(plain, "T0")
+
+
+MREMAP_HUGE = """
+    kprog 1
+    # m0's table has been collapsed to a huge pmd (MADV_COLLAPSE). T0's mremap moves it
+    # whole with move_huge_pmd, without the rmap locks: copy_vma() made a new VMA, which
+    # rmap walks after the old one (need_rmap_locks = false).
+    setup {
+      p0 = process
+      m0 = mmap p0 anon pages=8
+      write m0+0 value=7
+      write m0+5 value=9
+      madvise m0+0 pages=8 COLLAPSE
+    }
+    T0 on p0 {
+      mremap m0
+      read m0+5
+    }
+"""
+
+
+def test_mremap_moves_a_huge_pmd_without_the_rmap_locks():
+    o = run(MREMAP_HUGE)
+    assert o.title == "pass" and o.results["T0"][1] == 9
+    s = steps(o, "T0")
+    assert follows(o, "T0", "move_huge_pmd:pgtable_trans_huge_withdraw",
+                   "move_huge_pmd:set_pmd_at")
+    assert "take_rmap_locks:anon_vma_lock_write" not in s
+    assert "__split_huge_pmd:pmd_lock" not in s
