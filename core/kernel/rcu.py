@@ -79,8 +79,6 @@ class Rcu:
         self.running: _Callback | None = None           # the callback being invoked
         self.gp_need = 0            # highest completed count a callback or a
                                     # synchronize_rcu waits for
-        self.queued = 0
-        self.invoked = 0
         self.work_wq = WaitQueue("rcu_gp_work")
         self.reader_wq = WaitQueue("rcu_reader_exit")
         self.done_wq = WaitQueue("rcu_gp_done")
@@ -155,7 +153,6 @@ def rcu_do_batch(ctx):
         ctx.data.pop("rcu_callback", None)
         rcu.running = None
         cb.done = True
-        rcu.invoked += 1
         rcu.done_wq.wake_all()
 
 
@@ -188,7 +185,6 @@ def call_rcu_now(ctx, func, *args, site) -> None:
     cpu = running.cpu if running is not None else ctx.name
     cb = _Callback(func, args, rcu.request(), site, ctx.name, cpu)
     rcu.cblists.setdefault(cpu, []).append(cb)
-    rcu.queued += 1
 
 
 def synchronize_rcu(ctx, site):

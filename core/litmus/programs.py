@@ -46,6 +46,21 @@ class Box(KObject):
         self.inside = False
 
 
+class Log(KObject):
+    """Shared state of the programs that name their final state: a word (``flag``), what
+    the threads saw or ran in order (``seen``), and what a thread found when it looked
+    (``look``)."""
+
+    __slots__ = ("flag", "seen", "look")
+    kind = "litmus log"
+
+    def __init__(self):
+        super().__init__()
+        self.flag = 0
+        self.seen = []
+        self.look = None
+
+
 @dataclass
 class Litmus:
     name: str
@@ -343,30 +358,30 @@ S_W1 = site("litmus_two_writes:write_1")
 S_W2 = site("litmus_two_writes:write_2")
 
 
-def cas_adder(ctx, box):
+def cas_adder(ctx, log):
     """``do { old = READ_ONCE(v); } while (cmpxchg(&v, old, old + 10) != old);`` noting
-    each value read in ``box.inside`` (a list here)."""
+    each value read in ``log.seen``."""
     while True:
-        old = yield from READ_ONCE(ctx, box, "flag", S_CAS_READ)
-        box.inside.append(old)
-        if (yield from cmpxchg(ctx, box, "flag", old, old + 10, S_CAS_CMPXCHG)) == old:
+        old = yield from READ_ONCE(ctx, log, "flag", S_CAS_READ)
+        log.seen.append(old)
+        if (yield from cmpxchg(ctx, log, "flag", old, old + 10, S_CAS_CMPXCHG)) == old:
             return
         yield S_CAS_RETRY
 
 
-def two_writes(ctx, box):
-    yield from WRITE_ONCE(ctx, box, "flag", 1, S_W1)
-    yield from WRITE_ONCE(ctx, box, "flag", 2, S_W2)
+def two_writes(ctx, log):
+    yield from WRITE_ONCE(ctx, log, "flag", 1, S_W1)
+    yield from WRITE_ONCE(ctx, log, "flag", 2, S_W2)
 
 
-def _setup_cas(machine):
-    box = _setup_box(machine, with_item=False)
-    box.inside = []
-    return box
+def _setup_log(machine):
+    log = Log()
+    log.kstate = ALLOCATED         # a static object, outside the leak scan
+    return log
 
 
-def _cas_final(box) -> str:
-    return f"read {','.join(map(str, box.inside))} final {box.flag}"
+def _cas_final(log) -> str:
+    return f"read {','.join(map(str, log.seen))} final {log.flag}"
 
 
 # --- RCU callbacks: invoked on their own schedule, per CPU -------------------------------
@@ -380,21 +395,21 @@ S_CB_LOOK = site("litmus_cb_queuer:look")
 S_CB_RUN = site("litmus_cb_note:run")
 
 
-def _cb_note(ctx, box, tag):
+def _cb_note(ctx, log, tag):
     yield S_CB_RUN
-    box.inside.append(tag)
+    log.seen.append(tag)
 
 
 def _queuer(tags, then=None):
     """Queue one callback per tag (on this CPU); with ``then`` (a wait), wait and note
     which callbacks have run by then."""
-    def queuer(ctx, box):
+    def queuer(ctx, log):
         for i, tag in enumerate(tags):
-            yield from call_rcu(ctx, _cb_note, box, tag, site=(S_CB_CALL, S_CB_CALL2)[i])
+            yield from call_rcu(ctx, _cb_note, log, tag, site=(S_CB_CALL, S_CB_CALL2)[i])
         if then is not None:
             yield from then(ctx)
             yield S_CB_LOOK
-            box.ptr = "".join(box.inside) or "-"
+            log.look = "".join(log.seen) or "-"
     return queuer
 
 
@@ -407,14 +422,8 @@ def _barrier(ctx):
     yield from rcu_barrier(ctx, S_CB_BARRIER)
 
 
-def _setup_cb(machine):
-    box = _setup_box(machine, with_item=False)
-    box.inside = []
-    return box
-
-
-def _cb_final(box) -> str:
-    return f"ran {box.ptr or '?'} by the look, {''.join(box.inside) or '-'} in all"
+def _cb_final(log) -> str:
+    return f"ran {log.look or '?'} by the look, {''.join(log.seen) or '-'} in all"
 
 
 def _box_with_item(machine):
@@ -545,7 +554,7 @@ _add(Litmus(
     "cmpxchg-retry",
     "A cmpxchg loop retried after another CPU's write reads the value that write left, "
     "before the writer's next step (T0 reads 0, then 1, while T1 writes 1 then 2).",
-    _setup_cas, [("T0", cas_adder), ("T1", two_writes)],
+    _setup_log, [("T0", cas_adder), ("T1", two_writes)],
     reachable={"pass: read 0,1 final 2", "pass: read 0,1,2 final 12"},
     final=_cas_final,
     schedules={"retry-before-second-write": (
@@ -557,7 +566,7 @@ _add(Litmus(
     "rcu-cb-pending",
     "A callback may still be pending after later grace periods have ended: two "
     "synchronize_rcu() calls after call_rcu() do not mean the callback ran.",
-    _setup_cb, [("T0", _queuer("a", _two_syncs))],
+    _setup_log, [("T0", _queuer("a", _two_syncs))],
     reachable={"pass: ran a by the look, a in all", "pass: ran - by the look, a in all"},
     final=_cb_final,
     schedules={"pending-after-two-gps": (
@@ -576,7 +585,7 @@ _add(Litmus(
     "rcu-barrier",
     "rcu_barrier() returns only after every callback queued before it, on every CPU, "
     "has run.",
-    _setup_cb, [("T0", _queuer("a", _barrier)), ("T1", _queuer("b"))],
+    _setup_log, [("T0", _queuer("a", _barrier)), ("T1", _queuer("b"))],
     final=_cb_final,
     reachable={"pass: ran a by the look, ab in all", "pass: ran ab by the look, ab in all",
                "pass: ran ba by the look, ba in all"},
@@ -587,8 +596,8 @@ _add(Litmus(
 _add(Litmus(
     "rcu-cb-order",
     "Callbacks of one CPU run in the order queued; those of two CPUs in either order.",
-    _setup_cb, [("T0", _queuer("ab")), ("T1", _queuer("c"))],
-    final=lambda box: f"ran {''.join(box.inside)}",
+    _setup_log, [("T0", _queuer("ab")), ("T1", _queuer("c"))],
+    final=lambda log: f"ran {''.join(log.seen)}",
     reachable={"pass: ran abc", "pass: ran acb", "pass: ran cab"},
     never={"pass: ran ba", "pass: ran bac", "pass: ran bca", "pass: ran cba"},
     bound=2,

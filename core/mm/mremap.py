@@ -173,15 +173,14 @@ S_MPT_OLD_NONE = site("move_page_tables:pmd_none")
 S_MPT_AGAIN = spin_site("move_page_tables:again")
 
 
-def move_page_tables(ctx, vma, old_vpn: int, new_vma, new_vpn: int, npages: int,
-                     need_rmap_locks: bool = False):
+def move_page_tables(ctx, vma, old_vpn: int, new_vma, new_vpn: int, npages: int):
     """mm/mremap.c ``move_page_tables``: per extent, a huge pmd moves whole
-    (``move_huge_pmd``, under the rmap locks only if ``need_rmap_locks``) or is split; a
-    whole table moves by its pmd (``move_normal_pmd``, always under the rmap locks); else
-    the ptes move one by one (``move_ptes``, -EAGAIN retries the extent).
-    ``need_rmap_locks`` is copy_vma()'s answer: false for a new, unmerged VMA (the only
-    kind this model makes), which rmap walks after the old one, so a walker sees the
-    entry at the old address or the new one."""
+    (``move_huge_pmd``) or is split; a whole table moves by its pmd (``move_normal_pmd``,
+    always under the rmap locks); else the ptes move one by one (``move_ptes``, -EAGAIN
+    retries the extent). ``need_rmap_locks`` (copy_vma()'s answer) is false for a new,
+    unmerged VMA, the only kind this model makes: rmap walks it after the old one, so a
+    walker sees the entry at the old address or the new one, and the huge-pmd and pte
+    moves take no rmap locks."""
     mm = vma.mm
     n = ctx.config.ptrs_per_pte
     done = 0
@@ -198,12 +197,8 @@ def move_page_tables(ctx, vma, old_vpn: int, new_vma, new_vpn: int, npages: int,
         new_pmdp = yield from pmd_alloc(ctx, mm, nw)
         if type(cur) is HugePmd:
             if extent == n:
-                # move_pgt_entry(HPAGE_PMD, ..., need_rmap_locks)
-                if need_rmap_locks:
-                    yield from take_rmap_locks(ctx, vma)
+                # move_pgt_entry(HPAGE_PMD, ..., need_rmap_locks = false)
                 moved = yield from move_huge_pmd(ctx, vma, o, nw, old_pmdp, new_pmdp)
-                if need_rmap_locks:
-                    yield from drop_rmap_locks(ctx, vma)
                 if moved:
                     done += extent
                     continue
