@@ -25,13 +25,13 @@ def _cmd_list(args) -> int:
     from core.kernel.config import CONFIG_HELP, Config
     from core.litmus import LITMUS
 
-    from .registry import DRIVERS, OPERATIONS, STRATEGIES
+    from .registry import DRIVERS, STRATEGIES, describe_operations
 
     defaults = Config()
     info = {
         "bugs": [{"name": b.name, "title": b.title, "also": list(b.also), "summary": b.summary,
                   "fix": b.fix, "file": b.file} for b in REGISTRY.values()],
-        "operations": OPERATIONS,
+        "operations": describe_operations(),
         "configs": [{"name": k, "default": getattr(defaults, k), "help": v}
                     for k, v in CONFIG_HELP.items()],
         "drivers": DRIVERS,
@@ -49,7 +49,11 @@ def _cmd_list(args) -> int:
         print(f"  {c['name']}={c['default']!s:10} {c['help']}")
     print("drivers: " + (", ".join(DRIVERS) or "none yet"))
     print("strategies: " + ", ".join(STRATEGIES))
-    print("operations: " + (", ".join(OPERATIONS) or "none yet"))
+    print("operations (.kprog syntax; K: kernel threads only):")
+    for o in info["operations"]:
+        needs = f" (needs {o['requires']}=on)" if o["requires"] else ""
+        print(f"  {'K' if o['threads'] == 'kernel' else ' '} {o['syntax']}")
+        print(f"      {o['doc']}{needs}")
     print("litmus programs:")
     for lit in info["litmus"]:
         print(f"  {lit['name']:18} {lit['doc']}")

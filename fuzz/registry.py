@@ -10,8 +10,16 @@ from core.program.ops import OPS
 
 from .drivers import DRIVERS as _DRIVER_CLASSES
 
-__all__ = ["DRIVERS", "STRATEGIES", "OPERATIONS"]
+__all__ = ["DRIVERS", "STRATEGIES", "OPERATIONS", "describe_operations"]
 
 DRIVERS: list[str] = list(_DRIVER_CLASSES)
 STRATEGIES: list[str] = ["random", "pct", "dfs", "replay"]
 OPERATIONS: list[str] = list(OPS)
+
+
+def describe_operations() -> list[dict]:
+    """Each operation's name, ``.kprog`` synopsis, which threads may run it, the config
+    option it needs, and its description (all from its declaration)."""
+    return [{"name": name, "syntax": op.synopsis(),
+             "threads": "kernel" if op.kthread and not op.user else "user",
+             "requires": op.requires, "doc": op.describe()} for name, op in OPS.items()]

@@ -16,20 +16,20 @@ and weights the rest (swarm testing, Groce et al. 2012).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..bugs import NO_BUGS
 from ..kernel import Config
-from .ops import (Addr, Exit, GupFast, KhugepagedScan, Madvise, Mmap, Mremap, Munmap, PagemapRead,
-                  PtReclaimScan, Read, Reclaim, UffdCopy, UffdMove, UffdRegister, Unpin, Write)
+from .draws import Draw, Scope, draw_op
+from .ops import Addr, Madvise, Mmap, Read, UffdRegister, Write
+from .opspec import KINDS, gen_kinds
 from .program import Program, ThreadSpec
 
 __all__ = ["Swarm", "ProgramBuilder", "generate_program", "CONFIG_CHOICES", "USER_KINDS",
-           "Kind", "EXTRA_KINDS", "register_kind", "Scope"]
+           "Scope"]
 
-USER_KINDS = ("read", "write", "dontneed", "free", "collapse", "uffd_move", "uffd_copy",
-              "gup_fast", "pagemap_read", "mremap", "munmap", "exit")
+# The user operations' kinds (operations declare them: ops.py), in drawing order.
+USER_KINDS = tuple(k.name for k in gen_kinds(kthread=False))
 
 # Valid (split_ptlocks, alloc_split_ptlocks, table_free, pt_reclaim); the default first.
 CONFIG_CHOICES = (
@@ -41,32 +41,6 @@ CONFIG_CHOICES = (
     (False, False, "tlb_only", False),
     (True, False, "tlb_only", False),
 )
-
-
-@dataclass(frozen=True)
-class Kind:
-    """An operation kind an extension adds to generated programs (docs/extending.md).
-
-    ``make(src, scope, value)`` returns a user operation (or None when nothing fits) from
-    the thread's :class:`Scope`; a kernel-thread kind's ``make(src, builder)`` returns the
-    kernel thread's operation. A kind is drawn only in runs whose config has the boolean
-    option ``requires`` on, so programs drawn without it, and every figure measured on
-    them (the quality budgets, the pinned counts), stay exactly as they are."""
-
-    name: str
-    requires: str
-    make: Callable
-    kthread: bool = False
-
-
-EXTRA_KINDS: dict[str, Kind] = {}
-
-
-def register_kind(kind: Kind) -> Kind:
-    if kind.name in EXTRA_KINDS or kind.name in USER_KINDS:
-        raise ValueError(f"operation kind {kind.name!r} registered twice")
-    EXTRA_KINDS[kind.name] = kind
-    return kind
 
 
 @dataclass
@@ -152,105 +126,6 @@ def _small(src, lo: int, hi: int, label: str) -> int:
     return lo + src.choose(hi - lo + 1, label)
 
 
-def _pick_mapping(src, names: list, focus: str | None):
-    """One of ``names`` (None if empty): the run's focus mapping three times in four when
-    it is one of them, else uniformly."""
-    if not names:
-        return None
-    if focus in names and src.choose(4, "gen:focus_pick") != 3:
-        return focus
-    return names[src.choose(len(names), "gen:mapping")]
-
-
-@dataclass
-class Scope:
-    """What a thread's operations may target: its process's mappings by kind, the run's
-    focus mapping, and the offsets the setup touched (where pages are)."""
-
-    own: list
-    anon: list
-    filemaps: list
-    uffd: list
-    n: int
-    focus: str | None
-    touched: dict
-    uffd_src: str | None = None     # the uffd table the setup filled
-
-    def offset(self, src, m: str) -> int:
-        """An offset in ``m``: half the time one the setup touched (a page is there)."""
-        pages = self.touched.get(m)
-        if pages and src.choose(2, "gen:touched_offset"):
-            return pages[src.choose(len(pages), "gen:touched_pick")]
-        return src.choose(self.n, "gen:offset")
-
-    def pick(self, src, names: list) -> str | None:
-        """One of ``names``, the focus mapping most of the time (None if empty)."""
-        return _pick_mapping(src, names, self.focus)
-
-
-def _user_op(src, kind: str, sc: Scope, value: int):
-    """One operation of ``kind`` on the thread's own mappings, or None if none fits."""
-    n, own, anon, uffd = sc.n, sc.own, sc.anon, sc.uffd
-    extra = EXTRA_KINDS.get(kind)
-    if extra is not None:
-        return extra.make(src, sc, value)
-
-    def off(m):
-        return sc.offset(src, m)
-
-    def pick(names):
-        return sc.pick(src, names)
-
-    if kind == "read":
-        m = pick(own)
-        return Read(Addr(m, off(m))) if m else None
-    if kind == "write":
-        m = pick([x for x in own if x not in uffd] or own)
-        return Write(Addr(m, off(m)), value) if m else None
-    if kind == "dontneed":
-        m = pick(own)
-        if not m:
-            return None
-        if src.choose(4, "gen:partial") == 3:
-            start = off(m)
-            return Madvise(Addr(m, start), 1 + src.choose(n - start, "gen:pages"), "DONTNEED")
-        return Madvise(Addr(m, 0), n, "DONTNEED")
-    if kind == "free":
-        m = pick(anon + uffd)
-        return Madvise(Addr(m, 0), n, "FREE") if m else None
-    if kind == "uffd_copy":
-        m = pick(uffd)
-        return UffdCopy(Addr(m, src.choose(n, "gen:offset")), 1, value) if m else None
-    if kind == "collapse":
-        m = pick(sc.filemaps + anon)
-        return Madvise(Addr(m, 0), n, "COLLAPSE") if m else None
-    if kind == "uffd_move":
-        if len(uffd) < 2:
-            return None
-        # Mostly from the table the setup filled to the other one; sometimes back.
-        s, d = sc.uffd_src, next(m for m in uffd if m != sc.uffd_src)
-        if src.choose(4, "gen:uffd_dir") == 3:
-            s, d = d, s
-        if src.choose(4, "gen:uffd_whole") == 3:            # a whole table (huge pmd move)
-            return UffdMove(Addr(d, 0), Addr(s, 0), n)
-        return UffdMove(Addr(d, src.choose(n, "gen:offset")), Addr(s, off(s)), 1)
-    if kind == "gup_fast":
-        m = pick(own)
-        return GupFast(Addr(m, off(m)), 1 + src.choose(2, "gen:pages")) if m else None
-    if kind == "pagemap_read":
-        m = pick(own)
-        return PagemapRead(Addr(m, 0), n) if m else None
-    if kind == "mremap":
-        m = pick(own)
-        return Mremap(m) if m else None
-    if kind == "munmap":
-        m = pick(own)
-        return Munmap(m) if m else None
-    if kind == "exit":
-        return Exit()
-    raise ValueError(kind)
-
-
 class ProgramBuilder:
     """A generated program, built in two stages from one choice source: the world
     (config, swarm, processes, mappings, the setup's touches, the focus mapping) when
@@ -264,10 +139,9 @@ class ProgramBuilder:
         self.bugs = bugs
         self.config = cfg = _config(src, config, fixed)
         self.n = n = cfg.ptrs_per_pte
-        enabled = [k for k in EXTRA_KINDS.values() if getattr(cfg, k.requires)]
-        self.kthread_kinds = [k for k in enabled if k.kthread]
+        self.kthread_kinds = gen_kinds(kthread=True, config=cfg)
         self.swarm = swarm if swarm is not None else Swarm.draw(
-            src, USER_KINDS + tuple(k.name for k in enabled if not k.kthread))
+            src, USER_KINDS + tuple(k.name for k in gen_kinds(kthread=False, config=cfg)))
         nprocs = 1 + src.choose(2, "gen:nprocs")
         self.procs = [f"p{i}" for i in range(nprocs)]
         self.files = (("f0", 2 * n),)
@@ -289,7 +163,7 @@ class ProgramBuilder:
                 self.focus = self.uffd_dst
 
     def _map(self, name: str, proc: str, kind: str, how: str, file=None) -> None:
-        self.setup.append(Mmap(name, how, self.n, file, proc=proc))
+        self.setup.append(Mmap(name, how, self.n, proc=proc, file=file))
         self.owner[name] = proc
         self.kinds[name] = kind
 
@@ -344,39 +218,39 @@ class ProgramBuilder:
             return "p0"
         return self.procs[self.src.choose(len(self.procs), "gen:thread_proc")]
 
+    def _scope(self, names: list) -> Scope:
+        kinds = self.kinds
+        return Scope(names, [m for m in names if kinds[m] == "anon"],
+                     [m for m in names if kinds[m] == "file"],
+                     [m for m in names if kinds[m] == "uffd"], self.n, self.focus,
+                     self.touched, self.uffd_src)
+
     def user_ops(self, proc: str) -> list:
         """The operations of one more user-thread step in ``proc`` (none if the drawn
-        kind has no target; a GUP-fast may come with its unpin)."""
-        src = self.src
-        own = sorted(m for m, p in self.owner.items() if p == proc)
-        kinds = self.kinds
-        scope = Scope(own, [m for m in own if kinds[m] == "anon"],
-                       [m for m in own if kinds[m] == "file"],
-                       [m for m in own if kinds[m] == "uffd"], self.n, self.focus,
-                       self.touched, self.uffd_src)
+        kind has no target; a kind may add the operations that follow it: a GUP-fast's
+        unpin)."""
+        scope = self._scope(sorted(m for m, p in self.owner.items() if p == proc))
         self.value += 1
-        op = _user_op(src, self.swarm.pick(src), scope, self.value)
+        g = Draw(self.src, scope, self.value)
+        kind = KINDS[self.swarm.pick(self.src)]
+        op = draw_op(kind, g)
         if op is None:
             return []
-        if isinstance(op, GupFast) and src.choose(2, "gen:unpin"):
-            return [op, Unpin()]
-        return [op]
+        return [op] + (kind.after(g) if kind.after else [])
 
     def kthread_op(self):
-        """kswapd's reclaim of a page, or khugepaged's scan of a table; half the time an
-        extension's kernel-thread operation when the config enables one (kptreclaimd's
-        scan of a table, with ``pt_reclaim_async``)."""
+        """A base kernel thread's operation (khugepaged's scan of a table, kswapd's
+        reclaim of a page); half the time an extension's when the config enables one
+        (kptreclaimd's scan of a table, with ``pt_reclaim_async``)."""
         src = self.src
         extra = self.kthread_kinds
         if extra and src.choose(2, "gen:kthread_extra"):
-            k = extra[src.choose(len(extra), "gen:kthread_extra_kind")] if len(extra) > 1 \
+            kind = extra[src.choose(len(extra), "gen:kthread_extra_kind")] if len(extra) > 1 \
                 else extra[0]
-            return k.make(src, self)
-        if src.choose(2, "gen:kthread_kind"):
-            m = _pick_mapping(src, sorted(self.owner), self.focus)
-            return Reclaim(Addr(m, src.choose(self.n, "gen:offset")))
-        targets = sorted(m for m, k in self.kinds.items() if k in ("file", "anon"))
-        return KhugepagedScan(Addr(_pick_mapping(src, targets, self.focus), 0))
+        else:
+            base = gen_kinds(kthread=True)
+            kind = base[src.choose(len(base), "gen:kthread_kind")]
+        return draw_op(kind, Draw(src, self._scope(sorted(self.owner)), self.value))
 
     def build(self, threads) -> Program:
         prog = Program(tuple(self.procs), self.files, tuple(self.setup), tuple(threads),
@@ -397,7 +271,7 @@ def generate_program(src, config: Config | None = None, swarm: Swarm | None = No
         ops: list = []
         for _ in range(_small(src, 1, max_ops, "gen:nops")):
             ops.extend(b.user_ops(proc))
-            if ops and isinstance(ops[-1], Exit):
+            if ops and ops[-1].ends_thread:
                 break
         if ops:
             threads.append(ThreadSpec(f"T{t}", proc, tuple(ops)))
@@ -411,10 +285,3 @@ def generate_program(src, config: Config | None = None, swarm: Swarm | None = No
         threads.append(ThreadSpec("K0", None, tuple(kops)))
     return b.build(threads)
 
-
-def _pt_reclaim_scan(src, b: ProgramBuilder):
-    """kptreclaimd's work item for one of the run's tables (the focus, mostly)."""
-    return PtReclaimScan(Addr(_pick_mapping(src, sorted(b.owner), b.focus), 0))
-
-
-register_kind(Kind("pt_reclaim_scan", "pt_reclaim_async", _pt_reclaim_scan, kthread=True))

@@ -84,8 +84,6 @@ def _parse_op(text: str, in_setup: bool):
     cls = OPS.get(name)
     if cls is None:
         raise OpError(f"unknown operation {name!r} (known: {', '.join(OPS)})")
-    if result is not None and name != "mmap":
-        raise OpError(f"{name} does not return a name")
     return cls.parse(result, args, kv, in_setup)
 
 

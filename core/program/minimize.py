@@ -29,7 +29,8 @@ from ..bugs import BugSet
 from ..kernel import Config, ConfigError
 from ..sim.strategies import ForceChoice, ScheduleLine
 from .kprog import KprogError, dumps, loads
-from .ops import Addr, Mmap, OpError
+from .ops import Mmap, OpError
+from .opspec import smaller_ints
 from .program import Program, ProgramError, run_program
 from .schedule import with_schedule
 
@@ -134,26 +135,10 @@ def _without_thread(prog: Program, name: str) -> Program:
     return replace(prog, threads=threads, schedule=sched)
 
 
-def _simpler_ints(v: int, low: int):
-    for c in (low, v // 2, v - 1):
-        if low <= c < v:
-            yield c
-
-
 def _simpler_op(op):
-    """Variants of ``op`` with one argument simpler."""
-    if not hasattr(op, "__dataclass_fields__"):
-        return
-    for f in fields(op):
-        v = getattr(op, f.name)
-        if isinstance(v, Addr):
-            for c in _simpler_ints(v.offset, 0):
-                yield replace(op, **{f.name: Addr(v.mapping, c)})
-        elif isinstance(v, bool) or not isinstance(v, int):
-            continue
-        elif f.name in ("pages", "value", "count"):
-            for c in _simpler_ints(v, 1):
-                yield replace(op, **{f.name: c})
+    """Variants of ``op`` with one argument simpler (what simpler means is the
+    operation's declaration's: ``Op.simpler``)."""
+    return op.simpler()
 
 
 def _structure_candidates(prog: Program):
@@ -277,7 +262,7 @@ def _schedule_candidates(prog: Program):
         yield replace(prog, schedule=lines[:i] + lines[i + 1:])
     for i, x in enumerate(lines):
         if isinstance(x, ScheduleLine) and x.count > 1:
-            for c in _simpler_ints(x.count, 1):
+            for c in smaller_ints(x.count, 1):
                 yield replace(prog, schedule=lines[:i] + (replace(x, count=c),)
                               + lines[i + 1:])
 

@@ -1,11 +1,18 @@
 """The operation vocabulary: what a program's threads do.
 
-Each operation knows its ``.kprog`` text, how to parse it back, and how to run itself on
-a CPU (``run(env, ctx)`` is a generator returning the operation's result, which the
-outcome records). Addresses are ``mapping+offset`` (``m0+3``): small page offsets into a
-named mapping, so generated programs hit the same tables often. A mapping created by a
-thread at run time can be named by other threads; until it exists, operations on it
-return ``"-EFAULT"`` without touching memory.
+Each operation is a declaration (its fields, in ``.kprog`` text order, with the helpers of
+opspec.py; the kinds that put it in generated programs) plus its ``run(env, ctx)``: a
+generator returning the operation's result, which the outcome records. Text, parsing,
+mappings, synopsis and minimization derive from the declaration. Addresses are
+``mapping+offset`` (``m0+3``): small page offsets into a named mapping, so generated
+programs hit the same tables often. A mapping created by a thread at run time can be
+named by other threads; until it exists, operations on it return ``"-EFAULT"`` without
+touching memory.
+
+Registration order is the generator's drawing order of the kinds (the swarm draws them in
+that order, so the quality budgets hold only with it): read, write, the three madvise
+kinds, uffd_move, uffd_copy, gup_fast, pagemap_read, mremap, munmap, exit; khugepaged's
+scan before kswapd's reclaim.
 """
 
 from __future__ import annotations
@@ -21,136 +28,43 @@ from ..mm.pt_reclaim_async import pt_reclaim_scan_pmd
 from ..mm.uaccess import user_read, user_write
 from ..mm.userfaultfd import mfill_atomic, move_pages, userfaultfd_register
 from ..mm.vmscan import reclaim_folio_at
+from .draws import ANY_OFFSET, TOUCHED, VALUE, WHOLE, Draw, Scope
+from .opspec import (EFAULT, OPS, Addr, Gen, ModelGen, Op, OpError, addr, key_int, key_word,
+                     mapping, register_op, result, word)
 
 __all__ = ["Addr", "Op", "OPS", "OpError", "Mmap", "Munmap", "Exit", "Read", "Write",
            "Madvise", "UffdRegister", "UffdMove", "UffdCopy", "Mremap", "GupFast", "Unpin",
-           "PagemapRead", "KhugepagedScan", "Reclaim", "PtReclaimScan", "register_op"]
+           "PagemapRead", "KhugepagedScan", "Reclaim", "PtReclaimScan", "register_op",
+           "EFAULT"]
 
 
-class OpError(ValueError):
-    """A malformed operation (the loader adds file and line)."""
+def _own(sc: Scope) -> list:
+    return sc.own
 
 
-@dataclass(frozen=True)
-class Addr:
-    mapping: str
-    offset: int = 0
-
-    def text(self) -> str:
-        return f"{self.mapping}+{self.offset}"
-
-    @staticmethod
-    def parse(s: str) -> Addr:
-        name, plus, off = s.partition("+")
-        if not name.isidentifier():
-            raise OpError(f"bad address {s!r} (expected mapping+offset, like m0+3)")
-        try:
-            return Addr(name, int(off) if plus else 0)
-        except ValueError:
-            raise OpError(f"bad offset in address {s!r}") from None
+# -- setup and user operations -------------------------------------------------------------
 
 
-EFAULT = "-EFAULT"
-
-
-def _int(kv: dict, key: str, default=None, minimum: int = 0) -> int:
-    if key not in kv:
-        if default is None:
-            raise OpError(f"missing {key}=")
-        return default
-    try:
-        v = int(kv.pop(key), 0)
-    except ValueError:
-        raise OpError(f"{key}= takes an integer") from None
-    if v < minimum:
-        raise OpError(f"{key}= must be at least {minimum}")
-    return v
-
-
-def _done(args, kv) -> None:
-    if args:
-        raise OpError(f"unexpected argument {args[0]!r}")
-    if kv:
-        raise OpError(f"unknown key {next(iter(kv))}=")
-
-
-class Op:
-    name = "op"
-    user = True          # user threads may run it
-    kthread = False      # kernel threads may run it
-    requires = None      # a boolean config option that must be on (the op's feature)
-    own = False          # its mappings must belong to the thread's own process
-
-    def text(self) -> str:
-        raise NotImplementedError
-
-    def run(self, env, ctx):
-        raise NotImplementedError
-
-    def mappings(self) -> tuple:
-        """Names of the mappings the operation refers to."""
-        return ()
-
-
+@register_op
 @dataclass(frozen=True)
 class Mmap(Op):
-    """``NAME = mmap [PROC] anon|shared FILE|private FILE pages=N [pgoff=K]
-    [uffd=missing|wp] [at=VPN]`` (the process is given in the setup only)."""
+    """mmap(2) of an anonymous, shared-file or private-file mapping (the process is named
+    in the setup only; a thread maps into its own); ``uffd=`` registers it at once,
+    ``at=`` is MAP_FIXED at that page."""
 
-    result: str
-    kind: str
-    pages: int
-    file: str | None = None
-    pgoff: int = 0
-    uffd: str = "none"
-    at: int | None = None
-    proc: str | None = None
+    result: str = result()
+    proc: str | None = word((), "PROC", when=lambda in_setup, v: in_setup, default=None,
+                            kw_only=True)
+    kind: str = word(("anon", "shared", "private"))
+    file: str | None = word((), "FILE", when=lambda in_setup, v: v["kind"] != "anon",
+                            default=None, kw_only=True)
+    pages: int = key_int(minimum=1)
+    pgoff: int = key_int("K", default=0)
+    uffd: str = key_word(("none", "missing", "wp"), "none")
+    at: int | None = key_int("VPN", default=None)
     name = "mmap"
 
-    def text(self) -> str:
-        parts = [f"{self.result} = mmap"]
-        if self.proc:
-            parts.append(self.proc)
-        parts.append(self.kind)
-        if self.file:
-            parts.append(self.file)
-        parts.append(f"pages={self.pages}")
-        if self.pgoff:
-            parts.append(f"pgoff={self.pgoff}")
-        if self.uffd != "none":
-            parts.append(f"uffd={self.uffd}")
-        if self.at is not None:
-            parts.append(f"at={self.at}")
-        return " ".join(parts)
-
-    @staticmethod
-    def parse(result, args, kv, in_setup):
-        if result is None:
-            raise OpError("mmap needs a name: NAME = mmap ...")
-        args = list(args)
-        kinds = ("anon", "shared", "private")
-        proc = args.pop(0) if in_setup and args and args[0] not in kinds else None
-        if in_setup and proc is None:
-            raise OpError("a setup mmap names its process: NAME = mmap PROC ...")
-        if not args:
-            raise OpError("mmap needs anon, shared FILE or private FILE")
-        kind = args.pop(0)
-        if kind not in ("anon", "shared", "private"):
-            raise OpError(f"mmap kind must be anon, shared or private, not {kind!r}")
-        f = None
-        if kind != "anon":
-            if not args:
-                raise OpError(f"mmap {kind} needs a file")
-            f = args.pop(0)
-        uffd = kv.pop("uffd", "none")
-        if uffd not in ("none", "missing", "wp"):
-            raise OpError("uffd= takes missing or wp")
-        op = Mmap(result, kind, _int(kv, "pages", minimum=1), f, _int(kv, "pgoff", 0), uffd,
-                  _int(kv, "at") if "at" in kv else None, proc)
-        _done(args, kv)
-        return op
-
-    def run(self, env, ctx):
+    def run(self, env, ctx) -> ModelGen:
         proc = env.process(self.proc) if self.proc else env.process_of(ctx)
         f = env.file(self.file) if self.file else None
         vma = yield from do_mmap(ctx, proc.mm, self.pages, f, self.pgoff, self.kind == "shared",
@@ -162,132 +76,73 @@ class Mmap(Op):
         return vma.start
 
 
-@dataclass(frozen=True)
-class Munmap(Op):
-    target: str
-    name = "munmap"
-    own = True
-
-    def text(self) -> str:
-        return f"munmap {self.target}"
-
-    @staticmethod
-    def parse(result, args, kv, in_setup):
-        if len(args) != 1:
-            raise OpError("munmap takes one mapping")
-        _done([], kv)
-        return Munmap(args[0])
-
-    def mappings(self):
-        return (self.target,)
-
-    def run(self, env, ctx):
-        m = env.mapping(self.target)
-        if m is None:
-            return EFAULT
-        return (yield from do_munmap(ctx, m.proc.mm, m.start, m.start + m.pages))
-
-
-@dataclass(frozen=True)
-class Exit(Op):
-    name = "exit"
-
-    def text(self) -> str:
-        return "exit"
-
-    @staticmethod
-    def parse(result, args, kv, in_setup):
-        _done(args, kv)
-        return Exit()
-
-    def run(self, env, ctx):
-        env.exited.add(ctx.name)
-        yield from exit_mm(ctx, env.process_of(ctx))
-        return 0
-
-
+@register_op
 @dataclass(frozen=True)
 class Read(Op):
-    addr: Addr
+    """A user read of one page (faulting it in)."""
+
+    addr: Addr = addr()
     name = "read"
     own = True
+    kinds = (Gen("read", _own),)
 
-    def text(self) -> str:
-        return f"read {self.addr.text()}"
-
-    @staticmethod
-    def parse(result, args, kv, in_setup):
-        if len(args) != 1:
-            raise OpError("read takes one address")
-        _done([], kv)
-        return Read(Addr.parse(args[0]))
-
-    def mappings(self):
-        return (self.addr.mapping,)
-
-    def run(self, env, ctx):
+    def run(self, env, ctx) -> ModelGen:
         m = env.mapping(self.addr.mapping)
         if m is None or not 0 <= self.addr.offset < m.pages:
             return EFAULT
         return (yield from user_read(ctx, m.proc.mm, m.start + self.addr.offset))
 
 
+@register_op
 @dataclass(frozen=True)
 class Write(Op):
-    addr: Addr
-    value: int
+    """A user write of ``value=`` to one page (faulting it in, breaking COW)."""
+
+    addr: Addr = addr()
+    value: int = key_int("V")
     name = "write"
     own = True
+    # Not into a uffd table where another fits: a missing fault there waits for a
+    # UFFDIO_COPY no generated thread may ever make.
+    kinds = (Gen("write", lambda sc: [m for m in sc.own if m not in sc.uffd] or sc.own,
+                 {"value": VALUE}),)
 
-    def text(self) -> str:
-        return f"write {self.addr.text()} value={self.value}"
-
-    @staticmethod
-    def parse(result, args, kv, in_setup):
-        if len(args) != 1:
-            raise OpError("write takes one address and value=")
-        op = Write(Addr.parse(args[0]), _int(kv, "value"))
-        _done([], kv)
-        return op
-
-    def mappings(self):
-        return (self.addr.mapping,)
-
-    def run(self, env, ctx):
+    def run(self, env, ctx) -> ModelGen:
         m = env.mapping(self.addr.mapping)
         if m is None or not 0 <= self.addr.offset < m.pages:
             return EFAULT
         return (yield from user_write(ctx, m.proc.mm, m.start + self.addr.offset, self.value))
 
 
-ADVICE = ("DONTNEED", "FREE", "COLLAPSE")
+def _dontneed(g: Draw):
+    """MADV_DONTNEED of the whole table (so PT reclaim runs), a quarter of the time of a
+    part of it, from a drawn start."""
+    m = g.pick(g.scope.own)
+    if not m:
+        return None
+    if g.choose(4, "gen:partial") == 3:
+        start = g.offset(m)
+        return Madvise(Addr(m, start), 1 + g.choose(g.n - start, "gen:pages"), "DONTNEED")
+    return Madvise(Addr(m, 0), g.n, "DONTNEED")
 
 
+@register_op
 @dataclass(frozen=True)
 class Madvise(Op):
-    addr: Addr
-    pages: int
-    advice: str
+    """madvise(2) of a range: MADV_DONTNEED, MADV_FREE or MADV_COLLAPSE."""
+
+    addr: Addr = addr()
+    pages: int = key_int(minimum=1)
+    advice: str = word(("DONTNEED", "FREE", "COLLAPSE"))
     name = "madvise"
     own = True
+    kinds = (Gen("dontneed", make=_dontneed),
+             Gen("free", lambda sc: sc.anon + sc.uffd, {"addr": 0, "pages": WHOLE,
+                                                        "advice": "FREE"}),
+             Gen("collapse", lambda sc: sc.filemaps + sc.anon,
+                 {"addr": 0, "pages": WHOLE, "advice": "COLLAPSE"}))
 
-    def text(self) -> str:
-        return f"madvise {self.addr.text()} pages={self.pages} {self.advice}"
-
-    @staticmethod
-    def parse(result, args, kv, in_setup):
-        if len(args) != 2:
-            raise OpError("madvise takes an address, pages= and an advice")
-        if args[1] not in ADVICE:
-            raise OpError(f"advice must be one of {', '.join(ADVICE)}, not {args[1]!r}")
-        op = Madvise(Addr.parse(args[0]), _int(kv, "pages", minimum=1), args[1])
-        _done([], kv)
-        return op
-
-    def mappings(self):
-        return (self.addr.mapping,)
-
-    def run(self, env, ctx):
+    def run(self, env, ctx) -> ModelGen:
         m = env.mapping(self.addr.mapping)
         if m is None:
             return EFAULT
@@ -299,29 +154,33 @@ class Madvise(Op):
         return (yield from madvise_collapse(ctx, m.proc.mm, start, self.pages))
 
 
+def _uffd_move(g: Draw):
+    """Mostly from the uffd table the setup filled to the other one, sometimes back; a
+    quarter of the time a whole table (a huge pmd move)."""
+    uffd = g.scope.uffd
+    if len(uffd) < 2:
+        return None
+    s, d = g.scope.uffd_src, next(m for m in uffd if m != g.scope.uffd_src)
+    if g.choose(4, "gen:uffd_dir") == 3:
+        s, d = d, s
+    if g.choose(4, "gen:uffd_whole") == 3:
+        return UffdMove(Addr(d, 0), Addr(s, 0), g.n)
+    return UffdMove(Addr(d, g.choose(g.n, "gen:offset")), Addr(s, g.offset(s)), 1)
+
+
+@register_op
 @dataclass(frozen=True)
 class UffdMove(Op):
-    dst: Addr
-    src: Addr
-    pages: int = 1
+    """UFFDIO_MOVE of ``pages=`` pages from SRC to DST (one mm)."""
+
+    dst: Addr = addr("DST+O")
+    src: Addr = addr("SRC+O")
+    pages: int = key_int(default=1, minimum=1, always=True)
     name = "uffd_move"
     own = True
+    kinds = (Gen("uffd_move", make=_uffd_move),)
 
-    def text(self) -> str:
-        return f"uffd_move {self.dst.text()} {self.src.text()} pages={self.pages}"
-
-    @staticmethod
-    def parse(result, args, kv, in_setup):
-        if len(args) != 2:
-            raise OpError("uffd_move takes a destination and a source address")
-        op = UffdMove(Addr.parse(args[0]), Addr.parse(args[1]), _int(kv, "pages", 1, 1))
-        _done([], kv)
-        return op
-
-    def mappings(self):
-        return (self.dst.mapping, self.src.mapping)
-
-    def run(self, env, ctx):
+    def run(self, env, ctx) -> ModelGen:
         d, s = env.mapping(self.dst.mapping), env.mapping(self.src.mapping)
         if d is None or s is None or d.proc is not s.proc:
             return EFAULT
@@ -330,28 +189,46 @@ class UffdMove(Op):
         return err or moved
 
 
+@register_op
+@dataclass(frozen=True)
+class UffdCopy(Op):
+    """UFFDIO_COPY of ``pages=`` pages holding ``value=``."""
+
+    dst: Addr = addr()
+    pages: int = key_int(default=1, minimum=1, always=True)
+    value: int = key_int("V", default=0, always=True)
+    name = "uffd_copy"
+    own = True
+    kinds = (Gen("uffd_copy", lambda sc: sc.uffd, {"dst": ANY_OFFSET, "value": VALUE}),)
+
+    def run(self, env, ctx) -> ModelGen:
+        m = env.mapping(self.dst.mapping)
+        if m is None:
+            return EFAULT
+        copied, err = yield from mfill_atomic(ctx, m.proc.mm, m.start + self.dst.offset,
+                                              self.pages, self.value)
+        return err or copied
+
+
+def _unpin_after(g: Draw) -> list:
+    return [Unpin()] if g.choose(2, "gen:unpin") else []
+
+
+@register_op
 @dataclass(frozen=True)
 class GupFast(Op):
-    addr: Addr
-    pages: int = 1
+    """get_user_pages_fast with FOLL_PIN | FOLL_WRITE: the pins stay with the thread
+    until its ``unpin`` (or its exit)."""
+
+    addr: Addr = addr()
+    pages: int = key_int(default=1, minimum=1, always=True)
     name = "gup_fast"
     own = True
+    kinds = (Gen("gup_fast", _own, {"addr": TOUCHED,
+                                    "pages": lambda g: 1 + g.choose(2, "gen:pages")},
+                 after=_unpin_after),)
 
-    def text(self) -> str:
-        return f"gup_fast {self.addr.text()} pages={self.pages}"
-
-    @staticmethod
-    def parse(result, args, kv, in_setup):
-        if len(args) != 1:
-            raise OpError("gup_fast takes one address and pages=")
-        op = GupFast(Addr.parse(args[0]), _int(kv, "pages", 1, 1))
-        _done([], kv)
-        return op
-
-    def mappings(self):
-        return (self.addr.mapping,)
-
-    def run(self, env, ctx):
+    def run(self, env, ctx) -> ModelGen:
         m = env.mapping(self.addr.mapping)
         if m is None:
             return EFAULT
@@ -362,45 +239,18 @@ class GupFast(Op):
         return len(pinned)
 
 
-@dataclass(frozen=True)
-class Unpin(Op):
-    name = "unpin"
-
-    def text(self) -> str:
-        return "unpin"
-
-    @staticmethod
-    def parse(result, args, kv, in_setup):
-        _done(args, kv)
-        return Unpin()
-
-    def run(self, env, ctx):
-        pins = env.pins.pop(ctx.name, [])
-        yield from unpin_user_pages(ctx, pins)
-        return len(pins)
-
-
+@register_op
 @dataclass(frozen=True)
 class PagemapRead(Op):
-    addr: Addr
-    pages: int
+    """A read of /proc/PID/pagemap over the range (any thread may open another process's
+    file); one character a page, ``p`` present."""
+
+    addr: Addr = addr()
+    pages: int = key_int(minimum=1)
     name = "pagemap_read"
+    kinds = (Gen("pagemap_read", _own, {"addr": 0, "pages": WHOLE}),)
 
-    def text(self) -> str:
-        return f"pagemap_read {self.addr.text()} pages={self.pages}"
-
-    @staticmethod
-    def parse(result, args, kv, in_setup):
-        if len(args) != 1:
-            raise OpError("pagemap_read takes one address and pages=")
-        op = PagemapRead(Addr.parse(args[0]), _int(kv, "pages", minimum=1))
-        _done([], kv)
-        return op
-
-    def mappings(self):
-        return (self.addr.mapping,)
-
-    def run(self, env, ctx):
+    def run(self, env, ctx) -> ModelGen:
         m = env.mapping(self.addr.mapping)
         if m is None:
             return EFAULT
@@ -416,162 +266,19 @@ class PagemapRead(Op):
                        range(m.start + self.addr.offset, m.start + self.addr.offset + self.pages))
 
 
-class _KthreadOp(Op):
-    """A kernel thread's work on the folio or range at one address of a process: it
-    holds the mm (khugepaged's mm_slot and kswapd's LRU reference it; ``mmgrab``) and
-    does nothing once the process has exited."""
-
-    user = False
-    kthread = True
-
-    def text(self) -> str:
-        return f"{self.name} {self.addr.text()}"
-
-    @classmethod
-    def parse(cls, result, args, kv, in_setup):
-        if len(args) != 1:
-            raise OpError(f"{cls.name} takes one address")
-        _done([], kv)
-        return cls(Addr.parse(args[0]))
-
-    def mappings(self):
-        return (self.addr.mapping,)
-
-    def run(self, env, ctx):
-        m = env.mapping(self.addr.mapping)
-        if m is None:
-            return EFAULT
-        mm = yield from task_mm_grab(ctx, m.proc)
-        if mm is None:
-            return "exit"
-        result = yield from self.work(ctx, mm, m.start + self.addr.offset)
-        yield from mmdrop(ctx, mm)
-        return result
-
-
-@dataclass(frozen=True)
-class KhugepagedScan(_KthreadOp):
-    """``khugepaged_scan M+O``: khugepaged collapses the range at that address (file or
-    anonymous)."""
-
-    addr: Addr
-    name = "khugepaged_scan"
-
-    def work(self, ctx, mm, vpn):
-        return khugepaged_scan_range(ctx, mm, vpn)
-
-
-@dataclass(frozen=True)
-class Reclaim(_KthreadOp):
-    """``reclaim M+O``: kswapd reclaims the folio mapped at that address."""
-
-    addr: Addr
-    name = "reclaim"
-
-    def work(self, ctx, mm, vpn):
-        return reclaim_folio_at(ctx, mm, vpn)
-
-
-@dataclass(frozen=True)
-class PtReclaimScan(_KthreadOp):
-    """``pt_reclaim_scan M+O``: kptreclaimd's work item for the PTE table covering that
-    address: free it if it is empty (needs ``pt_reclaim_async=on``)."""
-
-    addr: Addr
-    name = "pt_reclaim_scan"
-    requires = "pt_reclaim_async"
-
-    def work(self, ctx, mm, vpn):
-        return pt_reclaim_scan_pmd(ctx, mm, vpn)
-
-
-@dataclass(frozen=True)
-class UffdRegister(Op):
-    """``uffd_register NAME missing|wp``: UFFDIO_REGISTER the whole mapping."""
-
-    target: str
-    mode: str
-    name = "uffd_register"
-    own = True
-
-    def text(self) -> str:
-        return f"uffd_register {self.target} {self.mode}"
-
-    @staticmethod
-    def parse(result, args, kv, in_setup):
-        if len(args) != 2 or args[1] not in ("missing", "wp"):
-            raise OpError("uffd_register takes a mapping and missing or wp")
-        _done([], kv)
-        return UffdRegister(args[0], args[1])
-
-    def mappings(self):
-        return (self.target,)
-
-    def run(self, env, ctx):
-        m = env.mapping(self.target)
-        if m is None:
-            return EFAULT
-        return (yield from userfaultfd_register(ctx, m.proc.mm, m.start, self.mode))
-
-
-@dataclass(frozen=True)
-class UffdCopy(Op):
-    """``uffd_copy DST pages=N value=V``: UFFDIO_COPY of pages holding V."""
-
-    dst: Addr
-    pages: int = 1
-    value: int = 0
-    name = "uffd_copy"
-    own = True
-
-    def text(self) -> str:
-        return f"uffd_copy {self.dst.text()} pages={self.pages} value={self.value}"
-
-    @staticmethod
-    def parse(result, args, kv, in_setup):
-        if len(args) != 1:
-            raise OpError("uffd_copy takes one address, pages= and value=")
-        op = UffdCopy(Addr.parse(args[0]), _int(kv, "pages", 1, 1), _int(kv, "value", 0))
-        _done([], kv)
-        return op
-
-    def mappings(self):
-        return (self.dst.mapping,)
-
-    def run(self, env, ctx):
-        m = env.mapping(self.dst.mapping)
-        if m is None:
-            return EFAULT
-        copied, err = yield from mfill_atomic(ctx, m.proc.mm, m.start + self.dst.offset,
-                                              self.pages, self.value)
-        return err or copied
-
-
+@register_op
 @dataclass(frozen=True)
 class Mremap(Op):
-    """``mremap NAME [to=VPN]``: move the whole mapping (MREMAP_MAYMOVE, and
-    MREMAP_FIXED with ``to=``); the name then refers to the new place."""
+    """mremap(2) of the whole mapping (MREMAP_MAYMOVE, and MREMAP_FIXED with ``to=``);
+    the name then refers to the new place."""
 
-    target: str
-    to: int | None = None
+    target: str = mapping()
+    to: int | None = key_int("VPN", default=None)
     name = "mremap"
     own = True
+    kinds = (Gen("mremap", _own),)
 
-    def text(self) -> str:
-        return f"mremap {self.target}" + (f" to={self.to}" if self.to is not None else "")
-
-    @staticmethod
-    def parse(result, args, kv, in_setup):
-        if len(args) != 1:
-            raise OpError("mremap takes one mapping and optionally to=")
-        op = Mremap(args[0], _int(kv, "to") if "to" in kv else None)
-        _done([], kv)
-        return op
-
-    def mappings(self):
-        return (self.target,)
-
-    def run(self, env, ctx):
+    def run(self, env, ctx) -> ModelGen:
         m = env.mapping(self.target)
         if m is None:
             return EFAULT
@@ -581,18 +288,135 @@ class Mremap(Op):
         return new
 
 
-OPS: dict[str, type] = {}
+@register_op
+@dataclass(frozen=True)
+class Munmap(Op):
+    """munmap(2) of the whole mapping."""
+
+    target: str = mapping()
+    name = "munmap"
+    own = True
+    kinds = (Gen("munmap", _own),)
+
+    def run(self, env, ctx) -> ModelGen:
+        m = env.mapping(self.target)
+        if m is None:
+            return EFAULT
+        return (yield from do_munmap(ctx, m.proc.mm, m.start, m.start + m.pages))
 
 
-def register_op(cls: type) -> type:
-    """Add an operation to the vocabulary under ``cls.name`` (its ``.kprog`` keyword);
-    usable as a class decorator. docs/extending.md shows a new operation end to end."""
-    if cls.name in OPS:
-        raise ValueError(f"operation {cls.name!r} registered twice")
-    OPS[cls.name] = cls
-    return cls
+@register_op
+@dataclass(frozen=True)
+class Exit(Op):
+    """The thread's process exits (exit_mm); the thread does nothing after it."""
+
+    name = "exit"
+    ends_thread = True
+    kinds = (Gen("exit"),)
+
+    def run(self, env, ctx) -> ModelGen:
+        env.exited.add(ctx.name)
+        yield from exit_mm(ctx, env.process_of(ctx))
+        return 0
 
 
-for _cls in (Mmap, Munmap, Mremap, Exit, Read, Write, Madvise, UffdRegister, UffdMove,
-             UffdCopy, GupFast, Unpin, PagemapRead, KhugepagedScan, Reclaim, PtReclaimScan):
-    register_op(_cls)
+@register_op
+@dataclass(frozen=True)
+class UffdRegister(Op):
+    """UFFDIO_REGISTER of the whole mapping, in missing or write-protect mode."""
+
+    target: str = mapping()
+    mode: str = word(("missing", "wp"))
+    name = "uffd_register"
+    own = True
+
+    def run(self, env, ctx) -> ModelGen:
+        m = env.mapping(self.target)
+        if m is None:
+            return EFAULT
+        return (yield from userfaultfd_register(ctx, m.proc.mm, m.start, self.mode))
+
+
+@register_op
+@dataclass(frozen=True)
+class Unpin(Op):
+    """unpin_user_pages of every page the thread's ``gup_fast`` calls pinned."""
+
+    name = "unpin"
+
+    def run(self, env, ctx) -> ModelGen:
+        pins = env.pins.pop(ctx.name, [])
+        yield from unpin_user_pages(ctx, pins)
+        return len(pins)
+
+
+# -- kernel-thread operations -----------------------------------------------------------
+
+
+class _KthreadOp(Op):
+    """A kernel thread's work on the folio or range at one address of a process: it
+    holds the mm (khugepaged's mm_slot and kswapd's LRU reference it; ``mmgrab``) and
+    does nothing once the process has exited."""
+
+    user = False
+    kthread = True
+
+    def run(self, env, ctx) -> ModelGen:
+        a = self.addr              # every kernel-thread operation's one field
+        m = env.mapping(a.mapping)
+        if m is None:
+            return EFAULT
+        mm = yield from task_mm_grab(ctx, m.proc)
+        if mm is None:
+            return "exit"
+        out = yield from self.work(ctx, mm, m.start + a.offset)
+        yield from mmdrop(ctx, mm)
+        return out
+
+    def work(self, ctx, mm, vpn) -> ModelGen:
+        raise NotImplementedError
+
+
+def _all(sc: Scope) -> list:
+    return sc.own              # a kernel thread's scope holds every mapping
+
+
+@register_op
+@dataclass(frozen=True)
+class KhugepagedScan(_KthreadOp):
+    """khugepaged collapses the range at that address (file or anonymous)."""
+
+    addr: Addr = addr()
+    name = "khugepaged_scan"
+    kinds = (Gen("khugepaged_scan", lambda sc: sorted(sc.filemaps + sc.anon), {"addr": 0}),)
+
+    def work(self, ctx, mm, vpn) -> ModelGen:
+        return khugepaged_scan_range(ctx, mm, vpn)
+
+
+@register_op
+@dataclass(frozen=True)
+class Reclaim(_KthreadOp):
+    """kswapd reclaims the folio mapped at that address."""
+
+    addr: Addr = addr()
+    name = "reclaim"
+    kinds = (Gen("reclaim", _all, {"addr": ANY_OFFSET}),)
+
+    def work(self, ctx, mm, vpn) -> ModelGen:
+        return reclaim_folio_at(ctx, mm, vpn)
+
+
+@register_op
+@dataclass(frozen=True)
+class PtReclaimScan(_KthreadOp):
+    """kptreclaimd's work item for the PTE table covering that address: free it if it is
+    empty."""
+
+    addr: Addr = addr()
+    name = "pt_reclaim_scan"
+    requires = "pt_reclaim_async"
+    kinds = (Gen("pt_reclaim_scan", _all, {"addr": 0}),)
+
+    def work(self, ctx, mm, vpn) -> ModelGen:
+        return pt_reclaim_scan_pmd(ctx, mm, vpn)

@@ -24,7 +24,12 @@ def test_list_json(capsys):
     assert {"bugs", "operations", "configs", "drivers"} <= set(info)
     assert [b["name"] for b in info["bugs"]] == list(REGISTRY)
     assert all(b["title"] == REGISTRY[b["name"]].title for b in info["bugs"])
-    assert "uffd_move" in info["operations"] and "khugepaged_scan" in info["operations"]
+    ops = {o["name"]: o for o in info["operations"]}
+    assert ops["madvise"]["syntax"] == "madvise M+O pages=N DONTNEED|FREE|COLLAPSE"
+    assert ops["mmap"]["syntax"] == ("NAME = mmap [PROC] anon|shared|private [FILE] pages=N "
+                                     "[pgoff=K] [uffd=none|missing|wp] [at=VPN]")
+    assert ops["khugepaged_scan"]["threads"] == "kernel"
+    assert ops["pt_reclaim_scan"]["requires"] == "pt_reclaim_async"
     assert {c["name"] for c in info["configs"]} >= {"split_ptlocks", "alloc_split_ptlocks",
                                                     "pt_reclaim", "table_free"}
 
