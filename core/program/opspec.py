@@ -272,7 +272,8 @@ class Op:
 
 
 def smaller_ints(v: int, low: int):
-    for c in (low, v // 2, v - 1):
+    """``low``, half of ``v`` and ``v - 1``: each once, in that order, if below ``v``."""
+    for c in dict.fromkeys((low, v // 2, v - 1)):
         if low <= c < v:
             yield c
 
