@@ -40,7 +40,8 @@ class Machine:
                  bugs: BugSet = NO_BUGS, checkers=None):
         self.config = config if config is not None else Config()
         self.engine = Engine(source, strategy, step_bound=self.config.step_bound,
-                             spin_bound=self.config.spin_bound)
+                             spin_bound=self.config.spin_bound,
+                             check_invariants=self.config.check_invariants)
         self.kernel = Kernel(self.engine, self.config, bugs)
         install(self.kernel, checkers)
         self.result: RunResult | None = None

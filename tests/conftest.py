@@ -1,10 +1,14 @@
-"""Shared test configuration: Hypothesis settings profiles.
+"""Shared test configuration: invariant checks on; Hypothesis settings profiles.
 
 ``ci`` (the default) is derandomized, so the suite is deterministic; ``dev`` explores
 more, randomly; ``nightly`` much more. Choose with ``HYPOTHESIS_PROFILE=dev``.
 """
 
 import os
+
+# The engine and the substrate check their own invariants after every step in every test
+# (core/sim/invariants.py; before core is imported, as it reads this at import).
+os.environ.setdefault("PTFUZZ_CHECK_INVARIANTS", "1")
 
 from hypothesis import HealthCheck, settings
 

@@ -7,6 +7,7 @@ reject bad input without a traceback.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields, replace
 
 __all__ = ["Config", "ConfigError", "CONFIG_HELP"]
@@ -50,6 +51,11 @@ class Config:
     cpus: int = _opt(4, "CPUs for program threads (kernel threads run on their own)")
     step_bound: int = _opt(100_000, "steps after which a run is reported as a livelock")
     spin_bound: int = _opt(500, "retries in a row, with no other progress, that make a livelock")
+    check_invariants: bool = _opt(os.environ.get("PTFUZZ_CHECK_INVARIANTS", "") not in ("", "0"),
+                                  "check the engine's and the substrate's own invariants "
+                                  "after every step (a violation is a model error; about "
+                                  "+70% time; default on where PTFUZZ_CHECK_INVARIANTS=1, as "
+                                  "in the test suite and scripts/soak.py)")
     kasan_quarantine: int = _opt(64, "freed objects KASAN keeps in quarantine before their "
                                      "memory counts as reused (reports say which)")
 

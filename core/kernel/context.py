@@ -177,6 +177,9 @@ class Kernel:
         self.smp = Smp(self)
         self.wcount = itertools.count(1)   # shared-memory stores so far
         engine.retry_progress = self.retry_progress
+        if engine.invariant_checks:
+            from .invariants import check_kernel
+            engine.invariant_checks.append(lambda e: check_kernel(self, e))
         self.rcu.start()
 
     def retry_progress(self, thread) -> bool:

@@ -49,7 +49,7 @@ class Lock:
         self.name = name
         self.lclass = lclass
         self.mem = mem
-        self.wq = WaitQueue(name)
+        self.wq = WaitQueue(name, self)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"

@@ -26,6 +26,7 @@ from bisect import insort
 from collections import Counter
 from operator import attrgetter
 
+from .invariants import InvariantViolation, check_engine
 from .report import KernelReport, Report
 from .thread import DONE, RUNNABLE, WAITING, Thread
 from .trace import Trace
@@ -60,10 +61,13 @@ class Engine:
 
     ``step_bound`` caps the steps of a run; ``spin_bound`` caps the retries one thread
     makes while no other thread takes a step. Both end the run with a ``livelock in ...``
-    report.
+    report. ``check_invariants``: check the engine's invariants, and those the layers
+    above add to ``invariant_checks``, after every step (core/sim/invariants.py); a
+    violation ends the run with a ``model error: invariant: ...`` report.
     """
 
-    def __init__(self, source, strategy, *, step_bound: int = 100_000, spin_bound: int = 500):
+    def __init__(self, source, strategy, *, step_bound: int = 100_000, spin_bound: int = 500,
+                 check_invariants: bool = False):
         self.source = source
         self.strategy = strategy
         self.step_bound = step_bound
@@ -79,6 +83,7 @@ class Engine:
                                       # switched away from (CHESS's preemptions)
         self.choose = self._choose_data  # data choices; a strategy may interpose (replay)
         self.retry_progress = None  # thread -> bool: may its retry differ? (None: never)
+        self.invariant_checks: list = [check_engine] if check_invariants else []
         strategy.attach(self)
 
     def _choose_data(self, n: int, label: str = "") -> int:
@@ -232,6 +237,11 @@ class Engine:
             if hooks:
                 for h in hooks:
                     h(t)
+            for check in self.invariant_checks:
+                try:
+                    check(self)
+                except InvariantViolation as e:
+                    return self._invariant_report(t, s, e)
             nsteps += 1
             if nsteps >= step_bound:
                 return self._livelock(None, f"step bound {step_bound} reached")
@@ -250,6 +260,15 @@ class Engine:
         r.add("exception", f"{type(e).__name__}: {e}")
         for fr in frames[-6:]:
             r.add("at", f"{os.path.basename(fr.filename)}:{fr.lineno} {fr.name}")
+        return r
+
+    def _invariant_report(self, t, s, e: InvariantViolation) -> Report:
+        """A broken invariant after ``t``'s step at ``s``: a model error (the title
+        names the invariant; the detail which threads and objects)."""
+        r = Report(f"model error: invariant: {e.what}", "model-error", thread=t.name,
+                   site=s.name)
+        if e.detail:
+            r.add("detail", e.detail)
         return r
 
     def _deadlock(self) -> Report:

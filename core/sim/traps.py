@@ -20,8 +20,14 @@ by a test), so traces, schedules, reports and coverage refer to them by name.
 from __future__ import annotations
 
 import sys
+from collections.abc import Generator
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
-__all__ = ["Site", "SpinSite", "Wait", "site", "spin_site", "lookup_site", "all_sites"]
+if TYPE_CHECKING:
+    from .waitq import WaitQueue
+
+__all__ = ["Site", "SpinSite", "Wait", "site", "spin_site", "lookup_site", "all_sites",
+           "Trap", "KGen"]
 
 _REGISTRY: dict[str, Site] = {}
 
@@ -31,7 +37,7 @@ class Site:
 
     __slots__ = ("name", "func", "event", "owner", "index")
 
-    def __init__(self, name: str, owner: str):
+    def __init__(self, name: str, owner: str) -> None:
         func, sep, event = name.partition(":")
         if not sep or not func or not event:
             raise ValueError(f"site name {name!r} is not of the form 'function:event'")
@@ -70,7 +76,7 @@ class Wait:
 
     __slots__ = ("waitq", "site")
 
-    def __init__(self, waitq, site: Site):
+    def __init__(self, waitq: WaitQueue, site: Site) -> None:
         self.waitq = waitq
         self.site = site
 
@@ -78,7 +84,15 @@ class Wait:
         return f"<Wait {self.waitq.name} at {self.site.name}>"
 
 
-def _register(cls, name: str, owner: str) -> Site:
+Trap: TypeAlias = Site | Wait        # SpinSite is a Site
+_T = TypeVar("_T")
+# A model function: a generator of traps the engine interprets, sent nothing, returning
+# the function's result. Called with ``yield from`` (a call without it builds a generator
+# and runs nothing; tests/meta/test_tidy.py finds such calls).
+KGen: TypeAlias = Generator[Trap, None, _T]
+
+
+def _register(cls: type[SpinSite] | type[Site], name: str, owner: str) -> Site:
     old = _REGISTRY.get(name)
     if old is not None:
         # Re-importing the same module (pytest's importlib mode, reload) is harmless;

@@ -10,11 +10,12 @@ class WaitQueue:
     thread re-checks its condition when it next runs (kernel ``wait_event`` style), so a
     spurious or early wake-up is harmless and fairness is the scheduler's business."""
 
-    __slots__ = ("name", "waiters")
+    __slots__ = ("name", "waiters", "owner")
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, owner=None):
         self.name = name
         self.waiters: list = []
+        self.owner = owner          # what the queue belongs to (a lock), for checks
 
     def wake_all(self) -> None:
         if self.waiters:

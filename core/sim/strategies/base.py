@@ -39,5 +39,10 @@ class Strategy:
     def pick(self, runnable, cur, keep):
         raise NotImplementedError
 
+    def check_invariants(self) -> None:
+        """Raise :class:`~core.sim.invariants.InvariantViolation` if the strategy's own
+        state is inconsistent (called after every step when the engine checks its
+        invariants)."""
+
     def describe(self) -> str:
         return self.name

@@ -92,5 +92,15 @@ class PCT(Strategy):
                 best, bp = t, p
         return best
 
+    def check_invariants(self) -> None:
+        """Priorities are distinct (PCT's guarantee assumes a strict order; a tie would
+        silently become a thread-id order)."""
+        prio = self.prio
+        if len(set(prio.values())) != len(prio):
+            from ..invariants import InvariantViolation
+            names = {t.tid: t.name for t in self.engine.threads}
+            raise InvariantViolation("PCT priorities not distinct", ", ".join(
+                f"{names.get(tid, tid)}={p}" for tid, p in sorted(prio.items())))
+
     def describe(self) -> str:
         return f"pct(n={self.nthreads}, k={self.k}, d={self.depth})"
