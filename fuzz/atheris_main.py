@@ -122,7 +122,7 @@ def main(argv=None) -> int:
 
     from .byte_input import run_bytes
     from .findings import make_finding
-    from .fuzz_cmd import make_target
+    from .target import make_target
     from .target import interleaving_pairs
 
     target = make_target(args.bug, args.config)

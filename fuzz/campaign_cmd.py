@@ -15,7 +15,7 @@ from .campaign.plan import parse_portfolio
 from .campaign.worker import TargetSpec
 from .drivers.atheris_driver import atheris_available
 from .errors import UsageError
-from .fuzz_cmd import make_target
+from .target import make_target
 
 __all__ = ["run_campaign_command", "DEFAULT_SECONDS", "make_backend"]
 

@@ -113,7 +113,15 @@ def _cmd_fuzz(args) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ptfuzz", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_info_commands(sub)
+    _add_search_commands(sub)
+    _add_reproducer_commands(sub)
+    _add_upstream_commands(sub)
+    return p
 
+
+def _add_info_commands(sub) -> None:
+    """``list`` and ``litmus``."""
     q = sub.add_parser("list", help="bug switches, configs, drivers, operations")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(func=_cmd_list)
@@ -125,6 +133,9 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--limit", type=int, default=100_000, help="at most this many runs each")
     q.set_defaults(func=_cmd_litmus)
 
+
+def _add_search_commands(sub) -> None:
+    """``fuzz``, ``campaign``, ``bench`` and ``coverage``."""
     q = sub.add_parser("fuzz", help="search for a report with one driver")
     q.add_argument("--driver", default="pct", help="random, pct, dfs, hypothesis or atheris "
                    "(default: pct)")
@@ -181,6 +192,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="where the HTML report goes (default DIR/coverage)")
     q.set_defaults(func=_cmd_coverage)
 
+
+def _add_reproducer_commands(sub) -> None:
+    """``minimize``, ``show`` and ``replay``."""
     q = sub.add_parser("minimize", help="shrink a .kprog reproducer, keeping its title")
     q.add_argument("file", metavar="FILE")
     q.add_argument("-o", "--out", default=None, metavar="OUT",
@@ -208,6 +222,9 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--trace", action="store_true", help="print every step")
     q.set_defaults(func=_cmd_replay)
 
+
+def _add_upstream_commands(sub) -> None:
+    """``anchors`` and ``drift``."""
     q = sub.add_parser("anchors", help="the kernel functions the model mirrors, with the "
                        "version and hash of each body as read")
     q.add_argument("--json", action="store_true", help="machine-readable output")
@@ -222,7 +239,6 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--bodies", default=None, metavar="DIR",
                    help="where the anchored raw bodies are (default core/upstream/bodies)")
     q.set_defaults(func=_cmd_drift)
-    return p
 
 
 def main(argv=None) -> int:

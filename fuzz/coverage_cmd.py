@@ -44,7 +44,7 @@ def replay_under_coverage(directory: str, out: str) -> int:
     from .byte_input import run_bytes
     from .campaign.store import CampaignDir
     from .drivers.atheris_driver import SEED_DIR
-    from .fuzz_cmd import make_target
+    from .target import make_target
 
     store = CampaignDir(directory)
     meta = json.load(open(store.file("campaign.json")))

@@ -12,40 +12,18 @@ from __future__ import annotations
 import sys
 import time
 
-from core.bugs import REGISTRY, BugError, BugSet
-from core.kernel import ConfigError
-from core.kernel.config import Config
+from core.bugs import REGISTRY
 from core.program.minimize import minimize
-from core.sim import RandomSource
 
 from .drivers import Budget, make_driver
 from .errors import UsageError
 from .findings import make_finding, write_program
-from .target import Target
+from .target import make_target
 
-__all__ = ["run_fuzz_command", "make_target", "DEFAULT_SECONDS"]
+__all__ = ["run_fuzz_command", "DEFAULT_SECONDS"]
 
 DEFAULT_SECONDS = 60.0
 MINIMIZE_SECONDS = 60.0
-
-
-def make_target(bug_names, config_items) -> Target:
-    """The target for ``--bug`` and ``--config`` arguments; bad names are usage errors."""
-    try:
-        bugs = BugSet.parse(bug_names or [])
-    except BugError as e:
-        raise UsageError(str(e)) from None
-    try:
-        cfg = Config().parse(config_items or [])
-    except ConfigError as e:
-        raise UsageError(str(e)) from None
-    names = [item.partition("=")[0].strip() for item in config_items or []]
-    target = Target(bugs, {k: getattr(cfg, k) for k in names})
-    try:
-        target.program(RandomSource(0))          # a config that cannot be built fails here
-    except ConfigError as e:
-        raise UsageError(str(e)) from None
-    return target
 
 
 class _Progress:

@@ -12,11 +12,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from core.bugs import NO_BUGS, BugSet
+from core.bugs import NO_BUGS, BugError, BugSet
+from core.kernel import ConfigError
+from core.kernel.config import Config
 from core.program.generate import generate_program
 from core.program.program import Outcome, Program, run_program
+from core.sim import RandomSource
 
-__all__ = ["Target", "Case", "derive_seed", "interleaving_pairs"]
+from .errors import UsageError
+
+__all__ = ["Target", "Case", "derive_seed", "interleaving_pairs", "make_target"]
 
 
 def derive_seed(*parts) -> int:
@@ -84,3 +89,22 @@ def interleaving_pairs(case, limit: int | None = None) -> set[tuple[int, int]]:
             out.add((prev_site.index, s.index))
         prev_tid, prev_site = tid, s
     return out
+
+
+def make_target(bug_names, config_items) -> Target:
+    """The target for ``--bug`` and ``--config`` arguments; bad names are usage errors."""
+    try:
+        bugs = BugSet.parse(bug_names or [])
+    except BugError as e:
+        raise UsageError(str(e)) from None
+    try:
+        cfg = Config().parse(config_items or [])
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+    names = [item.partition("=")[0].strip() for item in config_items or []]
+    target = Target(bugs, {k: getattr(cfg, k) for k in names})
+    try:
+        target.program(RandomSource(0))          # a config that cannot be built fails here
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+    return target

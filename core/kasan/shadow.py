@@ -11,9 +11,6 @@ __all__ = ["Kasan", "install"]
 
 
 class Kasan:
-    def __init__(self):
-        self.checks = 0
-
     def install(self, kernel) -> Kasan:
         kernel.hooks.access.append(self.check_access)
         kernel.hooks.cached.append(self.check_cached)

@@ -9,6 +9,12 @@ walk) calls ``ctx.access`` itself.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..sim.traps import KGen, Site
+    from .context import Ctx
+
 __all__ = ["READ_ONCE", "WRITE_ONCE", "cmpxchg", "xchg"]
 
 
@@ -25,19 +31,19 @@ def _set(obj, field, value) -> None:
         setattr(obj, field, value)
 
 
-def READ_ONCE(ctx, obj, field, site):
+def READ_ONCE(ctx: Ctx, obj, field, site: Site) -> KGen[Any]:
     yield site
     ctx.access(obj, site, False)
     return _get(obj, field)
 
 
-def WRITE_ONCE(ctx, obj, field, value, site):
+def WRITE_ONCE(ctx: Ctx, obj, field, value, site: Site) -> KGen[None]:
     yield site
     ctx.access(obj, site, True)
     _set(obj, field, value)
 
 
-def cmpxchg(ctx, obj, field, old, new, site):
+def cmpxchg(ctx: Ctx, obj, field, old, new, site: Site) -> KGen[Any]:
     """Store ``new`` if the field holds ``old``; return what it held."""
     yield site
     cur = _get(obj, field)
@@ -47,7 +53,7 @@ def cmpxchg(ctx, obj, field, old, new, site):
     return cur
 
 
-def xchg(ctx, obj, field, new, site):
+def xchg(ctx: Ctx, obj, field, new, site: Site) -> KGen[Any]:
     yield site
     ctx.access(obj, site, True)
     cur = _get(obj, field)

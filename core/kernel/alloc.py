@@ -19,6 +19,11 @@ scan look at the shadow state.
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..sim.traps import KGen, Site
+    from .context import Ctx, Kernel
 
 __all__ = ["KObject", "Allocator", "UNALLOCATED", "ALLOCATED", "RCU_PENDING", "QUARANTINED",
            "FREED", "VALID_STATES"]
@@ -36,8 +41,14 @@ class KObject:
                  "queued_site", "queued_thread", "wv")
     kind = "object"
     slab = True
+    alloc_site: Site | None
+    free_site: Site | None
+    queued_site: Site | None
+    alloc_thread: str | None
+    free_thread: str | None
+    queued_thread: str | None
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.oid = 0
         self.wv = 0                  # the last store to it: seq << 8 | tid (retry rule)
         self.kstate = UNALLOCATED
@@ -55,16 +66,14 @@ class Allocator:
     """Gives out ids, keeps the live set (in allocation order, for a deterministic leak
     scan) and the KASAN-style quarantine of recently freed objects."""
 
-    def __init__(self, kernel, quarantine: int):
+    def __init__(self, kernel: Kernel, quarantine: int) -> None:
         self.kernel = kernel
         self.next_oid = 1
         self.live: dict[int, KObject] = {}
         self.quarantine: deque[KObject] = deque()
         self.quarantine_size = quarantine
-        self.nalloc = 0
-        self.nfree = 0
 
-    def alloc(self, ctx, obj: KObject, site, may_fail: bool = False):
+    def alloc(self, ctx: Ctx, obj: KObject, site: Site, may_fail: bool = False) -> KGen[Any]:
         """``obj = yield from alloc(ctx, Obj(...), site)``. With ``may_fail`` (GFP_NOWAIT)
         the failure is a choice; it returns None then."""
         yield site
@@ -73,7 +82,7 @@ class Allocator:
         self.register(ctx, obj, site)
         return obj
 
-    def register(self, ctx, obj: KObject, site) -> KObject:
+    def register(self, ctx: Ctx, obj: KObject, site: Site) -> KObject:
         """Allocate ``obj`` now, within the current step (for objects created together
         with another allocation, or set up before the run)."""
         obj.oid = self.next_oid
@@ -82,29 +91,27 @@ class Allocator:
         obj.alloc_site = site
         obj.alloc_thread = ctx.name if ctx is not None else "setup"
         self.live[obj.oid] = obj
-        self.nalloc += 1
         return obj
 
-    def free(self, ctx, obj: KObject, site, expect: type | None = None):
+    def free(self, ctx: Ctx, obj: KObject, site: Site, expect: type | None = None) -> KGen[None]:
         """``yield from free(ctx, obj, site)``: a scheduling point, then the free. With
         ``expect``, freeing an object of another type is an invalid free."""
         yield site
         self.free_now(ctx, obj, site, expect)
 
-    def free_now(self, ctx, obj: KObject, site, expect: type | None = None) -> None:
+    def free_now(self, ctx: Ctx, obj: KObject, site: Site, expect: type | None = None) -> None:
         for h in self.kernel.hooks.free:
             h(ctx, obj, site, expect, False)
         self.live.pop(obj.oid, None)
         obj.kstate = QUARANTINED
         obj.free_site = site
         obj.free_thread = ctx.name
-        self.nfree += 1
         q = self.quarantine
         q.append(obj)
         while len(q) > self.quarantine_size:
             q.popleft().kstate = FREED
 
-    def queue_free(self, ctx, obj: KObject, site) -> None:
+    def queue_free(self, ctx: Ctx, obj: KObject, site: Site) -> None:
         """Mark ``obj`` as queued for an RCU-deferred free (still valid memory)."""
         for h in self.kernel.hooks.free:
             h(ctx, obj, site, None, True)

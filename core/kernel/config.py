@@ -59,7 +59,7 @@ class Config:
     kasan_quarantine: int = _opt(64, "freed objects KASAN keeps in quarantine before their "
                                      "memory counts as reused (reports say which)")
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         # Kconfig dependencies: configurations the kernel cannot be built with.
         if self.pt_reclaim and self.table_free != "rcu":
             raise ConfigError("pt_reclaim=on needs table_free=rcu (CONFIG_PT_RECLAIM frees "

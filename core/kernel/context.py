@@ -11,10 +11,16 @@ perform the accesses.
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING, Any
 
 from ..bugs import NO_BUGS, BugSet
 from .alloc import Allocator
 from .config import Config
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..sim.traps import Site
 
 __all__ = ["Kernel", "Ctx", "Hooks", "HeldLock"]
 
@@ -37,8 +43,17 @@ class Hooks:
 
     __slots__ = ("access", "cached", "free", "acquire", "release", "sleep", "user_return",
                  "event", "end")
+    access: list[Callable[..., None]]
+    cached: list[Callable[..., None]]
+    free: list[Callable[..., None]]
+    acquire: list[Callable[..., None]]
+    release: list[Callable[..., None]]
+    sleep: list[Callable[..., None]]
+    user_return: list[Callable[..., None]]
+    event: list[Callable[..., None]]
+    end: list[Callable[..., None]]
 
-    def __init__(self):
+    def __init__(self) -> None:
         for name in self.__slots__:
             setattr(self, name, [])
 
@@ -48,7 +63,7 @@ class HeldLock:
 
     __slots__ = ("lock", "subclass", "site", "mode")
 
-    def __init__(self, lock, subclass: int, site, mode: str):
+    def __init__(self, lock, subclass: int, site: Site, mode: str) -> None:
         self.lock = lock
         self.subclass = subclass
         self.site = site
@@ -66,7 +81,7 @@ class Ctx:
                  "irq_disabled", "preempt_count", "rcu_nesting", "held", "qs", "ipi_pending",
                  "data", "seen", "stored", "tid8", "wcount")
 
-    def __init__(self, kernel: Kernel, thread):
+    def __init__(self, kernel: Kernel, thread) -> None:
         self.kernel = kernel
         self.engine = kernel.engine
         self.thread = thread
@@ -94,7 +109,7 @@ class Ctx:
 
     # -- checks ----------------------------------------------------------------------
 
-    def access(self, obj, site, write: bool, stores: bool | None = None) -> None:
+    def access(self, obj, site: Site, write: bool, stores: bool | None = None) -> None:
         """Announce an access to shared ``obj`` (checkers run first, and may report).
         ``stores`` says whether the object's value changes (default: ``write``); a failed
         ``cmpxchg`` is a write access that stores nothing."""
@@ -118,11 +133,11 @@ class Ctx:
         elif obj not in self.seen:
             self.seen[obj] = obj.wv
 
-    def cached_access(self, obj, site, write: bool, cache: str) -> None:
+    def cached_access(self, obj, site: Site, write: bool, cache: str) -> None:
         for h in self.hooks.cached:
             h(self, obj, site, write, cache)
 
-    def might_sleep(self, site) -> None:
+    def might_sleep(self, site: Site) -> None:
         for h in self.hooks.sleep:
             h(self, site)
 
@@ -163,9 +178,9 @@ class Kernel:
     any other, so grace-period timing is a scheduling choice).
     """
 
-    def __init__(self, engine, config: Config | None = None, bugs: BugSet = NO_BUGS):
-        from .rcu import Rcu
+    def __init__(self, engine, config: Config | None = None, bugs: BugSet = NO_BUGS) -> None:
         from .irq import Smp
+        from .rcu import Rcu
 
         self.engine = engine
         self.config = config if config is not None else Config()
@@ -173,6 +188,7 @@ class Kernel:
         self.hooks = Hooks()
         self.alloc = Allocator(self, self.config.kasan_quarantine)
         self.cpus: list[Ctx] = []
+        self.world: Any = None      # the mm layer's machine (core/mm/setup.boot_world)
         self.rcu = Rcu(self)
         self.smp = Smp(self)
         self.wcount = itertools.count(1)   # shared-memory stores so far

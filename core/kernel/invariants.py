@@ -17,13 +17,18 @@ the step; what remains here can only be a mistake of the model.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..sim import InvariantViolation
 from ..sim import DONE, WAITING
+
+if TYPE_CHECKING:
+    from .context import Ctx, Kernel
 
 __all__ = ["check_kernel"]
 
 
-def _holds(lock, ctx, mode: str) -> bool:
+def _holds(lock, ctx: Ctx, mode: str) -> bool:
     if mode == "rcu":
         return True                    # the RCU map has no owner
     if mode == "read":
@@ -31,7 +36,7 @@ def _holds(lock, ctx, mode: str) -> bool:
     return lock.owner is ctx
 
 
-def check_kernel(kernel, engine) -> None:
+def check_kernel(kernel: Kernel, engine) -> None:
     for ctx in kernel.cpus:
         spins = rcu = 0
         for h in ctx.held:

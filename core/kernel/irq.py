@@ -13,7 +13,13 @@ flush changes only that CPU's state).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..sim import KernelReport, Report, Wait, WaitQueue
+
+if TYPE_CHECKING:
+    from ..sim.traps import KGen, Site
+    from .context import Ctx, Kernel
 
 __all__ = ["Smp", "local_irq_disable", "local_irq_enable", "smp_call_function",
            "tlb_remove_table_sync_one"]
@@ -22,7 +28,7 @@ __all__ = ["Smp", "local_irq_disable", "local_irq_enable", "smp_call_function",
 class _Call:
     __slots__ = ("handler", "remaining", "site", "sender")
 
-    def __init__(self, handler, site, sender):
+    def __init__(self, handler, site: Site, sender) -> None:
         self.handler = handler
         self.remaining = 0
         self.site = site
@@ -30,12 +36,11 @@ class _Call:
 
 
 class Smp:
-    def __init__(self, kernel):
+    def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
         self.wq = WaitQueue("ipi_done")
-        self.sent = 0
 
-    def deliver_pending(self, ctx) -> None:
+    def deliver_pending(self, ctx: Ctx) -> None:
         """Run the handlers of IPIs that waited for ``ctx`` to enable IRQs."""
         pending, ctx.ipi_pending = ctx.ipi_pending, []
         for call in pending:
@@ -45,13 +50,13 @@ class Smp:
             self.wq.wake_all()
 
 
-def local_irq_disable(ctx, site):
+def local_irq_disable(ctx: Ctx, site: Site) -> KGen[None]:
     """``local_irq_disable`` / ``local_irq_save`` (nesting like save/restore)."""
     yield site
     ctx.irq_disabled += 1
 
 
-def local_irq_enable(ctx, site):
+def local_irq_enable(ctx: Ctx, site: Site) -> KGen[None]:
     """``local_irq_enable`` / ``local_irq_restore``: pending IPIs are taken here."""
     yield site
     ctx.irq_disabled -= 1
@@ -61,7 +66,8 @@ def local_irq_enable(ctx, site):
         ctx.quiesce_check()
 
 
-def smp_call_function(ctx, handler, site, wait: bool = True, include_self: bool = False):
+def smp_call_function(ctx: Ctx, handler, site: Site, wait: bool = True,
+                      include_self: bool = False) -> KGen[None]:
     """``smp_call_function_many_cond``: run ``handler`` on every other CPU (and, with
     ``include_self``, on this one at once, as ``on_each_cpu`` does) and, with ``wait``,
     wait until all have run it."""
@@ -73,7 +79,6 @@ def smp_call_function(ctx, handler, site, wait: bool = True, include_self: bool 
         r.add("reason", "cross-CPU call with IRQs disabled can deadlock against the target")
         raise KernelReport(r)
     smp = ctx.kernel.smp
-    smp.sent += 1
     call = _Call(handler, site, ctx.name)
     for other in ctx.kernel.cpus:
         if other is ctx:
@@ -88,11 +93,11 @@ def smp_call_function(ctx, handler, site, wait: bool = True, include_self: bool 
             yield Wait(smp.wq, site)
 
 
-def _noop(ctx) -> None:
+def _noop(ctx: Ctx) -> None:
     pass
 
 
-def tlb_remove_table_sync_one(ctx, site):
+def tlb_remove_table_sync_one(ctx: Ctx, site: Site) -> KGen[None]:
     """mm/mmu_gather.c: an IPI to every CPU that waits until each has had IRQs enabled
     after the call. It does not wait for ``rcu_read_lock`` sections."""
     yield from smp_call_function(ctx, _noop, site, wait=True)

@@ -17,7 +17,13 @@ block), but locks taken while it is held are ordered after it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..sim import KernelReport, Report
+
+if TYPE_CHECKING:
+    from ..sim.traps import Site
+    from .context import Ctx, Kernel
 
 __all__ = ["Lockdep", "install"]
 
@@ -32,7 +38,7 @@ def _fmt(node) -> str:
 
 
 class Lockdep:
-    def __init__(self):
+    def __init__(self) -> None:
         # node -> {next node: (thread, site where the held lock was taken, acquire site)}
         self.edges: dict[tuple, dict[tuple, tuple]] = {}
 
@@ -44,7 +50,7 @@ class Lockdep:
             self.edges.setdefault((a, 0), {})[(b, 0)] = (source, a, b)
         return self
 
-    def install(self, kernel) -> Lockdep:
+    def install(self, kernel: Kernel) -> Lockdep:
         h = kernel.hooks
         h.acquire.append(self.acquire)
         h.release.append(self.release)
@@ -68,7 +74,7 @@ class Lockdep:
                     stack.append((nxt, path + [nxt]))
         return None
 
-    def acquire(self, ctx, lock, subclass, site, mode, trylock) -> None:
+    def acquire(self, ctx: Ctx, lock, subclass, site: Site, mode, trylock) -> None:
         lc = lock.lclass
         if not lc.check or trylock:
             return
@@ -89,14 +95,14 @@ class Lockdep:
                 raise KernelReport(self._circular(ctx, h, lock, subclass, site, back))
             succ[new] = (ctx.name, h.site.name, site.name)
 
-    def _recursive(self, ctx, held, lock, subclass, site) -> Report:
+    def _recursive(self, ctx: Ctx, held, lock, subclass, site: Site) -> Report:
         r = Report("WARNING: possible recursive locking detected", "lockdep")
         r.add("acquiring", f"{lock.name} ({_fmt(_node(lock, subclass))}) at {site.name}")
         r.add("already held", held.describe())
         r.add("held locks", self._held(ctx))
         return r
 
-    def _circular(self, ctx, held, lock, subclass, site, back) -> Report:
+    def _circular(self, ctx: Ctx, held, lock, subclass, site: Site, back) -> Report:
         r = Report("WARNING: possible circular locking dependency detected", "lockdep")
         new = _node(lock, subclass)
         r.add("new dependency", f"{_fmt(_node(held.lock, held.subclass))} -> {_fmt(new)}: "
@@ -114,12 +120,12 @@ class Lockdep:
         return r
 
     @staticmethod
-    def _held(ctx) -> str:
+    def _held(ctx: Ctx) -> str:
         return "; ".join(h.describe() for h in ctx.held) or "none"
 
     # -- balance, context, return to user ----------------------------------------------
 
-    def release(self, ctx, lock, site) -> None:
+    def release(self, ctx: Ctx, lock, site: Site) -> None:
         for h in ctx.held:
             if h.lock is lock:
                 return
@@ -128,7 +134,7 @@ class Lockdep:
         r.add("held locks", self._held(ctx))
         raise KernelReport(r)
 
-    def might_sleep(self, ctx, site) -> None:
+    def might_sleep(self, ctx: Ctx, site: Site) -> None:
         if not (ctx.preempt_count or ctx.irq_disabled or ctx.rcu_nesting):
             return
         r = Report("BUG: sleeping function called from invalid context", "lockdep")
@@ -138,7 +144,7 @@ class Lockdep:
         r.add("held locks", self._held(ctx))
         raise KernelReport(r)
 
-    def user_return(self, ctx, what) -> None:
+    def user_return(self, ctx: Ctx, what) -> None:
         if not ctx.held and not ctx.irq_disabled:
             return
         r = Report("WARNING: lock held when returning to user space!", "lockdep")
@@ -149,5 +155,5 @@ class Lockdep:
         raise KernelReport(r)
 
 
-def install(kernel) -> Lockdep:
+def install(kernel: Kernel) -> Lockdep:
     return Lockdep().install(kernel)

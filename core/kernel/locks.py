@@ -9,8 +9,14 @@ a lock whose memory was freed is a KASAN report, as in the kernel.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..sim import WaitQueue
 from .context import HeldLock
+
+if TYPE_CHECKING:
+    from ..sim.traps import Site
+    from .context import Ctx
 
 __all__ = ["LockClass", "lock_class", "Lock", "push_held", "pop_held"]
 
@@ -25,7 +31,7 @@ class LockClass:
 
     __slots__ = ("name", "nests", "check")
 
-    def __init__(self, name: str, nests: bool, check: bool):
+    def __init__(self, name: str, nests: bool, check: bool) -> None:
         self.name = name
         self.nests = nests
         self.check = check
@@ -45,7 +51,7 @@ def lock_class(name: str, nests: bool = False, check: bool = True) -> LockClass:
 class Lock:
     __slots__ = ("name", "lclass", "mem", "wq")
 
-    def __init__(self, name: str, lclass: LockClass, mem):
+    def __init__(self, name: str, lclass: LockClass, mem) -> None:
         self.name = name
         self.lclass = lclass
         self.mem = mem
@@ -55,11 +61,11 @@ class Lock:
         return f"<{type(self).__name__} {self.name}>"
 
 
-def push_held(ctx, lock, subclass: int, site, mode: str) -> None:
+def push_held(ctx: Ctx, lock, subclass: int, site: Site, mode: str) -> None:
     ctx.held.append(HeldLock(lock, subclass, site, mode))
 
 
-def pop_held(ctx, lock) -> HeldLock | None:
+def pop_held(ctx: Ctx, lock) -> HeldLock | None:
     """Remove the most recent entry for ``lock`` (locks need not be released in LIFO
     order)."""
     held = ctx.held

@@ -31,8 +31,14 @@ and a callback does not interrupt the CPU that queued it).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..sim import Wait, WaitQueue, site
 from .locks import lock_class, pop_held, push_held
+
+if TYPE_CHECKING:
+    from ..sim.traps import KGen, Site
+    from .context import Ctx, Kernel
 
 __all__ = ["Rcu", "rcu_read_lock", "rcu_read_unlock", "call_rcu", "call_rcu_now", "synchronize_rcu",
            "rcu_barrier", "RCU_READ_LOCK_MAP"]
@@ -60,7 +66,7 @@ RCU_READ_LOCK_MAP = _RcuLockMap()
 class _Callback:
     __slots__ = ("func", "args", "need", "site", "thread", "cpu", "done")
 
-    def __init__(self, func, args, need, site, thread, cpu):
+    def __init__(self, func, args, need, site: Site, thread, cpu) -> None:
         self.func = func
         self.args = args
         self.need = need            # the number of completed grace periods it waits for
@@ -71,7 +77,7 @@ class _Callback:
 
 
 class Rcu:
-    def __init__(self, kernel):
+    def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
         self.started = 0            # grace periods started
         self.completed = 0          # grace periods completed
@@ -111,7 +117,7 @@ class Rcu:
         return out
 
 
-def rcu_gp_kthread(ctx):
+def rcu_gp_kthread(ctx: Ctx) -> KGen[None]:
     """kernel/rcu/tree.c ``rcu_gp_kthread``: wait until a grace period is needed, start
     it, wait for the CPUs that were readers at its start, end it. Invoking callbacks is
     ``rcu_do_batch``'s job, on its own schedule."""
@@ -132,7 +138,7 @@ def rcu_gp_kthread(ctx):
             rcu.cb_wq.wake_all()
 
 
-def rcu_do_batch(ctx):
+def rcu_do_batch(ctx: Ctx) -> KGen[None]:
     """kernel/rcu/tree.c ``rcu_do_batch`` (run from ``rcu_core`` or an rcuo kthread):
     invoke ready callbacks, one per step, each CPU's in queue order; which CPU's list
     goes next is a choice."""
@@ -156,13 +162,13 @@ def rcu_do_batch(ctx):
         rcu.done_wq.wake_all()
 
 
-def rcu_read_lock(ctx, site):
+def rcu_read_lock(ctx: Ctx, site: Site) -> KGen[None]:
     yield site
     ctx.rcu_nesting += 1
     push_held(ctx, RCU_READ_LOCK_MAP, 0, site, "rcu")
 
 
-def rcu_read_unlock(ctx, site):
+def rcu_read_unlock(ctx: Ctx, site: Site) -> KGen[None]:
     yield site
     for h in ctx.hooks.release:
         h(ctx, RCU_READ_LOCK_MAP, site)
@@ -171,13 +177,13 @@ def rcu_read_unlock(ctx, site):
         ctx.quiesce_check()
 
 
-def call_rcu(ctx, func, *args, site):
+def call_rcu(ctx: Ctx, func, *args, site) -> KGen[None]:
     """Queue ``func(gp_ctx, *args)`` (a generator function) to run after a grace period."""
     yield site
     call_rcu_now(ctx, func, *args, site=site)
 
 
-def call_rcu_now(ctx, func, *args, site) -> None:
+def call_rcu_now(ctx: Ctx, func, *args, site) -> None:
     """The queueing of ``call_rcu``, for a caller that already yielded at ``site`` and
     does more in the same step (marking the object queued, for instance)."""
     rcu = ctx.kernel.rcu
@@ -187,7 +193,7 @@ def call_rcu_now(ctx, func, *args, site) -> None:
     rcu.cblists.setdefault(cpu, []).append(cb)
 
 
-def synchronize_rcu(ctx, site):
+def synchronize_rcu(ctx: Ctx, site: Site) -> KGen[None]:
     yield site
     ctx.might_sleep(site)
     rcu = ctx.kernel.rcu
@@ -196,7 +202,7 @@ def synchronize_rcu(ctx, site):
         yield Wait(rcu.done_wq, site)
 
 
-def rcu_barrier(ctx, site):
+def rcu_barrier(ctx: Ctx, site: Site) -> KGen[None]:
     """kernel/rcu/tree.c ``rcu_barrier``: wait until every callback queued before the
     call, on any CPU, has been invoked."""
     yield site

@@ -8,8 +8,14 @@ that re-takes a read lock while a writer waits can deadlock, as in the kernel.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..sim import Wait
 from .locks import Lock, LockClass, pop_held, push_held
+
+if TYPE_CHECKING:
+    from ..sim.traps import KGen, Site
+    from .context import Ctx
 
 __all__ = ["RwSem", "down_read", "down_write", "down_read_trylock", "down_write_trylock",
            "up_read", "up_write", "downgrade_write"]
@@ -18,21 +24,14 @@ __all__ = ["RwSem", "down_read", "down_write", "down_read_trylock", "down_write_
 class RwSem(Lock):
     __slots__ = ("owner", "readers", "writers_waiting")
 
-    def __init__(self, name: str, lclass: LockClass, mem):
+    def __init__(self, name: str, lclass: LockClass, mem) -> None:
         super().__init__(name, lclass, mem)
-        self.owner = None           # the writer's ctx
+        self.owner: Ctx | None = None   # the writer's ctx
         self.readers: list = []     # reader ctxs (a multiset)
         self.writers_waiting = 0
 
-    def held_by(self, ctx) -> str | None:
-        if self.owner is ctx:
-            return "write"
-        if ctx in self.readers:
-            return "read"
-        return None
 
-
-def down_read(ctx, sem: RwSem, site, subclass: int = 0):
+def down_read(ctx: Ctx, sem: RwSem, site: Site, subclass: int = 0) -> KGen[None]:
     yield site
     ctx.might_sleep(site)
     ctx.access(sem.mem, site, False)
@@ -45,7 +44,7 @@ def down_read(ctx, sem: RwSem, site, subclass: int = 0):
     push_held(ctx, sem, subclass, site, "read")
 
 
-def down_write(ctx, sem: RwSem, site, subclass: int = 0):
+def down_write(ctx: Ctx, sem: RwSem, site: Site, subclass: int = 0) -> KGen[None]:
     yield site
     ctx.might_sleep(site)
     ctx.access(sem.mem, site, True)
@@ -61,7 +60,7 @@ def down_write(ctx, sem: RwSem, site, subclass: int = 0):
     push_held(ctx, sem, subclass, site, "write")
 
 
-def down_read_trylock(ctx, sem: RwSem, site) -> bool:
+def down_read_trylock(ctx: Ctx, sem: RwSem, site: Site) -> KGen[bool]:
     yield site
     ctx.access(sem.mem, site, False)
     if sem.owner is not None or sem.writers_waiting:
@@ -73,7 +72,7 @@ def down_read_trylock(ctx, sem: RwSem, site) -> bool:
     return True
 
 
-def down_write_trylock(ctx, sem: RwSem, site) -> bool:
+def down_write_trylock(ctx: Ctx, sem: RwSem, site: Site) -> KGen[bool]:
     yield site
     ctx.access(sem.mem, site, True)
     if sem.owner is not None or sem.readers:
@@ -85,7 +84,7 @@ def down_write_trylock(ctx, sem: RwSem, site) -> bool:
     return True
 
 
-def up_read(ctx, sem: RwSem, site):
+def up_read(ctx: Ctx, sem: RwSem, site: Site) -> KGen[None]:
     yield site
     ctx.access(sem.mem, site, True)
     for h in ctx.hooks.release:
@@ -96,7 +95,7 @@ def up_read(ctx, sem: RwSem, site):
     sem.wq.wake_all()
 
 
-def up_write(ctx, sem: RwSem, site):
+def up_write(ctx: Ctx, sem: RwSem, site: Site) -> KGen[None]:
     yield site
     ctx.access(sem.mem, site, True)
     for h in ctx.hooks.release:
@@ -107,7 +106,7 @@ def up_write(ctx, sem: RwSem, site):
     sem.wq.wake_all()
 
 
-def downgrade_write(ctx, sem: RwSem, site):
+def downgrade_write(ctx: Ctx, sem: RwSem, site: Site) -> KGen[None]:
     yield site
     ctx.access(sem.mem, site, True)
     for h in ctx.hooks.release:

@@ -3,8 +3,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..sim import Wait
 from .locks import Lock, LockClass, pop_held, push_held
+
+if TYPE_CHECKING:
+    from ..sim.traps import KGen, Site
+    from .context import Ctx
 
 __all__ = ["SleepLock", "sleep_lock", "sleep_trylock", "sleep_unlock"]
 
@@ -12,12 +18,12 @@ __all__ = ["SleepLock", "sleep_lock", "sleep_trylock", "sleep_unlock"]
 class SleepLock(Lock):
     __slots__ = ("owner",)
 
-    def __init__(self, name: str, lclass: LockClass, mem):
+    def __init__(self, name: str, lclass: LockClass, mem) -> None:
         super().__init__(name, lclass, mem)
-        self.owner = None
+        self.owner: Ctx | None = None
 
 
-def sleep_lock(ctx, lock: SleepLock, site, subclass: int = 0):
+def sleep_lock(ctx: Ctx, lock: SleepLock, site: Site, subclass: int = 0) -> KGen[None]:
     yield site
     ctx.might_sleep(site)
     ctx.access(lock.mem, site, True)
@@ -30,7 +36,7 @@ def sleep_lock(ctx, lock: SleepLock, site, subclass: int = 0):
     push_held(ctx, lock, subclass, site, "sleep")
 
 
-def sleep_trylock(ctx, lock: SleepLock, site) -> bool:
+def sleep_trylock(ctx: Ctx, lock: SleepLock, site: Site) -> KGen[bool]:
     yield site
     ctx.access(lock.mem, site, True)
     if lock.owner is not None:
@@ -42,7 +48,7 @@ def sleep_trylock(ctx, lock: SleepLock, site) -> bool:
     return True
 
 
-def sleep_unlock(ctx, lock: SleepLock, site):
+def sleep_unlock(ctx: Ctx, lock: SleepLock, site: Site) -> KGen[None]:
     yield site
     ctx.access(lock.mem, site, True)
     for h in ctx.hooks.release:

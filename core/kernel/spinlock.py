@@ -9,8 +9,14 @@ CPU waits on it is a use-after-free, as in the kernel.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..sim import Wait
 from .locks import Lock, LockClass, pop_held, push_held
+
+if TYPE_CHECKING:
+    from ..sim.traps import KGen, Site
+    from .context import Ctx
 
 __all__ = ["Spinlock", "spin_lock", "spin_lock_nested", "spin_trylock", "spin_unlock"]
 
@@ -18,12 +24,12 @@ __all__ = ["Spinlock", "spin_lock", "spin_lock_nested", "spin_trylock", "spin_un
 class Spinlock(Lock):
     __slots__ = ("owner",)
 
-    def __init__(self, name: str, lclass: LockClass, mem):
+    def __init__(self, name: str, lclass: LockClass, mem) -> None:
         super().__init__(name, lclass, mem)
-        self.owner = None
+        self.owner: Ctx | None = None
 
 
-def spin_lock(ctx, lock: Spinlock, site, subclass: int = 0):
+def spin_lock(ctx: Ctx, lock: Spinlock, site: Site, subclass: int = 0) -> KGen[None]:
     yield site
     ctx.access(lock.mem, site, False)
     for h in ctx.hooks.acquire:
@@ -36,12 +42,12 @@ def spin_lock(ctx, lock: Spinlock, site, subclass: int = 0):
     push_held(ctx, lock, subclass, site, "spin")
 
 
-def spin_lock_nested(ctx, lock: Spinlock, site, subclass: int = 1):
+def spin_lock_nested(ctx: Ctx, lock: Spinlock, site: Site, subclass: int = 1):
     """``spin_lock_nested(lock, SINGLE_DEPTH_NESTING)``: same class, another subclass."""
     return spin_lock(ctx, lock, site, subclass)
 
 
-def spin_trylock(ctx, lock: Spinlock, site) -> bool:
+def spin_trylock(ctx: Ctx, lock: Spinlock, site: Site) -> KGen[bool]:
     yield site
     ctx.access(lock.mem, site, False)
     if lock.owner is not None:
@@ -54,7 +60,7 @@ def spin_trylock(ctx, lock: Spinlock, site) -> bool:
     return True
 
 
-def spin_unlock(ctx, lock: Spinlock, site):
+def spin_unlock(ctx: Ctx, lock: Spinlock, site: Site) -> KGen[None]:
     yield site
     ctx.access(lock.mem, site, True)
     for h in ctx.hooks.release:

@@ -18,10 +18,16 @@ read-side section that found it is a use-after-free, one inside it is not. Slab 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import down_write, up_write
 from ..kernel.rcu import call_rcu_now
 from ..sim import site
 from .types import AnonVma
+
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen
 
 __all__ = ["anon_vma_alloc", "get_anon_vma_not_zero", "put_anon_vma", "put_anon_vma_last",
            "__put_anon_vma", "anon_vma_free"]
@@ -34,12 +40,14 @@ S_FREE = site("anon_vma_free:kmem_cache_free")
 S_FREE_RCU = site("slab_free_after_rcu_debug:kasan_slab_free")
 
 
-def anon_vma_alloc(ctx, site_):
-    """``anon_vma_alloc``: a new anon_vma with one reference (its VMAs')."""
+def anon_vma_alloc(ctx: Ctx, site_) -> KGen[Any]:
+    """mm/rmap.c ``anon_vma_alloc``.
+
+    ``anon_vma_alloc``: a new anon_vma with one reference (its VMAs')."""
     return (yield from ctx.kernel.alloc.alloc(ctx, AnonVma(), site_))
 
 
-def get_anon_vma_not_zero(ctx, av, site_) -> bool:
+def get_anon_vma_not_zero(ctx: Ctx, av: AnonVma, site_) -> bool:
     """``atomic_inc_not_zero(&anon_vma->refcount)`` (the caller yielded at ``site_``): a
     reference unless the anon_vma is already on its way to being freed."""
     ctx.access(av, site_, True)
@@ -49,7 +57,7 @@ def get_anon_vma_not_zero(ctx, av, site_) -> bool:
     return True
 
 
-def put_anon_vma_last(ctx, av, site_) -> bool:
+def put_anon_vma_last(ctx: Ctx, av: AnonVma, site_) -> bool:
     """``atomic_dec_and_test(&anon_vma->refcount)`` (the caller yielded at ``site_``):
     True if that was the last reference."""
     ctx.access(av, site_, True)
@@ -57,25 +65,31 @@ def put_anon_vma_last(ctx, av, site_) -> bool:
     return av.refcount == 0
 
 
-def put_anon_vma(ctx, av):
-    """``put_anon_vma``: drop a reference; the last one frees the anon_vma."""
+def put_anon_vma(ctx: Ctx, av: AnonVma) -> KGen[None]:
+    """include/linux/rmap.h ``put_anon_vma``.
+
+    ``put_anon_vma``: drop a reference; the last one frees the anon_vma."""
     yield S_PUT
     if put_anon_vma_last(ctx, av, S_PUT):
         yield from __put_anon_vma(ctx, av)
 
 
-def __put_anon_vma(ctx, av):
-    """``__put_anon_vma``: free the anon_vma (its root is itself: no root reference to
+def __put_anon_vma(ctx: Ctx, av: AnonVma) -> KGen[None]:
+    """mm/rmap.c ``__put_anon_vma``.
+
+    ``__put_anon_vma``: free the anon_vma (its root is itself: no root reference to
     drop)."""
     yield from anon_vma_free(ctx, av)
 
 
-def _slab_free_after_rcu_debug(ctx, av):
+def _slab_free_after_rcu_debug(ctx: Ctx, av: AnonVma) -> KGen[None]:
     yield from ctx.kernel.alloc.free(ctx, av, S_FREE_RCU, AnonVma)
 
 
-def anon_vma_free(ctx, av):
-    """``anon_vma_free``: a reader that won ``down_read_trylock`` in
+def anon_vma_free(ctx: Ctx, av: AnonVma) -> KGen[None]:
+    """mm/rmap.c ``anon_vma_free``.
+
+    ``anon_vma_free``: a reader that won ``down_read_trylock`` in
     ``folio_lock_anon_vma_read`` just before the last reference went may still hold the
     rwsem (it drops it when it sees the folio unmapped); take and drop the write lock to
     wait for it, then free to the ``SLAB_TYPESAFE_BY_RCU`` cache."""

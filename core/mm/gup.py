@@ -13,11 +13,18 @@ Simplified: pins are plain references plus ``pincount`` (no GUP_PIN_COUNTING_BIA
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import local_irq_disable, local_irq_enable
 from ..sim import site
 from .folio import folio_put_now
 from .pgtable import PmdPtr, StackPmd, pmdp_get_lockless, pte_offset_map, pte_unmap, ptep_get
 from .types import HugePmd, Pte, PteTable
+
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen
+    from .types import Folio, Mm
 
 __all__ = ["gup_fast", "unpin_user_pages"]
 
@@ -36,7 +43,7 @@ S_LEAF_RECHECK = site("gup_fast_pmd_leaf:pmd_recheck")
 S_LEAF_PUT = site("gup_fast_pmd_leaf:gup_put_folio")
 
 
-def _grab(ctx, folio, site_) -> bool:
+def _grab(ctx: Ctx, folio: Folio, site_) -> KGen[bool]:
     """``try_grab_folio_fast(FOLL_PIN)``: fails if the folio is already being freed."""
     yield site_
     if folio.refcount <= 0:
@@ -46,13 +53,15 @@ def _grab(ctx, folio, site_) -> bool:
     return True
 
 
-def _unpin(ctx, folio, site_):
+def _unpin(ctx: Ctx, folio: Folio, site_) -> KGen[None]:
     yield site_
     folio.pincount -= 1
     folio_put_now(ctx, folio, site_)
 
 
-def gup_fast_pte_range(ctx, pmdval, pmdp, vpn: int, end: int, write: bool, pages):
+def gup_fast_pte_range(ctx: Ctx, pmdval, pmdp: PmdPtr, vpn: int, end: int, write: bool,
+                       pages) -> KGen[Any]:
+    """mm/gup.c ``gup_fast_pte_range``."""
     table, _ = yield from pte_offset_map(ctx, StackPmd(pmdval, pmdp.idx), vpn)
     if table is None:
         return False
@@ -80,7 +89,9 @@ def gup_fast_pte_range(ctx, pmdval, pmdp, vpn: int, end: int, write: bool, pages
     return ok
 
 
-def gup_fast_pmd_leaf(ctx, pmdval, pmdp, vpn: int, end: int, write: bool, pages):
+def gup_fast_pmd_leaf(ctx: Ctx, pmdval, pmdp: PmdPtr, vpn: int, end: int, write: bool,
+                      pages) -> KGen[Any]:
+    """mm/gup.c ``gup_fast_pmd_leaf``."""
     if write and not pmdval.write:
         return False
     folio = pmdval.folio
@@ -94,8 +105,10 @@ def gup_fast_pmd_leaf(ctx, pmdval, pmdp, vpn: int, end: int, write: bool, pages)
     return True
 
 
-def gup_fast(ctx, mm, start: int, npages: int, write: bool = True):
-    """Pin [start, start + npages) as far as possible; returns the pinned (folio, vpn)s."""
+def gup_fast(ctx: Ctx, mm: Mm, start: int, npages: int, write: bool = True) -> KGen[Any]:
+    """mm/gup.c ``gup_fast``, ``gup_fast_pmd_range``, ``gup_fast_pud_range``.
+
+    Pin [start, start + npages) as far as possible; returns the pinned (folio, vpn)s."""
     n = ctx.config.ptrs_per_pte
     pages: list = []
     yield from local_irq_disable(ctx, S_IRQ_OFF)
@@ -123,7 +136,7 @@ def gup_fast(ctx, mm, start: int, npages: int, write: bool = True):
 S_UNPIN = site("unpin_user_pages:gup_put_folio")
 
 
-def unpin_user_pages(ctx, pages):
+def unpin_user_pages(ctx: Ctx, pages) -> KGen[None]:
+    """mm/gup.c ``unpin_user_pages``."""
     for folio, _ in pages:
         yield from _unpin(ctx, folio, S_UNPIN)
-

@@ -12,6 +12,8 @@ Simplified: no soft-dirty, uffd-wp or migration bits; the folio itself is not sp
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import spin_lock_nested, spin_unlock
 from ..sim import KernelReport, Report, site
 from .folio import add_mm_counter, folio_put_now, folio_remove_rmap, mm_counter
@@ -19,6 +21,12 @@ from .pgtable import (pmd_lock, pmd_lockptr, pmd_populate, pmdp_get_lockless,
                       pmdp_huge_get_and_clear)
 from .tlb import flush_tlb_range
 from .types import PMD_SPLITTING, HugePmd, Pte, PteTable
+
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen
+    from .pgtable import PmdPtr
+    from .types import Mm, Vma
 
 __all__ = ["__split_huge_pmd", "pgtable_trans_huge_deposit", "pgtable_trans_huge_withdraw",
            "pmd_trans_huge_lock", "move_huge_pmd"]
@@ -29,7 +37,7 @@ S_THP_RECHECK = site("pmd_trans_huge_lock:recheck")
 S_THP_NOT_HUGE = site("pmd_trans_huge_lock:spin_unlock")
 
 
-def pmd_trans_huge_lock(ctx, mm, pmdp):
+def pmd_trans_huge_lock(ctx: Ctx, mm: Mm, pmdp: PmdPtr) -> KGen[Any]:
     """include/linux/huge_mm.h ``pmd_trans_huge_lock`` (``__pmd_trans_huge_lock``): if
     the pmd looks huge (an invalidated pmd being split does too), take the pmd lock and
     recheck; returns the held lock if it still is a huge pmd, else None (unlocked)."""
@@ -44,14 +52,17 @@ def pmd_trans_huge_lock(ctx, mm, pmdp):
     return None
 
 
-def pgtable_trans_huge_deposit(pmdp, table: PteTable) -> None:
-    """Park ``table`` under the huge pmd (the caller holds the pmd lock)."""
+def pgtable_trans_huge_deposit(pmdp: PmdPtr, table: PteTable) -> None:
+    """mm/pgtable-generic.c ``pgtable_trans_huge_deposit``.
+
+    Park ``table`` under the huge pmd (the caller holds the pmd lock)."""
     pmdp.table.deposit[pmdp.idx] = table
     table.life = "deposited"
     table.where = None
 
 
-def pgtable_trans_huge_withdraw(ctx, pmdp, site_) -> PteTable:
+def pgtable_trans_huge_withdraw(ctx: Ctx, pmdp: PmdPtr, site_) -> PteTable:
+    """mm/pgtable-generic.c ``pgtable_trans_huge_withdraw``."""
     table = pmdp.table.deposit.pop(pmdp.idx, None)
     if table is None:
         r = Report("kernel BUG at mm/pgtable-generic.c:pgtable_trans_huge_withdraw", "bug-on")
@@ -73,8 +84,10 @@ S_SPLIT_POPULATE = site("__split_huge_pmd_locked:pmd_populate")
 S_SPLIT_UNLOCK = site("__split_huge_pmd:spin_unlock")
 
 
-def __split_huge_pmd(ctx, vma, pmdp, vpn: int):
-    """Split the huge pmd covering ``vpn`` (if it still is one, under the pmd lock)."""
+def __split_huge_pmd(ctx: Ctx, vma: Vma, pmdp: PmdPtr, vpn: int) -> KGen[None]:
+    """mm/huge_memory.c ``__split_huge_pmd``, ``__split_huge_pmd_locked``.
+
+    Split the huge pmd covering ``vpn`` (if it still is one, under the pmd lock)."""
     mm = vma.mm
     n = ctx.config.ptrs_per_pte
     haddr = vpn - vpn % n
@@ -94,7 +107,8 @@ def __split_huge_pmd(ctx, vma, pmdp, vpn: int):
     yield from spin_unlock(ctx, pml, S_SPLIT_UNLOCK)
 
 
-def _split_anon_locked(ctx, vma, pmdp, haddr: int, old: HugePmd):
+def _split_anon_locked(ctx: Ctx, vma: Vma, pmdp: PmdPtr, haddr: int,
+                       old: HugePmd) -> KGen[None]:
     mm = vma.mm
     n = ctx.config.ptrs_per_pte
     yield S_SPLIT_INVALIDATE
@@ -127,7 +141,8 @@ S_MVH_UNLOCK_NEW = site("move_huge_pmd:spin_unlock_new")
 S_MVH_UNLOCK_OLD = site("move_huge_pmd:spin_unlock_old")
 
 
-def move_huge_pmd(ctx, vma, old_vpn: int, new_vpn: int, old_pmdp, new_pmdp):
+def move_huge_pmd(ctx: Ctx, vma: Vma, old_vpn: int, new_vpn: int, old_pmdp: PmdPtr,
+                  new_pmdp: PmdPtr) -> KGen[Any]:
     """mm/huge_memory.c ``move_huge_pmd`` (mremap, under the mmap write lock and the rmap
     locks): if the new pmd is none and the old one still is huge under its lock
     (``__pmd_trans_huge_lock``), move the entry and its deposited table, and flush the

@@ -24,6 +24,8 @@ cache's and ours); no mmu notifiers (their calls remain scheduling points).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import (down_read, down_write, local_irq_disable, local_irq_enable, sleep_trylock,
                       spin_lock, spin_lock_nested, spin_unlock, tlb_remove_table_sync_one,
                       up_read, up_write)
@@ -45,6 +47,12 @@ from .rmap import try_to_unmap
 from .tlb import flush_tlb_mm, pmdp_collapse_flush, try_to_unmap_flush
 from .types import MM_ANONPAGES, HugePmd, Pte, PteTable, SwapPte, pmd_same
 
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen
+    from .pgtable import PmdPtr
+    from .types import Folio, Mm, Vma
+
 __all__ = ["collapse_file", "retract_page_tables", "collapse_pte_mapped_thp",
            "check_pmd_state", "find_pmd_or_thp_or_none", "hpage_collapse_test_exit",
            "SCAN_SUCCEED", "SCAN_FAIL", "SCAN_PMD_NONE", "SCAN_PMD_NULL", "SCAN_PMD_MAPPED",
@@ -52,15 +60,17 @@ __all__ = ["collapse_file", "retract_page_tables", "collapse_pte_mapped_thp",
 
 (SCAN_SUCCEED, SCAN_FAIL, SCAN_PMD_NONE, SCAN_PMD_NULL, SCAN_PMD_MAPPED, SCAN_PAGE_LOCK,
  SCAN_PAGE_COUNT, SCAN_PAGE_COMPOUND, SCAN_PAGE_NULL, SCAN_VMA_CHECK, SCAN_PTE_UFFD_WP,
- SCAN_PTE_NON_PRESENT, SCAN_PTE_MAPPED_HUGEPAGE, SCAN_ANY_PROCESS) = (
+ SCAN_PTE_NON_PRESENT, SCAN_PTE_MAPPED_HUGEPAGE) = (
     "succeed", "fail", "pmd_none", "pmd_null", "pmd_mapped", "page_lock", "page_count",
     "page_compound", "page_null", "vma_check", "pte_uffd_wp", "pte_non_present",
-    "pte_mapped_hugepage", "any_process")
+    "pte_mapped_hugepage")
 SCAN_EXCEED_NONE_PTE, SCAN_PAGE_RO, SCAN_PAGE_ANON = "exceed_none_pte", "page_ro", "page_anon"
 
 
-def check_pmd_state(ctx, pmdp, site_):
-    """One lockless read of the pmd, classified."""
+def check_pmd_state(ctx: Ctx, pmdp: PmdPtr, site_) -> KGen[Any]:
+    """mm/khugepaged.c ``check_pmd_state``.
+
+    One lockless read of the pmd, classified."""
     v = yield from pmdp_get_lockless(ctx, pmdp, site_)
     if v is None:
         return SCAN_PMD_NONE
@@ -71,8 +81,10 @@ def check_pmd_state(ctx, pmdp, site_):
     return SCAN_SUCCEED
 
 
-def find_pmd_or_thp_or_none(ctx, mm, vpn: int, site_):
-    """``mm_find_pmd`` + ``check_pmd_state``: (result, pmd pointer)."""
+def find_pmd_or_thp_or_none(ctx: Ctx, mm: Mm, vpn: int, site_) -> KGen[Any]:
+    """mm/khugepaged.c ``find_pmd_or_thp_or_none``.
+
+    ``mm_find_pmd`` + ``check_pmd_state``: (result, pmd pointer)."""
     pmdp = yield from mm_find_pmd(ctx, mm, vpn)
     if pmdp is None:
         return SCAN_PMD_NULL, None
@@ -82,7 +94,8 @@ def find_pmd_or_thp_or_none(ctx, mm, vpn: int, site_):
 S_TEST_EXIT = site("hpage_collapse_test_exit:mm_users")
 
 
-def hpage_collapse_test_exit(ctx, mm):
+def hpage_collapse_test_exit(ctx: Ctx, mm: Mm) -> KGen[Any]:
+    """mm/khugepaged.c ``hpage_collapse_test_exit``."""
     yield S_TEST_EXIT
     ctx.access(mm, S_TEST_EXIT, False)
     return mm.mm_users == 0
@@ -108,7 +121,8 @@ S_RPT_DEC = site("retract_page_tables:mm_dec_nr_ptes")
 S_RPT_UNLOCK = site("retract_page_tables:i_mmap_unlock_read")
 
 
-def retract_page_tables(ctx, f, pgoff: int):
+def retract_page_tables(ctx: Ctx, f, pgoff: int) -> KGen[None]:
+    """mm/khugepaged.c ``retract_page_tables``."""
     n = ctx.config.ptrs_per_pte
     yield from down_read(ctx, f.i_mmap_rwsem, S_RPT_LOCK)
     for vma in list(f.i_mmap):
@@ -188,8 +202,10 @@ S_CF_ROLLBACK_PUT = site("collapse_file:rollback_folio_put")
 S_CF_PUT_NEW = site("collapse_file:folio_put_new")
 
 
-def collapse_file(ctx, f, start: int, is_khugepaged: bool):
-    """Collapse page-cache indexes [start, start + PMD) of ``f`` into one huge folio."""
+def collapse_file(ctx: Ctx, f, start: int, is_khugepaged: bool) -> KGen[Any]:
+    """mm/khugepaged.c ``collapse_file``.
+
+    Collapse page-cache indexes [start, start + PMD) of ``f`` into one huge folio."""
     n = ctx.config.ptrs_per_pte
     if start % n or start + n > f.npages:
         return SCAN_FAIL
@@ -305,8 +321,11 @@ S_SHP_SET = site("set_huge_pmd:set_pmd_at")
 S_SHP_UNLOCK = site("set_huge_pmd:spin_unlock")
 
 
-def set_huge_pmd(ctx, vma, haddr: int, pmdp, folio):
-    """``set_huge_pmd`` -> ``do_set_pmd``: map the folio by the pmd if it is none, and
+def set_huge_pmd(ctx: Ctx, vma: Vma, haddr: int, pmdp: PmdPtr,
+                 folio: Folio) -> KGen[Any]:
+    """mm/khugepaged.c ``set_huge_pmd``.
+
+    ``set_huge_pmd`` -> ``do_set_pmd``: map the folio by the pmd if it is none, and
     take the mapping's reference."""
     mm = vma.mm
     pml = yield from pmd_lock(ctx, mm, pmdp, S_SHP_LOCK)
@@ -324,8 +343,10 @@ def set_huge_pmd(ctx, vma, haddr: int, pmdp, folio):
     return SCAN_SUCCEED
 
 
-def collapse_pte_mapped_thp(ctx, mm, addr: int, install_pmd: bool):
-    """mm/khugepaged.c ``collapse_pte_mapped_thp`` as merged in v6.13 ("use
+def collapse_pte_mapped_thp(ctx: Ctx, mm: Mm, addr: int, install_pmd: bool) -> KGen[Any]:
+    """mm/khugepaged.c ``collapse_pte_mapped_thp``, ``try_collapse_pte_mapped_thp``.
+
+    mm/khugepaged.c ``collapse_pte_mapped_thp`` as merged in v6.13 ("use
     pte_offset_map_rw_nolock()", v5) and unchanged in these steps through v6.18 (read
     from a ~v6.18 linux-next copy and a 2026 copy, see docs/upstream-anchors.md): step 1
     checks the ptes under ``pte_offset_map_lock``; the notifier; pml early for a
@@ -363,7 +384,8 @@ def collapse_pte_mapped_thp(ctx, mm, addr: int, install_pmd: bool):
     return result
 
 
-def _collapse_locked(ctx, mm, vma, haddr: int, folio, install_pmd: bool):
+def _collapse_locked(ctx: Ctx, mm: Mm, vma: Vma, haddr: int, folio: Folio,
+                     install_pmd: bool) -> KGen[Any]:
     n = ctx.config.ptrs_per_pte
     if folio.npages != n:
         return SCAN_PAGE_COMPOUND
@@ -449,14 +471,14 @@ def _collapse_locked(ctx, mm, vma, haddr: int, folio, install_pmd: bool):
     return (yield from _maybe_install(ctx, vma, haddr, folio, install_pmd))
 
 
-def _maybe_install(ctx, vma, haddr: int, folio, install_pmd: bool):
+def _maybe_install(ctx: Ctx, vma: Vma, haddr: int, folio: Folio, install_pmd: bool) -> KGen[Any]:
     if not install_pmd:
         return SCAN_SUCCEED
     pmdp = yield from pmd_alloc(ctx, vma.mm, haddr)
     return (yield from set_huge_pmd(ctx, vma, haddr, pmdp, folio))
 
 
-def _abort(ctx, mm, folio, nr_ptes: int, table, ptl, pml, site_):
+def _abort(ctx: Ctx, mm: Mm, folio: Folio, nr_ptes: int, table, ptl, pml, site_) -> KGen[Any]:
     """The ``abort:`` label: undo the counts, unlock what is held."""
     if nr_ptes:
         yield from flush_tlb_mm(ctx, mm, S_CPM_ABORT_FLUSH)
@@ -480,13 +502,13 @@ S_SP_UNMAP = site("hpage_collapse_scan_pmd:pte_unmap")
 S_SP_FIND = site("hpage_collapse_scan_pmd:find_pmd_or_thp_or_none")
 
 
-def is_refcount_suitable(folio) -> bool:
+def is_refcount_suitable(folio: Folio) -> bool:
     """mm/khugepaged.c ``is_refcount_suitable``: no references beyond the mappings' and
     the swap cache's (a GUP pin, for one, makes the page uncollapsible)."""
     return folio.refcount == folio.mapcount + (folio.npages if folio.swap is not None else 0)
 
 
-def hpage_collapse_scan_pmd(ctx, mm, vma, haddr: int):
+def hpage_collapse_scan_pmd(ctx: Ctx, mm: Mm, vma: Vma, haddr: int) -> KGen[Any]:
     """mm/khugepaged.c ``hpage_collapse_scan_pmd`` (v6.12 body in core/upstream; the
     checks are the same through v6.18): look at the table under its lock. Swap entries are
     counted (``unmapped``: ``collapse_huge_page`` swaps them in first); none and zero-page
@@ -552,7 +574,8 @@ S_SWAPIN_UNLOCK = site("__collapse_huge_page_swapin:mmap_read_unlock")
 S_SWAPIN_UNMAP = site("__collapse_huge_page_swapin:pte_unmap")
 
 
-def __collapse_huge_page_swapin(ctx, mm, vma, haddr: int, pmdp):
+def __collapse_huge_page_swapin(ctx: Ctx, mm: Mm, vma: Vma, haddr: int,
+                                pmdp: PmdPtr) -> KGen[Any]:
     """mm/khugepaged.c ``__collapse_huge_page_swapin`` (mmap read lock held): walk the
     table locklessly (``pte_offset_map_ro_nolock``, ``ptep_get_lockless``) and run
     ``do_swap_page`` on each swap entry, remapping after each. On failure the mmap lock
@@ -588,8 +611,10 @@ def __collapse_huge_page_swapin(ctx, mm, vma, haddr: int, pmdp):
 S_HR_FIND = site("hugepage_vma_revalidate:vma_lookup")
 
 
-def hugepage_vma_revalidate(ctx, mm, haddr: int):
-    """The VMA at ``haddr`` if it is still an anonymous VMA covering the huge page."""
+def hugepage_vma_revalidate(ctx: Ctx, mm: Mm, haddr: int) -> KGen[Any]:
+    """mm/khugepaged.c ``hugepage_vma_revalidate``.
+
+    The VMA at ``haddr`` if it is still an anonymous VMA covering the huge page."""
     yield S_HR_FIND
     ctx.access(mm, S_HR_FIND, False)
     if mm.mm_users == 0:
@@ -637,7 +662,7 @@ S_CH_SET_UNLOCK = site("collapse_huge_page:spin_unlock_set")
 S_CH_PUT_NEW = site("collapse_huge_page:folio_put_new")
 
 
-def _bug_on_pmd_not_none(ctx, pmdp, site_) -> None:
+def _bug_on_pmd_not_none(ctx: Ctx, pmdp: PmdPtr, site_) -> None:
     ctx.access(pmdp.table, site_, False)
     if pmdp.table.slots[pmdp.idx] is not None:
         r = Report("kernel BUG at mm/khugepaged.c:collapse_huge_page", "bug-on")
@@ -645,8 +670,12 @@ def _bug_on_pmd_not_none(ctx, pmdp, site_) -> None:
         raise KernelReport(r)
 
 
-def collapse_huge_page(ctx, mm, haddr: int, unmapped: int = 0):
-    """mm/khugepaged.c ``collapse_huge_page`` (entered without the mmap lock): allocate the
+def collapse_huge_page(ctx: Ctx, mm: Mm, haddr: int, unmapped: int = 0) -> KGen[Any]:
+    """mm/khugepaged.c ``collapse_huge_page``, ``check_pmd_still_valid``,
+    ``__collapse_huge_page_isolate``, ``__collapse_huge_page_copy``,
+    ``__collapse_huge_page_copy_succeeded``.
+
+    mm/khugepaged.c ``collapse_huge_page`` (entered without the mmap lock): allocate the
     huge folio; under the mmap read lock revalidate, find the pmd and swap in the
     scan's swap entries (``__collapse_huge_page_swapin``); then under the mmap write lock
     revalidate, write-lock the VMA *before* checking the pmd (the Aug-2025 fix: so no
@@ -791,7 +820,7 @@ S_KHA_LOCK = site("khugepaged_scan_mm_slot:mmap_read_lock_anon")
 S_KHA_UNLOCK = site("khugepaged_scan_mm_slot:mmap_read_unlock_anon")
 
 
-def khugepaged_scan_anon(ctx, mm, addr: int):
+def khugepaged_scan_anon(ctx: Ctx, mm: Mm, addr: int) -> KGen[Any]:
     """khugepaged (or MADV_COLLAPSE) on an anonymous huge page: scan under the mmap read
     lock, then ``collapse_huge_page`` (which drops it and takes the write lock)."""
     n = ctx.config.ptrs_per_pte

@@ -14,6 +14,8 @@ khugepaged does the same with ``install_pmd=false`` and its exit checks.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import down_read, up_read
 from ..sim import site
 from .khugepaged import (SCAN_PTE_MAPPED_HUGEPAGE, SCAN_VMA_CHECK, collapse_file,
@@ -30,6 +32,12 @@ from .folio import add_mm_counter
 from .swap import folio_free_swap, free_swap_and_cache
 from .types import MM_SWAPENTS, Pte, PteTable, SwapPte
 
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen
+    from .mmu_gather import MmuGather
+    from .types import Mm, Vma
+
 __all__ = ["madvise_dontneed", "madvise_free", "madvise_collapse", "khugepaged_scan_range"]
 
 S_MD_LOCK = site("madvise_lock:mmap_read_lock")
@@ -39,8 +47,10 @@ S_MD_VMA_FALLBACK = site("try_vma_read_lock:vma_end_read")
 S_MD_VMA_END = site("madvise_walk_vmas:vma_end_read")
 
 
-def try_vma_read_lock(ctx, mm, start: int, end: int):
-    """``try_vma_read_lock``: the range's one VMA, read-locked, unless the range spans
+def try_vma_read_lock(ctx: Ctx, mm: Mm, start: int, end: int) -> KGen[Any]:
+    """mm/madvise.c ``try_vma_read_lock``.
+
+    ``try_vma_read_lock``: the range's one VMA, read-locked, unless the range spans
     more than one VMA or the VMA is uffd-armed (then: the mmap lock)."""
     vma = yield from lock_vma_under_rcu(ctx, mm, start)
     if vma is None:
@@ -51,8 +61,10 @@ def try_vma_read_lock(ctx, mm, start: int, end: int):
     return vma
 
 
-def madvise_dontneed(ctx, mm, start: int, npages: int):
-    """mm/madvise.c ``do_madvise(MADV_DONTNEED)`` (v6.17+ shape): ``madvise_lock``, then
+def madvise_dontneed(ctx: Ctx, mm: Mm, start: int, npages: int) -> KGen[Any]:
+    """mm/madvise.c ``madvise_dontneed_single_vma``.
+
+    mm/madvise.c ``do_madvise(MADV_DONTNEED)`` (v6.17+ shape): ``madvise_lock``, then
     one mmu_gather for the syscall (``madvise_init_tlb``), the walk, ``madvise_finish_tlb``
     and ``madvise_unlock``. In VMA-lock mode (v6.17, ``per_vma_lock_madvise``) the lock
     is taken by the walk, so the gather comes first: the VMA's read lock if one VMA covers
@@ -90,8 +102,10 @@ def madvise_dontneed(ctx, mm, start: int, npages: int):
 S_SCAN_FILE = site("hpage_collapse_scan_file:xas_for_each")
 
 
-def hpage_collapse_scan_file(ctx, f, start: int, is_khugepaged: bool):
-    """Look at the page cache first: a range already held by a PMD-order folio needs only
+def hpage_collapse_scan_file(ctx: Ctx, f, start: int, is_khugepaged: bool) -> KGen[Any]:
+    """mm/khugepaged.c ``hpage_collapse_scan_file``.
+
+    Look at the page cache first: a range already held by a PMD-order folio needs only
     its page tables collapsed."""
     yield S_SCAN_FILE
     ctx.access(f, S_SCAN_FILE, False)
@@ -108,8 +122,10 @@ S_MC_LOCK2 = site("madvise_collapse:mmap_read_lock_pte_mapped")
 S_MC_UNLOCK2 = site("madvise_collapse:mmap_read_unlock_pte_mapped")
 
 
-def madvise_collapse(ctx, mm, start: int, npages: int):
-    """MADV_COLLAPSE over the PMD-aligned part of [start, start + npages) of a file VMA.
+def madvise_collapse(ctx: Ctx, mm: Mm, start: int, npages: int) -> KGen[Any]:
+    """mm/khugepaged.c ``madvise_collapse``.
+
+    MADV_COLLAPSE over the PMD-aligned part of [start, start + npages) of a file VMA.
     Returns the results per huge page."""
     n = ctx.config.ptrs_per_pte
     results = []
@@ -149,8 +165,10 @@ S_KH_LOCK2 = site("khugepaged_scan_mm_slot:mmap_read_lock_pte_mapped")
 S_KH_UNLOCK2 = site("khugepaged_scan_mm_slot:mmap_read_unlock_pte_mapped")
 
 
-def khugepaged_scan_range(ctx, mm, addr: int):
-    """khugepaged's scan of the huge page at ``addr``: an anonymous VMA goes to
+def khugepaged_scan_range(ctx: Ctx, mm: Mm, addr: int) -> KGen[Any]:
+    """mm/khugepaged.c ``khugepaged_scan_mm_slot``.
+
+    khugepaged's scan of the huge page at ``addr``: an anonymous VMA goes to
     ``khugepaged_scan_anon``; for a file VMA: the exit checks, then
     ``hpage_collapse_scan_file`` and, for a range already huge in the page cache,
     ``collapse_pte_mapped_thp(install_pmd=false)``. khugepaged holds ``mmgrab`` on the mm
@@ -200,7 +218,8 @@ S_MFREE_VMAS = site("madvise_free:find_vma")
 S_MFREE_VMA_END = site("madvise_free:vma_end_read")
 
 
-def madvise_free_pte_range(ctx, tlb, vma, pmdp, vpn: int, end: int):
+def madvise_free_pte_range(ctx: Ctx, tlb: MmuGather, vma: Vma, pmdp: PmdPtr, vpn: int,
+                           end: int) -> KGen[None]:
     """mm/madvise.c ``madvise_free_pte_range``: under the PTE lock (no retry if the table
     vanished: the range is skipped), after ``flush_tlb_batched_pending``: drop swap
     entries; for each anonymous page, a folio in the swap cache or dirty is first (under
@@ -258,7 +277,8 @@ def madvise_free_pte_range(ctx, tlb, vma, pmdp, vpn: int, end: int):
     yield from pte_unmap_unlock(ctx, ptl, S_MF_UNLOCK, S_MF_UNMAP)
 
 
-def madvise_free_single_vma(ctx, tlb, vma, start: int, end: int):
+def madvise_free_single_vma(ctx: Ctx, tlb: MmuGather, vma: Vma, start: int, end: int) -> KGen[None]:
+    """mm/madvise.c ``madvise_free_single_vma``."""
     start, end = max(start, vma.start), min(end, vma.end)
     n = ctx.config.ptrs_per_pte
     mm = vma.mm
@@ -271,16 +291,16 @@ def madvise_free_single_vma(ctx, tlb, vma, start: int, end: int):
         start = nxt
 
 
-def madvise_free(ctx, mm, start: int, npages: int):
+def madvise_free(ctx: Ctx, mm: Mm, start: int, npages: int) -> KGen[Any]:
     """``do_madvise(MADV_FREE)``: the same lock modes as MADV_DONTNEED; anonymous VMAs only
     (-EINVAL otherwise). Returns 0 or an error."""
     end = start + npages
     vma = None
+    err: int | str = 0
     if ctx.config.per_vma_lock_madvise:
         tlb = yield from tlb_gather_mmu(ctx, mm)
         vma = yield from try_vma_read_lock(ctx, mm, start, end)
         if vma is not None:
-            err = 0
             if vma.anonymous:
                 yield from madvise_free_single_vma(ctx, tlb, vma, start, end)
             else:
@@ -294,7 +314,6 @@ def madvise_free(ctx, mm, start: int, npages: int):
         tlb = yield from tlb_gather_mmu(ctx, mm)
     yield S_MFREE_VMAS
     ctx.access(mm, S_MFREE_VMAS, False)
-    err = 0
     for v in [v for v in mm.vmas if v.start < end and start < v.end]:
         if not v.anonymous:
             err = "-EINVAL"

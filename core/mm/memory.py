@@ -14,6 +14,8 @@ fails).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import down_write, spin_lock, spin_unlock, up_write
 from ..sim import site
 from .anon_vma import anon_vma_alloc, put_anon_vma
@@ -27,6 +29,13 @@ from .swap import (delete_from_swap_cache, swap_free, swapcache_clear, swapcache
 from .huge_memory import __split_huge_pmd
 from .tlb import ptep_clear_flush
 from .types import MM_ANONPAGES, MM_SWAPENTS, PMD_SPLITTING, UFFD_WP_MARKER, HugePmd, Pte, SwapPte
+
+if TYPE_CHECKING:
+    from ..kernel import Spinlock
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen
+    from .pgtable import PmdPtr
+    from .types import Folio, Mm, PteTable, Vma
 
 __all__ = ["Vmf", "vmf_anon_prepare", "pmd_alloc", "pte_alloc", "__pte_alloc", "pmd_install",
            "handle_mm_fault", "anon_vma_prepare", "VM_FAULT_OK", "VM_FAULT_SIGBUS", "VM_FAULT_OOM",
@@ -42,20 +51,20 @@ class Vmf:
     __slots__ = ("vma", "mm", "vpn", "write", "pmdp", "table", "idx", "ptl", "orig_pte",
                  "orig_pte_valid", "prealloc_pte", "folio", "vma_locked")
 
-    def __init__(self, vma, vpn: int, write: bool, vma_locked: bool = False):
+    def __init__(self, vma: Vma, vpn: int, write: bool, vma_locked: bool = False) -> None:
         self.vma_locked = vma_locked     # FAULT_FLAG_VMA_LOCK
         self.vma = vma
         self.mm = vma.mm
         self.vpn = vpn
         self.write = write
-        self.pmdp = None
-        self.table = None
+        self.pmdp: PmdPtr | None = None
+        self.table: PteTable | None = None
         self.idx = 0
-        self.ptl = None
-        self.orig_pte = None
+        self.ptl: Spinlock | None = None
+        self.orig_pte: Any = None
         self.orig_pte_valid = False
-        self.prealloc_pte = None
-        self.folio = None
+        self.prealloc_pte: PteTable | None = None
+        self.folio: Folio | None = None
 
 
 # -- installing tables ----------------------------------------------------------------------
@@ -69,7 +78,7 @@ S_PUD_UNLOCK = site("__pmd_alloc:spin_unlock")
 S_PMD_LOST = site("__pmd_alloc:pmd_free")
 
 
-def pmd_alloc(ctx, mm, vpn: int):
+def pmd_alloc(ctx: Ctx, mm: Mm, vpn: int) -> KGen[Any]:
     """``pmd_alloc`` -> mm/memory.c ``__pmd_alloc``: the pmd pointer for ``vpn``,
     allocating the PMD table if the pud is none: allocate, take the pud lock
     (``page_table_lock``), populate if still none, else free the spare, unlock."""
@@ -89,8 +98,10 @@ def pmd_alloc(ctx, mm, vpn: int):
     return PmdPtr(mm.pud, pmd_index(ctx, vpn))
 
 
-def mm_find_pmd(ctx, mm, vpn: int):
-    """``mm_find_pmd``: the pmd pointer, or None if the PMD table is not there."""
+def mm_find_pmd(ctx: Ctx, mm: Mm, vpn: int) -> KGen[Any]:
+    """mm/rmap.c ``mm_find_pmd``.
+
+    ``mm_find_pmd``: the pmd pointer, or None if the PMD table is not there."""
     yield S_PUD_READ
     ctx.access(mm, S_PUD_READ, False)
     if mm.pud is None:
@@ -104,7 +115,7 @@ S_INSTALL_POPULATE = site("pmd_install:pmd_populate")
 S_INSTALL_UNLOCK = site("pmd_install:spin_unlock")
 
 
-def pmd_install(ctx, mm, pmdp, table):
+def pmd_install(ctx: Ctx, mm: Mm, pmdp: PmdPtr, table) -> KGen[Any]:
     """mm/memory.c ``pmd_install``: under the pmd lock, install ``table`` if the pmd is
     still none. Returns the table if it was *not* installed (the caller frees it)."""
     pml = yield from pmd_lock(ctx, mm, pmdp, S_INSTALL_LOCK)
@@ -122,8 +133,10 @@ S_PTE_ALLOC_PTLOCK = site("__pte_alloc:ptlock_alloc")
 S_PTE_ALLOC_LOST = site("__pte_alloc:pte_free")
 
 
-def __pte_alloc(ctx, mm, pmdp):
-    """``__pte_alloc``: allocate, try to install, free the spare if somebody else won."""
+def __pte_alloc(ctx: Ctx, mm: Mm, pmdp: PmdPtr) -> KGen[Any]:
+    """mm/memory.c ``__pte_alloc``.
+
+    ``__pte_alloc``: allocate, try to install, free the spare if somebody else won."""
     new = yield from pte_alloc_one(ctx, mm, S_PTE_ALLOC_ONE, S_PTE_ALLOC_PTLOCK)
     spare = yield from pmd_install(ctx, mm, pmdp, new)
     if spare is not None:
@@ -134,7 +147,7 @@ def __pte_alloc(ctx, mm, pmdp):
 S_PTE_ALLOC_CHECK = site("pte_alloc:pmd_none")
 
 
-def pte_alloc(ctx, mm, pmdp):
+def pte_alloc(ctx: Ctx, mm: Mm, pmdp: PmdPtr) -> KGen[Any]:
     """``pte_alloc()``: ``pmd_none(*pmd) && __pte_alloc()``. Returns 0 (it does not promise
     that the pmd is a table afterwards: callers map with a primitive that can fail)."""
     cur = yield from pmdp_get_lockless(ctx, pmdp, S_PTE_ALLOC_CHECK)
@@ -154,8 +167,10 @@ S_ANON_VMA_UNLOCK = site("__anon_vma_prepare:spin_unlock")
 S_ANON_VMA_AV_UNLOCK = site("__anon_vma_prepare:anon_vma_unlock_write")
 
 
-def anon_vma_prepare(ctx, vma):
-    """``anon_vma_prepare``: give the VMA a new anon_vma, published under its own write
+def anon_vma_prepare(ctx: Ctx, vma: Vma) -> KGen[None]:
+    """include/linux/rmap.h ``anon_vma_prepare``; mm/rmap.c ``__anon_vma_prepare``.
+
+    ``anon_vma_prepare``: give the VMA a new anon_vma, published under its own write
     lock and ``page_table_lock`` (a racing fault may have published one first: then the
     new one is put again). Simplified: no ``find_mergeable_anon_vma``."""
     yield S_ANON_VMA_READ
@@ -185,8 +200,10 @@ S_AP_DROP = site("vmf_anon_prepare:vma_end_read")
 S_AP_UNLOCK = site("vmf_anon_prepare:mmap_read_unlock")
 
 
-def vmf_anon_prepare(ctx, vmf):
-    """An anon_vma is needed. Under the VMA lock, preparing one needs the mmap lock too:
+def vmf_anon_prepare(ctx: Ctx, vmf: Vmf) -> KGen[Any]:
+    """mm/internal.h ``vmf_anon_prepare``; mm/memory.c ``__vmf_anon_prepare``.
+
+    An anon_vma is needed. Under the VMA lock, preparing one needs the mmap lock too:
     try it, and if that fails drop the VMA lock and retry the fault under the mmap lock."""
     vma = vmf.vma
     yield S_AP_READ
@@ -210,8 +227,11 @@ def vmf_anon_prepare(ctx, vmf):
 S_FAULT_PMD = site("__handle_mm_fault:pmdp_get_lockless")
 
 
-def handle_mm_fault(ctx, vma, vpn: int, write: bool, vma_locked: bool = False):
-    """``handle_mm_fault`` -> ``__handle_mm_fault``. The caller holds the mmap read lock
+def handle_mm_fault(ctx: Ctx, vma: Vma, vpn: int, write: bool,
+                    vma_locked: bool = False) -> KGen[Any]:
+    """mm/memory.c ``handle_mm_fault``, ``__handle_mm_fault``.
+
+    ``handle_mm_fault`` -> ``__handle_mm_fault``. The caller holds the mmap read lock
     or (``vma_locked``) the VMA's read lock, which keeps ``vma`` stable. Returns 0 or a
     VM_FAULT code; VM_FAULT_RETRY means the VMA lock was dropped: retry under the mmap
     lock."""
@@ -220,7 +240,7 @@ def handle_mm_fault(ctx, vma, vpn: int, write: bool, vma_locked: bool = False):
     orig_pmd = yield from pmdp_get_lockless(ctx, vmf.pmdp, S_FAULT_PMD)
     # pmd_trans_huge(): an invalidated pmd being split still is one (x86 keeps _PAGE_PSE).
     if orig_pmd is PMD_SPLITTING or type(orig_pmd) is HugePmd:
-        if orig_pmd is PMD_SPLITTING or not write or orig_pmd.write:
+        if orig_pmd is PMD_SPLITTING or not write or orig_pmd.write:  # type: ignore[union-attr]
             yield from huge_pmd_set_accessed(ctx, vmf, orig_pmd)
             return VM_FAULT_OK          # the access retries and the walk fills the TLB
         # wp_huge_pmd(): split and fall back to ptes.
@@ -233,7 +253,7 @@ S_HSA_SAME = site("huge_pmd_set_accessed:pmd_same")
 S_HSA_UNLOCK = site("huge_pmd_set_accessed:spin_unlock")
 
 
-def huge_pmd_set_accessed(ctx, vmf: Vmf, orig_pmd):
+def huge_pmd_set_accessed(ctx: Ctx, vmf: Vmf, orig_pmd) -> KGen[None]:
     """mm/huge_memory.c ``huge_pmd_set_accessed``: under the pmd lock (so a fault on a
     pmd being split waits for the split), mark the huge pmd young if it is unchanged.
     Simplified: the accessed and dirty bits of a huge pmd are not modelled."""
@@ -253,7 +273,7 @@ S_HPF_UNMAP = site("handle_pte_fault:pte_unmap")
 S_HPF_VANISHED = site("handle_pte_fault:table_vanished")
 
 
-def handle_pte_fault(ctx, vmf: Vmf):
+def handle_pte_fault(ctx: Ctx, vmf: Vmf) -> KGen[Any]:
     """mm/memory.c ``handle_pte_fault``: a none pmd defers the table to
     ``do_pte_missing``; otherwise map with ``pte_offset_map_rw_nolock`` and a dummy pmdval
     (a matching non-none pte proves the table is still attached), and return 0 (refault)
@@ -296,15 +316,18 @@ def handle_pte_fault(ctx, vmf: Vmf):
     return VM_FAULT_OK
 
 
-def do_pte_missing(ctx, vmf: Vmf):
+def do_pte_missing(ctx: Ctx, vmf: Vmf) -> KGen[Any]:
+    """mm/memory.c ``do_pte_missing``."""
     if vmf.vma.anonymous:
         return (yield from do_anonymous_page(ctx, vmf))
-    from .memory_file import do_fault                # file faults build on this module
+    from .memory_file import do_fault  # file faults build on this module
     return (yield from do_fault(ctx, vmf))
 
 
 def vmf_pte_changed(vmf: Vmf, cur) -> bool:
-    """``vmf_pte_changed``: against the pte read earlier, or against none."""
+    """mm/memory.c ``vmf_pte_changed``.
+
+    ``vmf_pte_changed``: against the pte read earlier, or against none."""
     if vmf.orig_pte_valid:
         return cur != vmf.orig_pte
     return cur is not None
@@ -323,7 +346,7 @@ S_ANON_UFFD_UNMAP = site("do_anonymous_page:uffd_unmap")
 S_ANON_NOTABLE = site("do_anonymous_page:table_vanished")
 
 
-def do_anonymous_page(ctx, vmf: Vmf):
+def do_anonymous_page(ctx: Ctx, vmf: Vmf) -> KGen[Any]:
     """mm/memory.c ``do_anonymous_page``: ``pte_alloc``; for a read, map the zero page;
     for a write, prepare the anon_vma, allocate the folio (the table may be reclaimed
     meanwhile: IP-F2), then ``pte_offset_map_lock`` (refault if it fails), recheck the
@@ -370,8 +393,10 @@ def do_anonymous_page(ctx, vmf: Vmf):
     return VM_FAULT_OK
 
 
-def vmf_orig_pte_uffd_wp(vmf) -> bool:
-    """include/linux/mm.h ``vmf_orig_pte_uffd_wp``: the fault replaces a uffd-wp marker,
+def vmf_orig_pte_uffd_wp(vmf: Vmf) -> bool:
+    """mm/memory.c ``vmf_orig_pte_uffd_wp``.
+
+    include/linux/mm.h ``vmf_orig_pte_uffd_wp``: the fault replaces a uffd-wp marker,
     so the new pte inherits the write protection."""
     return vmf.orig_pte_valid and vmf.orig_pte == UFFD_WP_MARKER
 
@@ -399,7 +424,7 @@ S_SW_PUT = site("do_swap_page:folio_put")
 S_SW_CLEAR = site("do_swap_page:swapcache_clear")
 
 
-def do_swap_page(ctx, vmf: Vmf):
+def do_swap_page(ctx: Ctx, vmf: Vmf) -> KGen[Any]:
     """mm/memory.c ``do_swap_page``: find the page in the swap cache or read it back,
     lock it, recheck the swap pte under the PTE lock (``pte_same``), map it, and free
     the swap entry (and, the page being exclusive, its swap-cache slot). A swap-in that
@@ -505,8 +530,10 @@ S_COPY_PUT_OLD = site("wp_page_copy:folio_put_old")
 S_COPY_NOTABLE = site("wp_page_copy:table_vanished")
 
 
-def do_wp_page(ctx, vmf: Vmf, entry: Pte):
-    """``do_wp_page`` (ptl held): reuse an exclusive anonymous page or a shared file page
+def do_wp_page(ctx: Ctx, vmf: Vmf, entry: Pte) -> KGen[Any]:
+    """mm/memory.c ``do_wp_page``, ``wp_page_reuse``.
+
+    ``do_wp_page`` (ptl held): reuse an exclusive anonymous page or a shared file page
     (``wp_page_reuse``); otherwise copy (``wp_page_copy``)."""
     vma = vmf.vma
     folio = entry.folio
@@ -521,8 +548,10 @@ def do_wp_page(ctx, vmf: Vmf, entry: Pte):
     return (yield from wp_page_copy(ctx, vmf, entry))
 
 
-def wp_page_copy(ctx, vmf: Vmf, orig: Pte):
-    """``wp_page_copy``: a private copy of the page, installed if the pte is unchanged
+def wp_page_copy(ctx: Ctx, vmf: Vmf, orig: Pte) -> KGen[Any]:
+    """mm/memory.c ``wp_page_copy``.
+
+    ``wp_page_copy``: a private copy of the page, installed if the pte is unchanged
     (``pte_same`` on the non-none orig proves the table is still attached)."""
     vma, mm = vmf.vma, vmf.mm
     old = None if orig.special else orig.folio
@@ -565,4 +594,3 @@ def wp_page_copy(ctx, vmf: Vmf, orig: Pte):
         # The reference do_wp_page took, and (on success) the old mapping's reference.
         yield from folio_put(ctx, old, S_COPY_PUT_OLD, refs=1 if new_folio is not None else 2)
     return VM_FAULT_OK
-

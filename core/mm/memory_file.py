@@ -14,6 +14,8 @@ within the VMA.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import rcu_read_lock, rcu_read_unlock, spin_unlock
 from ..sim import site, spin_site
 from .folio import (add_mm_counter, folio_add_new_anon_rmap, folio_add_rmap, folio_alloc,
@@ -26,12 +28,19 @@ from .pgtable import (__pte_offset_map_lock, pmd_lock, pmdp_get_lockless,
                       ptep_get)
 from .types import MM_ANONPAGES, MM_FILEPAGES, HugePmd, Pte
 
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen
+    from .types import Folio, Vma
+
 __all__ = ["do_fault", "filemap_fault", "finish_fault", "do_set_pmd",
            "vma_suits_huge"]
 
 
-def vma_suits_huge(ctx, vma, haddr: int) -> bool:
-    """``thp_vma_suitable_order(vma, haddr, PMD_ORDER)``: the whole aligned range lies in
+def vma_suits_huge(ctx: Ctx, vma: Vma, haddr: int) -> bool:
+    """include/linux/huge_mm.h ``thp_vma_suitable_order``.
+
+    ``thp_vma_suitable_order(vma, haddr, PMD_ORDER)``: the whole aligned range lies in
     the VMA and the file offset is aligned the same way."""
     n = ctx.config.ptrs_per_pte
     return (vma.hugepage and vma.start <= haddr and haddr + n <= vma.end
@@ -49,7 +58,7 @@ S_GE_RETRY = spin_site("filemap_get_entry:repeat")
 S_GE_UNLOCK = site("filemap_get_entry:rcu_read_unlock")
 
 
-def filemap_get_entry(ctx, f, index: int):
+def filemap_get_entry(ctx: Ctx, f, index: int) -> KGen[Any]:
     """mm/filemap.c ``filemap_get_entry``: under RCU, load the slot, take a speculative
     reference (which fails on a folio being freed), and reload the slot to be sure the
     folio is still there. Returns the referenced folio or None."""
@@ -78,8 +87,10 @@ S_LF_STALE_PUT = site("filemap_lock_folio:stale_folio_put")
 S_LF_RETRY = spin_site("filemap_lock_folio:repeat")
 
 
-def filemap_lock_folio(ctx, f, index: int):
-    """``__filemap_get_folio(FGP_LOCK)``: the referenced, locked folio still in the
+def filemap_lock_folio(ctx: Ctx, f, index: int) -> KGen[Any]:
+    """include/linux/pagemap.h ``filemap_lock_folio``; mm/filemap.c ``__filemap_get_folio``.
+
+    ``__filemap_get_folio(FGP_LOCK)``: the referenced, locked folio still in the
     mapping (after sleeping on the lock, a truncation or collapse may have replaced it:
     look again), or None."""
     while True:
@@ -96,8 +107,10 @@ def filemap_lock_folio(ctx, f, index: int):
         yield S_LF_RETRY
 
 
-def filemap_fault(ctx, vmf: Vmf):
-    """``filemap_fault`` / ``shmem_fault``: the page-cache folio for the faulting index,
+def filemap_fault(ctx: Ctx, vmf: Vmf) -> KGen[Any]:
+    """mm/filemap.c ``filemap_fault``.
+
+    ``filemap_fault`` / ``shmem_fault``: the page-cache folio for the faulting index,
     referenced and locked."""
     vma = vmf.vma
     index = vma.page_index(vmf.vpn)
@@ -111,8 +124,10 @@ def filemap_fault(ctx, vmf: Vmf):
 S_DF_FREE_PREALLOC = site("do_fault:pte_free")
 
 
-def do_fault(ctx, vmf: Vmf):
-    """``do_fault``: read, COW or shared fault; an unused preallocated table is freed at
+def do_fault(ctx: Ctx, vmf: Vmf) -> KGen[Any]:
+    """mm/memory.c ``do_fault``.
+
+    ``do_fault``: read, COW or shared fault; an unused preallocated table is freed at
     once at the end (it was never published)."""
     vma = vmf.vma
     if not vmf.write:
@@ -132,8 +147,10 @@ S_DO_FAULT_PREALLOC = site("__do_fault:pte_alloc_one")
 S_DO_FAULT_PREALLOC_PTL = site("__do_fault:ptlock_alloc")
 
 
-def __do_fault(ctx, vmf: Vmf):
-    """``__do_fault``: preallocate a table if the pmd is none (before taking the folio
+def __do_fault(ctx: Ctx, vmf: Vmf) -> KGen[Any]:
+    """mm/memory.c ``__do_fault``.
+
+    ``__do_fault``: preallocate a table if the pmd is none (before taking the folio
     lock), then ``->fault``; returns the locked folio or None."""
     cur = yield from pmdp_get_lockless(ctx, vmf.pmdp, S_DO_FAULT_PMD)
     if cur is None and vmf.prealloc_pte is None:
@@ -147,7 +164,7 @@ S_RF_UNLOCK = site("do_read_fault:folio_unlock")
 S_RF_PUT = site("do_read_fault:folio_put")
 
 
-def should_fault_around(ctx, vmf: Vmf) -> bool:
+def should_fault_around(ctx: Ctx, vmf: Vmf) -> bool:
     """mm/memory.c ``should_fault_around`` (v6.12-v6.18): the mapping has ``->map_pages``
     (every model file does), ``uffd_disable_fault_around()`` is false (only VM_UFFD_WP and
     VM_UFFD_MINOR registrations disable it: a MISSING registration keeps fault-around,
@@ -156,8 +173,11 @@ def should_fault_around(ctx, vmf: Vmf) -> bool:
     return ctx.config.fault_around and not vmf.vma.uffd_wp
 
 
-def do_read_fault(ctx, vmf: Vmf):
-    """mm/memory.c ``do_read_fault``: fault around first, else ``__do_fault`` and
+def do_read_fault(ctx: Ctx, vmf: Vmf) -> KGen[Any]:
+    """mm/memory.c ``do_read_fault``, ``should_fault_around``; include/linux/userfaultfd_k.h
+    ``uffd_disable_fault_around``.
+
+    mm/memory.c ``do_read_fault``: fault around first, else ``__do_fault`` and
     ``finish_fault``."""
     if should_fault_around(ctx, vmf):
         ret = yield from do_fault_around(ctx, vmf)
@@ -180,7 +200,8 @@ S_COW_PUT = site("do_cow_fault:folio_put")
 S_COW_PUT_NEW = site("do_cow_fault:folio_put_cow")
 
 
-def do_cow_fault(ctx, vmf: Vmf):
+def do_cow_fault(ctx: Ctx, vmf: Vmf) -> KGen[Any]:
+    """mm/memory.c ``do_cow_fault``."""
     vma = vmf.vma
     ret = yield from vmf_anon_prepare(ctx, vmf)
     if ret:
@@ -205,7 +226,8 @@ S_SF_UNLOCK = site("do_shared_fault:folio_unlock")
 S_SF_PUT = site("do_shared_fault:folio_put")
 
 
-def do_shared_fault(ctx, vmf: Vmf):
+def do_shared_fault(ctx: Ctx, vmf: Vmf) -> KGen[Any]:
+    """mm/memory.c ``do_shared_fault``."""
     folio = yield from __do_fault(ctx, vmf)
     if folio is None:
         return VM_FAULT_SIGBUS
@@ -228,8 +250,10 @@ S_FIN_UNMAP = site("finish_fault:pte_unmap")
 S_FIN_NOTABLE = site("finish_fault:table_vanished")
 
 
-def finish_fault(ctx, vmf: Vmf, folio, cow):
-    """``finish_fault``: install the table (the preallocated one, or ``pte_alloc``) or a
+def finish_fault(ctx: Ctx, vmf: Vmf, folio: Folio, cow) -> KGen[Any]:
+    """mm/memory.c ``finish_fault``.
+
+    ``finish_fault``: install the table (the preallocated one, or ``pte_alloc``) or a
     huge pmd, then map the page under the PTE lock after rechecking the pte. The folio
     reference the fault took becomes the mapping's. Returns 0 or VM_FAULT_NOPAGE."""
     vma, mm = vmf.vma, vmf.mm
@@ -280,8 +304,10 @@ S_SETPMD_SET = site("do_set_pmd:set_pmd_at")
 S_SETPMD_UNLOCK = site("do_set_pmd:spin_unlock")
 
 
-def do_set_pmd(ctx, vmf: Vmf, folio):
-    """``do_set_pmd``: map a PMD-order page-cache folio with a huge pmd if the pmd is
+def do_set_pmd(ctx: Ctx, vmf: Vmf, folio: Folio) -> KGen[Any]:
+    """mm/memory.c ``do_set_pmd``.
+
+    ``do_set_pmd``: map a PMD-order page-cache folio with a huge pmd if the pmd is
     still none under the pmd lock; otherwise fall back to ptes."""
     vma, mm = vmf.vma, vmf.mm
     pml = yield from pmd_lock(ctx, mm, vmf.pmdp, S_SETPMD_LOCK)
@@ -308,7 +334,8 @@ S_FA_RCU = site("do_fault_around:rcu_read_lock")
 S_FA_RCU_UNLOCK = site("do_fault_around:rcu_read_unlock")
 
 
-def do_fault_around(ctx, vmf: Vmf):
+def do_fault_around(ctx: Ctx, vmf: Vmf) -> KGen[Any]:
+    """mm/memory.c ``do_fault_around``."""
     cur = yield from pmdp_get_lockless(ctx, vmf.pmdp, S_FA_PMD)
     if cur is None:
         vmf.prealloc_pte = yield from pte_alloc_one(ctx, vmf.mm, S_FA_PREALLOC,
@@ -338,14 +365,16 @@ S_FMP_PMD_UNLOCK = site("filemap_map_pmd:folio_unlock")
 S_FMP_PMD_PUT = site("filemap_map_pmd:folio_put")
 
 
-def _window(ctx, vmf: Vmf):
+def _window(ctx: Ctx, vmf: Vmf):
     n = ctx.config.ptrs_per_pte
     base = vmf.vpn - vmf.vpn % n
     return max(base, vmf.vma.start), min(base + n, vmf.vma.end)
 
 
-def next_uptodate_folio(ctx, vmf: Vmf, vpn: int, end: int):
-    """The next page-cache folio at or after ``vpn`` that is uptodate and can be locked
+def next_uptodate_folio(ctx: Ctx, vmf: Vmf, vpn: int, end: int) -> KGen[Any]:
+    """mm/filemap.c ``next_uptodate_folio``.
+
+    The next page-cache folio at or after ``vpn`` that is uptodate and can be locked
     without sleeping (``folio_trylock``), referenced (speculatively, with the slot
     reloaded); and its first vpn in the window. The caller is under RCU."""
     vma = vmf.vma
@@ -368,8 +397,10 @@ def next_uptodate_folio(ctx, vmf: Vmf, vpn: int, end: int):
     return None, end
 
 
-def filemap_map_pmd(ctx, vmf: Vmf, folio):
-    """Returns True when the fault is handled at the PMD level (a huge pmd is there or
+def filemap_map_pmd(ctx: Ctx, vmf: Vmf, folio: Folio) -> KGen[Any]:
+    """mm/filemap.c ``filemap_map_pmd``.
+
+    Returns True when the fault is handled at the PMD level (a huge pmd is there or
     was just installed); otherwise installs the preallocated table if the pmd is none."""
     cur = yield from pmdp_get_lockless(ctx, vmf.pmdp, S_FMP_PMD_HUGE)
     if type(cur) is HugePmd:
@@ -390,7 +421,7 @@ def filemap_map_pmd(ctx, vmf: Vmf, folio):
     return False
 
 
-def filemap_map_pages(ctx, vmf: Vmf):
+def filemap_map_pages(ctx: Ctx, vmf: Vmf) -> KGen[Any]:
     """mm/filemap.c ``filemap_map_pages``, under the caller's ``rcu_read_lock``: map every
     uptodate, lockable page-cache page of the window whose pte is none, read-only."""
     vma, mm = vmf.vma, vmf.mm
@@ -405,7 +436,7 @@ def filemap_map_pages(ctx, vmf: Vmf):
         yield from folio_unlock(ctx, folio, S_FMP_NOTABLE_UNLOCK)
         yield from folio_put(ctx, folio, S_FMP_NOTABLE_PUT)
         return VM_FAULT_OK
-    ret = VM_FAULT_OK
+    ret: int | str = VM_FAULT_OK
     mapped = 0
     n = ctx.config.ptrs_per_pte
     while folio is not None:

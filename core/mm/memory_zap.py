@@ -12,6 +12,8 @@ are updated in the step that clears the entry.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import down_write, spin_unlock, up_write
 from ..sim import KernelReport, Report, site
 from .anon_vma import put_anon_vma
@@ -29,6 +31,12 @@ from .swap import free_swap_and_cache
 from .types import (MM_ANONPAGES, MM_FILEPAGES, MM_SWAPENTS, PMD_SPLITTING, UFFD_WP_MARKER,
                     HugePmd, Pte, PteMarker, PteTable, SwapPte)
 
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen
+    from .mmu_gather import MmuGather
+    from .types import Vma
+
 __all__ = ["ZapDetails", "zap_pte_range", "zap_pmd_range", "unmap_single_vma",
            "zap_page_range_single_batched", "unmap_vmas", "free_pgtables", "free_pgd_range"]
 
@@ -39,7 +47,7 @@ class ZapDetails:
 
     __slots__ = ("reclaim_pt", "even_cows", "drop_marker")
 
-    def __init__(self, reclaim_pt: bool = False, drop_marker: bool = False):
+    def __init__(self, reclaim_pt: bool = False, drop_marker: bool = False) -> None:
         self.reclaim_pt = reclaim_pt
         self.even_cows = True
         self.drop_marker = drop_marker
@@ -49,8 +57,11 @@ S_ZP_CLEAR = site("zap_present_ptes:ptep_get_and_clear_full")
 S_ZP_MARKER = site("zap_install_uffd_wp_if_needed:set_pte_at")
 
 
-def zap_present_ptes(ctx, tlb, vma, table, i: int, vpn: int, details, rss):
-    """mm/memory.c ``zap_present_ptes`` for one pte: clear it; the page's reference goes
+def zap_present_ptes(ctx: Ctx, tlb: MmuGather, vma: Vma, table, i: int, vpn: int, details,
+                     rss) -> KGen[Any]:
+    """mm/memory.c ``zap_present_ptes``, ``zap_present_folio_ptes``.
+
+    mm/memory.c ``zap_present_ptes`` for one pte: clear it; the page's reference goes
     to the mmu_gather, to be dropped after the TLB flush; ``zap_install_uffd_wp_if_needed``
     leaves a uffd-wp marker where the pte carried the uffd-wp bit in a file VMA still
     registered for it (``pte_install_uffd_wp_if_needed``), which keeps the table from
@@ -84,8 +95,11 @@ S_ZN_FREE = site("zap_nonpresent_ptes:free_swap_and_cache_nr")
 S_ZN_CLEAR = site("zap_nonpresent_ptes:clear_not_present_full_ptes")
 
 
-def zap_nonpresent_ptes(ctx, vma, table, i: int, vpn: int, entry, details, rss):
-    """mm/memory.c ``zap_nonpresent_ptes`` (v6.12-v6.18): markers are kept (the table
+def zap_nonpresent_ptes(ctx: Ctx, vma: Vma, table, i: int, vpn: int, entry, details,
+                        rss) -> KGen[Any]:
+    """mm/memory.c ``zap_nonpresent_ptes``, ``zap_install_uffd_wp_if_needed``.
+
+    mm/memory.c ``zap_nonpresent_ptes`` (v6.12-v6.18): markers are kept (the table
     stays non-empty) unless ``ZAP_FLAG_DROP_MARKER``; a swap entry's swap is freed
     (``free_swap_and_cache_nr``), then the entry is cleared. Simplified: no migration,
     device or hwpoison entries (the model has none), no swap-pte batching."""
@@ -107,8 +121,11 @@ S_DZ_GET = site("do_zap_pte_range:ptep_get")
 S_DZ_SKIP = site("do_zap_pte_range:skip_none")
 
 
-def do_zap_pte_range(ctx, tlb, vma, table, vpn: int, end: int, details, rss):
-    """Skip a run of none ptes, then zap one entry. Returns (nr, force_flush,
+def do_zap_pte_range(ctx: Ctx, tlb: MmuGather, vma: Vma, table, vpn: int, end: int, details,
+                     rss) -> KGen[Any]:
+    """mm/memory.c ``do_zap_pte_range``.
+
+    Skip a run of none ptes, then zap one entry. Returns (nr, force_flush,
     force_break, any_skipped)."""
     n = ctx.config.ptrs_per_pte
     pte = yield from ptep_get(ctx, table, vpn % n, S_DZ_GET)
@@ -141,7 +158,8 @@ S_ZPR_UNMAP = site("zap_pte_range:pte_unmap")
 S_ZPR_COND_RESCHED = site("zap_pte_range:cond_resched")
 
 
-def zap_pte_range(ctx, tlb, vma, pmdp, addr: int, end: int, details):
+def zap_pte_range(ctx: Ctx, tlb: MmuGather, vma: Vma, pmdp: PmdPtr, addr: int, end: int,
+                  details) -> KGen[Any]:
     """mm/memory.c ``zap_pte_range`` (v6.14+ with the Feb-2025 fix): zap [addr, end) of
     one table under its ptl, looping (``goto retry``) when it had to drop the lock for
     ``need_resched()`` or a full mmu_gather batch. With PT reclaim, a table emptied in
@@ -215,8 +233,11 @@ S_ZH_WITHDRAW = site("zap_deposited_table:pgtable_trans_huge_withdraw")
 S_ZH_PTE_FREE = site("zap_deposited_table:pte_free")
 
 
-def zap_huge_pmd(ctx, tlb, vma, pmdp, vpn: int):
-    """``zap_huge_pmd`` (file pmd): under the pmd lock, if still huge: clear it, drop the
+def zap_huge_pmd(ctx: Ctx, tlb: MmuGather, vma: Vma, pmdp: PmdPtr,
+                 vpn: int) -> KGen[Any]:
+    """mm/huge_memory.c ``zap_huge_pmd``, ``zap_deposited_table``.
+
+    ``zap_huge_pmd`` (file pmd): under the pmd lock, if still huge: clear it, drop the
     rmap and rss, and hand the folio to the gather. Returns True if it zapped."""
     mm = vma.mm
     n = ctx.config.ptrs_per_pte
@@ -249,8 +270,10 @@ S_ZPMD_NONE = site("zap_pmd_range:pmd_none")
 S_ZPMD_RESCHED = site("zap_pmd_range:cond_resched")
 
 
-def zap_pmd_range(ctx, tlb, vma, addr: int, end: int, details):
-    """``zap_pmd_range``: per pmd: split or zap a huge pmd, skip a none pmd, zap a table;
+def zap_pmd_range(ctx: Ctx, tlb: MmuGather, vma: Vma, addr: int, end: int, details) -> KGen[None]:
+    """mm/memory.c ``zap_pmd_range``.
+
+    ``zap_pmd_range``: per pmd: split or zap a huge pmd, skip a none pmd, zap a table;
     if ``zap_pte_range`` stopped short (its table vanished), look at the same pmd again."""
     mm = vma.mm
     n = ctx.config.ptrs_per_pte
@@ -275,8 +298,11 @@ def zap_pmd_range(ctx, tlb, vma, addr: int, end: int, details):
         ctx.might_sleep(S_ZPMD_RESCHED)
 
 
-def unmap_single_vma(ctx, tlb, vma, start: int, end: int, details):
-    """``unmap_single_vma`` -> ``unmap_page_range`` (the PGD to PUD levels are folded;
+def unmap_single_vma(ctx: Ctx, tlb: MmuGather, vma: Vma, start: int, end: int,
+                     details) -> KGen[None]:
+    """mm/memory.c ``unmap_single_vma``, ``unmap_page_range``.
+
+    ``unmap_single_vma`` -> ``unmap_page_range`` (the PGD to PUD levels are folded;
     ``tlb_start_vma``/``tlb_end_vma`` are no-ops on x86)."""
     start = max(start, vma.start)
     end = min(end, vma.end)
@@ -285,13 +311,18 @@ def unmap_single_vma(ctx, tlb, vma, start: int, end: int, details):
     yield from zap_pmd_range(ctx, tlb, vma, start, end, details)
 
 
-def zap_page_range_single_batched(ctx, tlb, vma, addr: int, size: int, details):
-    """The caller owns the mmu_gather (madvise batches a whole syscall)."""
+def zap_page_range_single_batched(ctx: Ctx, tlb: MmuGather, vma: Vma, addr: int, size: int,
+                                  details) -> KGen[None]:
+    """mm/memory.c ``zap_page_range_single_batched``.
+
+    The caller owns the mmu_gather (madvise batches a whole syscall)."""
     yield from unmap_single_vma(ctx, tlb, vma, addr, addr + size, details)
 
 
-def unmap_vmas(ctx, tlb, vmas, start: int, end: int):
-    """``unmap_vmas`` (munmap and exit): zap every VMA, dropping markers, never
+def unmap_vmas(ctx: Ctx, tlb: MmuGather, vmas, start: int, end: int) -> KGen[None]:
+    """mm/memory.c ``unmap_vmas``.
+
+    ``unmap_vmas`` (munmap and exit): zap every VMA, dropping markers, never
     reclaiming tables (``free_pgtables`` frees them)."""
     details = ZapDetails(reclaim_pt=False, drop_marker=True)
     for vma in vmas:
@@ -305,15 +336,16 @@ S_UNLINK_ANON_UNLOCK = site("unlink_anon_vmas:anon_vma_unlock_write")
 S_UNLINK_FILE_LOCK = site("unlink_file_vma_batch_final:i_mmap_lock_write")
 S_UNLINK_FILE_UNLOCK = site("unlink_file_vma_batch_final:i_mmap_unlock_write")
 S_FPR_READ = site("free_pmd_range:pmd_none_or_clear_bad")
-S_FPR_BAD = site("free_pmd_range:pmd_clear_bad")
 S_FPTE_READ = site("free_pte_range:pmd_pgtable")
 S_FPTE_CLEAR = site("free_pte_range:pmd_clear")
 S_FPTE_DEC = site("free_pte_range:mm_dec_nr_ptes")
 S_FPUD_CLEAR = site("free_pmd_range:pud_clear")
 
 
-def unlink_anon_vmas(ctx, vma):
-    """``unlink_anon_vmas``: take the VMA out of its anon_vma's tree under the write lock;
+def unlink_anon_vmas(ctx: Ctx, vma: Vma) -> KGen[None]:
+    """mm/rmap.c ``unlink_anon_vmas``.
+
+    ``unlink_anon_vmas``: take the VMA out of its anon_vma's tree under the write lock;
     when the tree is empty, drop the anon_vma's reference after the unlock."""
     av = vma.anon_vma
     if av is None:
@@ -327,7 +359,8 @@ def unlink_anon_vmas(ctx, vma):
         yield from put_anon_vma(ctx, av)
 
 
-def unlink_file_vma(ctx, vma):
+def unlink_file_vma(ctx: Ctx, vma: Vma) -> KGen[None]:
+    """mm/vma.c ``unlink_file_vma_batch_final``."""
     f = vma.file
     if f is None:
         return
@@ -337,8 +370,10 @@ def unlink_file_vma(ctx, vma):
     yield from up_write(ctx, f.i_mmap_rwsem, S_UNLINK_FILE_UNLOCK)
 
 
-def free_pte_range(ctx, tlb, pmdp, vpn: int):
-    """Clear the pmd with no lock at all and queue the table: the VMAs are unreachable
+def free_pte_range(ctx: Ctx, tlb: MmuGather, pmdp: PmdPtr, vpn: int) -> KGen[None]:
+    """mm/memory.c ``free_pte_range``.
+
+    Clear the pmd with no lock at all and queue the table: the VMAs are unreachable
     (unlinked from rmap, write-locked or detached) and were zapped already."""
     mm = tlb.mm
     cur = yield from pmdp_get_lockless(ctx, pmdp, S_FPTE_READ)
@@ -350,7 +385,9 @@ def free_pte_range(ctx, tlb, pmdp, vpn: int):
     mm.nr_ptes -= 1
 
 
-def free_pmd_range(ctx, tlb, addr: int, end: int, floor: int, ceiling: int):
+def free_pmd_range(ctx: Ctx, tlb: MmuGather, addr: int, end: int, floor: int,
+                   ceiling: int) -> KGen[None]:
+    """mm/memory.c ``free_pmd_range``."""
     mm = tlb.mm
     n = ctx.config.ptrs_per_pte
     total = n * ctx.config.ptrs_per_pmd
@@ -387,7 +424,8 @@ def free_pmd_range(ctx, tlb, addr: int, end: int, floor: int, ceiling: int):
     yield from pmd_free_tlb(ctx, tlb, pmdt, start)
 
 
-def free_pgd_range(ctx, tlb, addr: int, end: int, floor: int, ceiling: int):
+def free_pgd_range(ctx: Ctx, tlb: MmuGather, addr: int, end: int, floor: int,
+                   ceiling: int) -> KGen[None]:
     """mm/memory.c ``free_pgd_range``: free only the tables that lie wholly inside
     [floor, ceiling) (``ceiling`` 0 means no ceiling), rounding to PMD boundaries."""
     n = ctx.config.ptrs_per_pte
@@ -405,8 +443,11 @@ def free_pgd_range(ctx, tlb, addr: int, end: int, floor: int, ceiling: int):
     yield from free_pmd_range(ctx, tlb, addr, end, floor, ceiling)
 
 
-def free_pgtables(ctx, tlb, vmas, floor: int, ceiling: int, mm_wr_locked: bool = False):
-    """``free_pgtables``: per VMA (in address order), hide it from rmap (anon_vma and
+def free_pgtables(ctx: Ctx, tlb: MmuGather, vmas, floor: int, ceiling: int,
+                  mm_wr_locked: bool = False) -> KGen[None]:
+    """mm/memory.c ``free_pgtables``.
+
+    ``free_pgtables``: per VMA (in address order), hide it from rmap (anon_vma and
     i_mmap, write-locked) and then free the tables it alone covers. Not grouped: each
     VMA frees its own range against the next VMA's start (the kernel's grouping of nearby
     VMAs is an optimisation with the same result)."""
@@ -418,4 +459,3 @@ def free_pgtables(ctx, tlb, vmas, floor: int, ceiling: int, mm_wr_locked: bool =
         yield from unlink_file_vma(ctx, vma)
         yield from free_pgd_range(ctx, tlb, vma.start, vma.end, floor,
                                   nxt.start if nxt is not None else ceiling)
-

@@ -10,6 +10,8 @@ reference counts are ``mm_users`` (threads and ``mmget``) and ``mm_count`` (``mm
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import down_write, up_write
 from ..kernel.rcu import call_rcu_now
 from ..sim import KernelReport, Report, site
@@ -19,13 +21,19 @@ from .mmap_lock import (mmap_read_lock, mmap_read_unlock, mmap_write_downgrade, 
 from .mmu_gather import tlb_finish_mmu, tlb_gather_mmu
 from .types import MM_ANONPAGES, MM_FILEPAGES, MM_SWAPENTS, Mm, Vma
 
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx, Kernel
+    from ..sim.traps import KGen
+
 __all__ = ["vm_area_free", "mm_alloc", "get_unmapped_area", "do_mmap", "do_munmap", "mmput",
            "mmget_not_zero", "mmgrab", "mmdrop", "exit_mmap", "check_mm", "vma_link",
            "task_mm_grab", "exit_mm"]
 
 
-def mm_alloc(kernel, name: str, pid: int) -> Mm:
-    """A new, empty mm (set up before the run: allocated outside any thread)."""
+def mm_alloc(kernel: Kernel, name: str, pid: int) -> Mm:
+    """kernel/fork.c ``mm_alloc``.
+
+    A new, empty mm (set up before the run: allocated outside any thread)."""
     mm = Mm(name, pid)
     kernel.alloc.register(None, mm, S_MM_ALLOC)
     mm.mm_users = 1
@@ -36,7 +44,7 @@ def mm_alloc(kernel, name: str, pid: int) -> Mm:
 S_MM_ALLOC = site("mm_alloc:allocate_mm")
 
 
-def get_unmapped_area(ctx, mm, npages: int, at: int | None = None):
+def get_unmapped_area(ctx: Ctx, mm: Mm, npages: int, at: int | None = None):
     """First fit, aligned to a PMD for mappings of at least a PMD (as
     ``thp_get_unmapped_area`` does), or exactly ``at`` if it is free."""
     n = ctx.config.ptrs_per_pte
@@ -61,7 +69,7 @@ S_LINK_I_MMAP_UNLOCK = site("vma_link_file:i_mmap_unlock_write")
 S_LINK_STORE = site("vma_link:vma_iter_store")
 
 
-def vma_link(ctx, mm, vma):
+def vma_link(ctx: Ctx, mm: Mm, vma: Vma) -> KGen[None]:
     """mm/vma.c ``vma_link``: write-lock the new VMA, insert it into the mm's VMA tree and,
     for a file, into ``i_mmap``. Simplified: the file is linked before the tree store,
     all under the mmap write lock."""
@@ -85,10 +93,12 @@ S_MMAP_LOCK = site("do_mmap:mmap_write_lock")
 S_MMAP_UNLOCK = site("do_mmap:mmap_write_unlock")
 
 
-def do_mmap(ctx, mm, npages: int, file=None, pgoff: int = 0, shared: bool = False,
+def do_mmap(ctx: Ctx, mm: Mm, npages: int, file=None, pgoff: int = 0, shared: bool = False,
             uffd_missing: bool = False, uffd_wp: bool = False, at: int | None = None,
-            name: str = ""):
-    """``vm_mmap_pgoff`` -> ``do_mmap`` -> ``mmap_region`` under the mmap write lock.
+            name: str = "") -> KGen[Any]:
+    """mm/mmap.c ``do_mmap``.
+
+    ``vm_mmap_pgoff`` -> ``do_mmap`` -> ``mmap_region`` under the mmap write lock.
     Returns the VMA, or None if there is no room."""
     yield from mmap_write_lock(ctx, mm, S_MMAP_LOCK)
     start = get_unmapped_area(ctx, mm, npages, at)
@@ -112,8 +122,10 @@ S_MUNMAP_UNLOCK = site("vms_complete_munmap_vmas:mmap_read_unlock")
 S_MUNMAP_NOTHING = site("__vm_munmap:mmap_write_unlock")
 
 
-def do_munmap(ctx, mm, start: int, end: int):
-    """``__vm_munmap`` -> ``do_vmi_align_munmap``: detach the VMAs in [start, end) under
+def do_munmap(ctx: Ctx, mm: Mm, start: int, end: int) -> KGen[Any]:
+    """mm/vma.c ``do_vmi_align_munmap``, ``vms_gather_munmap_vmas``, ``vms_complete_munmap_vmas``.
+
+    ``__vm_munmap`` -> ``do_vmi_align_munmap``: detach the VMAs in [start, end) under
     the mmap write lock, downgrade it, then zap and free the tables with only the read
     lock ("VMAs were isolated before we downgraded mmap_lock"). Whole VMAs only."""
     yield from mmap_write_lock(ctx, mm, S_MUNMAP_LOCK)
@@ -145,15 +157,17 @@ def do_munmap(ctx, mm, start: int, end: int):
     return 0
 
 
-def _vm_area_free_rcu(ctx, vma):
+def _vm_area_free_rcu(ctx: Ctx, vma: Vma) -> KGen[None]:
     yield from ctx.kernel.alloc.free(ctx, vma, S_VMA_FREE_RCU, Vma)
 
 
 S_VMA_FREE_RCU = site("vm_area_free_rcu_cb:kmem_cache_free")
 
 
-def vm_area_free(ctx, vma, site_):
-    """``vm_area_free``: with per-VMA locks, after a grace period (lookups under RCU may
+def vm_area_free(ctx: Ctx, vma: Vma, site_) -> KGen[None]:
+    """kernel/fork.c ``vm_area_free``.
+
+    ``vm_area_free``: with per-VMA locks, after a grace period (lookups under RCU may
     still be reading it)."""
     yield site_
     if ctx.config.per_vma_lock:
@@ -172,7 +186,8 @@ S_MMDROP = site("mmdrop:atomic_dec_and_test")
 S_MMFREE = site("__mmdrop:free_mm")
 
 
-def mmget_not_zero(ctx, mm) -> bool:
+def mmget_not_zero(ctx: Ctx, mm: Mm) -> KGen[bool]:
+    """include/linux/sched/mm.h ``mmget_not_zero``."""
     yield S_MMGET
     ctx.access(mm, S_MMGET, True)
     if mm.mm_users == 0:
@@ -181,7 +196,8 @@ def mmget_not_zero(ctx, mm) -> bool:
     return True
 
 
-def mmgrab(ctx, mm):
+def mmgrab(ctx: Ctx, mm: Mm) -> KGen[None]:
+    """include/linux/sched/mm.h ``mmgrab``."""
     yield S_MMGRAB
     ctx.access(mm, S_MMGRAB, True)
     mm.mm_count += 1
@@ -191,7 +207,7 @@ S_TASK_MM = site("get_task_mm:task_lock")
 S_EXIT_MM = site("exit_mm:task_lock")
 
 
-def task_mm_grab(ctx, proc):
+def task_mm_grab(ctx: Ctx, proc) -> KGen[Any]:
     """``mm_access`` for /proc and khugepaged's mm_slot: the task's mm, with ``mmgrab``,
     or None once the task has exited."""
     yield S_TASK_MM
@@ -203,8 +219,10 @@ def task_mm_grab(ctx, proc):
     return mm
 
 
-def exit_mm(ctx, proc):
-    """A thread of ``proc`` exits: the last one clears task->mm; then ``mmput``."""
+def exit_mm(ctx: Ctx, proc) -> KGen[None]:
+    """kernel/exit.c ``exit_mm``.
+
+    A thread of ``proc`` exits: the last one clears task->mm; then ``mmput``."""
     yield S_EXIT_MM
     proc.threads -= 1
     if proc.threads == 0:
@@ -212,8 +230,10 @@ def exit_mm(ctx, proc):
     yield from mmput(ctx, proc.mm)
 
 
-def mmput(ctx, mm):
-    """Drop a user; the last one tears the address space down."""
+def mmput(ctx: Ctx, mm: Mm) -> KGen[None]:
+    """kernel/fork.c ``mmput``, ``__mmput``.
+
+    Drop a user; the last one tears the address space down."""
     yield S_MMPUT
     ctx.access(mm, S_MMPUT, True)
     mm.mm_users -= 1
@@ -222,7 +242,8 @@ def mmput(ctx, mm):
         yield from mmdrop(ctx, mm)
 
 
-def mmdrop(ctx, mm):
+def mmdrop(ctx: Ctx, mm: Mm) -> KGen[None]:
+    """include/linux/sched/mm.h ``mmdrop``; kernel/fork.c ``__mmdrop``."""
     yield S_MMDROP
     ctx.access(mm, S_MMDROP, True)
     mm.mm_count -= 1
@@ -231,7 +252,7 @@ def mmdrop(ctx, mm):
         yield from ctx.kernel.alloc.free(ctx, mm, S_MMFREE, Mm)
 
 
-def check_mm(ctx, mm) -> None:
+def check_mm(ctx: Ctx, mm: Mm) -> None:
     """kernel/fork.c ``check_mm``: counters that are not back to zero."""
     for counter in (MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS):
         if mm.rss[counter]:
@@ -256,7 +277,7 @@ S_EXIT_REMOVE = site("exit_mmap:remove_vma")
 S_EXIT_WRITE_UNLOCK = site("exit_mmap:mmap_write_unlock")
 
 
-def exit_mmap(ctx, mm):
+def exit_mmap(ctx: Ctx, mm: Mm) -> KGen[None]:
     """mm/mmap.c ``exit_mmap``: zap everything under the read lock, then (MMF_OOM_SKIP,
     write lock) free every table and VMA."""
     yield from mmap_read_lock(ctx, mm, S_EXIT_READ)

@@ -16,44 +16,60 @@ a reference count with the same semantics); VMAs are freed after a grace period
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import (down_read, down_read_trylock, down_write, downgrade_write,
                       rcu_read_lock, rcu_read_unlock, up_read, up_write)
 from ..sim import site
+
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen
+    from .types import Mm, Vma
 
 __all__ = ["mmap_read_lock", "mmap_read_unlock", "mmap_read_trylock", "mmap_write_lock",
            "mmap_write_unlock", "mmap_write_downgrade", "vma_start_write", "vma_start_read",
            "vma_end_read", "lock_vma_under_rcu", "vma_write_locked"]
 
 
-def mmap_read_lock(ctx, mm, site_):
+def mmap_read_lock(ctx: Ctx, mm: Mm, site_) -> KGen[None]:
+    """include/linux/mmap_lock.h ``mmap_read_lock``."""
     yield from down_read(ctx, mm.mmap_lock, site_)
 
 
-def mmap_read_trylock(ctx, mm, site_) -> bool:
+def mmap_read_trylock(ctx: Ctx, mm: Mm, site_) -> KGen[bool]:
+    """include/linux/mmap_lock.h ``mmap_read_trylock``."""
     return (yield from down_read_trylock(ctx, mm.mmap_lock, site_))
 
 
-def mmap_read_unlock(ctx, mm, site_):
+def mmap_read_unlock(ctx: Ctx, mm: Mm, site_) -> KGen[None]:
+    """include/linux/mmap_lock.h ``mmap_read_unlock``."""
     yield from up_read(ctx, mm.mmap_lock, site_)
 
 
-def mmap_write_lock(ctx, mm, site_):
+def mmap_write_lock(ctx: Ctx, mm: Mm, site_) -> KGen[None]:
+    """include/linux/mmap_lock.h ``mmap_write_lock``."""
     yield from down_write(ctx, mm.mmap_lock, site_)
 
 
-def mmap_write_unlock(ctx, mm, site_):
-    """``vma_end_write_all`` (the sequence moves on: every VMA write lock is released),
+def mmap_write_unlock(ctx: Ctx, mm: Mm, site_) -> KGen[None]:
+    """include/linux/mmap_lock.h ``mmap_write_unlock``.
+
+    ``vma_end_write_all`` (the sequence moves on: every VMA write lock is released),
     then the rwsem."""
     mm.mm_lock_seq += 1
     yield from up_write(ctx, mm.mmap_lock, site_)
 
 
-def mmap_write_downgrade(ctx, mm, site_):
+def mmap_write_downgrade(ctx: Ctx, mm: Mm, site_) -> KGen[None]:
+    """include/linux/mmap_lock.h ``mmap_write_downgrade``."""
     mm.mm_lock_seq += 1
     yield from downgrade_write(ctx, mm.mmap_lock, site_)
 
 
-def vma_write_locked(vma) -> bool:
+def vma_write_locked(vma: Vma) -> bool:
+    """Model only: a model predicate (the kernel's __is_vma_write_locked compares sequence
+    numbers the model does not have)."""
     return vma.vm_lock_seq == vma.mm.mm_lock_seq
 
 
@@ -62,8 +78,10 @@ S_VSW_LOCK = site("vma_start_write:down_write")
 S_VSW_UNLOCK = site("vma_start_write:up_write")
 
 
-def vma_start_write(ctx, vma):
-    """Write-lock ``vma`` (the caller holds the mmap write lock): wait for its readers,
+def vma_start_write(ctx: Ctx, vma: Vma) -> KGen[None]:
+    """include/linux/mm.h ``vma_start_write``.
+
+    Write-lock ``vma`` (the caller holds the mmap write lock): wait for its readers,
     then mark it locked until the mmap write lock is released."""
     if not ctx.config.per_vma_lock:
         return
@@ -82,8 +100,10 @@ S_VSR_RECHECK = site("vma_start_read:vm_lock_seq_recheck")
 S_VSR_UNDO = site("vma_start_read:up_read")
 
 
-def vma_start_read(ctx, vma) -> bool:
-    """Try to read-lock ``vma`` without the mmap lock."""
+def vma_start_read(ctx: Ctx, vma: Vma) -> KGen[bool]:
+    """include/linux/mm.h ``vma_start_read``.
+
+    Try to read-lock ``vma`` without the mmap lock."""
     yield S_VSR_SEQ
     ctx.access(vma, S_VSR_SEQ, False)
     if vma_write_locked(vma):
@@ -97,7 +117,8 @@ def vma_start_read(ctx, vma) -> bool:
     return True
 
 
-def vma_end_read(ctx, vma, site_):
+def vma_end_read(ctx: Ctx, vma: Vma, site_) -> KGen[None]:
+    """include/linux/mm.h ``vma_end_read``."""
     yield from up_read(ctx, vma.vm_lock, site_)
 
 
@@ -108,8 +129,10 @@ S_LVR_UNDO = site("lock_vma_under_rcu:vma_end_read")
 S_LVR_RCU_UNLOCK = site("lock_vma_under_rcu:rcu_read_unlock")
 
 
-def lock_vma_under_rcu(ctx, mm, vpn: int):
-    """The read-locked VMA covering ``vpn``, or None (fall back to the mmap lock)."""
+def lock_vma_under_rcu(ctx: Ctx, mm: Mm, vpn: int) -> KGen[Any]:
+    """mm/memory.c ``lock_vma_under_rcu``.
+
+    The read-locked VMA covering ``vpn``, or None (fall back to the mmap lock)."""
     if not ctx.config.per_vma_lock:
         return None
     yield from rcu_read_lock(ctx, S_LVR_RCU)

@@ -22,6 +22,8 @@ Simplified: one kind of page entry (no encoded nr_pages), no delayed rmap
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import tlb_remove_table_sync_one
 from ..kernel.rcu import call_rcu_now
 from ..sim import site
@@ -30,6 +32,11 @@ from .pgtable import pagetable_dtor, pmd_free, pte_free
 from .swap import free_swap_cache
 from .tlb import flush_tlb_range
 from .types import GatherBatch, PmdTable, PteTable, TableBatch
+
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen, Site
+    from .types import Mm
 
 __all__ = ["MmuGather", "tlb_gather_mmu", "tlb_finish_mmu", "tlb_flush_mmu",
            "tlb_flush_mmu_tlbonly", "tlb_remove_tlb_entry", "tlb_remove_folio",
@@ -42,7 +49,7 @@ class MmuGather:
     __slots__ = ("mm", "fullmm", "pages", "nr_active", "batches", "batch", "freed_tables",
                  "cleared_ptes", "start", "end", "need_flush_all")
 
-    def __init__(self, mm, fullmm: bool = False):
+    def __init__(self, mm: Mm, fullmm: bool = False) -> None:
         self.mm = mm
         self.fullmm = fullmm
         self.pages: list = []        # folios (and, in tlb_only mode, tables) to free
@@ -52,8 +59,8 @@ class MmuGather:
         self.freed_tables = False
         self.cleared_ptes = False
         self.need_flush_all = False
-        self.start = None
-        self.end = None
+        self.start: int | None = None
+        self.end: int | None = None
 
     def adjust_range(self, start: int, end: int) -> None:
         self.start = start if self.start is None else min(self.start, start)
@@ -67,8 +74,10 @@ class MmuGather:
 S_GATHER = site("tlb_gather_mmu:inc_tlb_flush_pending")
 
 
-def tlb_gather_mmu(ctx, mm, fullmm: bool = False):
-    """``tlb_gather_mmu`` / ``tlb_gather_mmu_fullmm``: returns the gather."""
+def tlb_gather_mmu(ctx: Ctx, mm: Mm, fullmm: bool = False) -> KGen[Any]:
+    """mm/mmu_gather.c ``tlb_gather_mmu``, ``__tlb_gather_mmu``.
+
+    ``tlb_gather_mmu`` / ``tlb_gather_mmu_fullmm``: returns the gather."""
     yield S_GATHER
     ctx.access(mm, S_GATHER, True)
     mm.tlb_flush_pending += 1
@@ -84,8 +93,10 @@ def tlb_remove_tlb_entry(tlb: MmuGather, vpn: int) -> None:
 S_NEXT_BATCH = site("tlb_next_batch:__get_free_page")
 
 
-def tlb_remove_folio(ctx, tlb: MmuGather, page_obj):
-    """``__tlb_remove_folio_pages`` / ``tlb_remove_page``: hand a page reference to the
+def tlb_remove_folio(ctx: Ctx, tlb: MmuGather, page_obj) -> KGen[Any]:
+    """mm/mmu_gather.c ``__tlb_remove_folio_pages_size``, ``tlb_next_batch``.
+
+    ``__tlb_remove_folio_pages`` / ``tlb_remove_page``: hand a page reference to the
     gather. Returns True when the batch is full and no next batch could be had (the
     caller then sets ``force_flush`` and ``force_break``)."""
     tlb.pages.append(page_obj)
@@ -109,7 +120,8 @@ def tlb_remove_folio(ctx, tlb: MmuGather, page_obj):
 S_FLUSH_TLB = site("tlb_flush_mmu_tlbonly:flush_tlb_mm_range")
 
 
-def tlb_flush_mmu_tlbonly(ctx, tlb: MmuGather):
+def tlb_flush_mmu_tlbonly(ctx: Ctx, tlb: MmuGather) -> KGen[None]:
+    """include/asm-generic/tlb.h ``tlb_flush_mmu_tlbonly``."""
     if not (tlb.freed_tables or tlb.cleared_ptes or tlb.need_flush_all):
         return
     if tlb.fullmm or tlb.need_flush_all or tlb.start is None:
@@ -134,8 +146,10 @@ S_ONE_RCU_FREE = site("__tlb_remove_table_one_rcu:__tlb_remove_table")
 S_PTE_FREE_TLB_DTOR = site("___pte_free_tlb:pagetable_dtor")
 
 
-def pte_free_tlb(ctx, tlb: MmuGather, table, vpn: int):
-    """``pte_free_tlb``: note the range and that tables were freed, then x86
+def pte_free_tlb(ctx: Ctx, tlb: MmuGather, table, vpn: int) -> KGen[None]:
+    """arch/x86/mm/pgtable.c ``___pte_free_tlb``.
+
+    ``pte_free_tlb``: note the range and that tables were freed, then x86
     ``___pte_free_tlb``."""
     tlb.adjust_range(vpn, vpn + 1)
     tlb.freed_tables = True
@@ -159,12 +173,15 @@ def pte_free_tlb(ctx, tlb: MmuGather, table, vpn: int):
     yield from tlb_remove_table(ctx, tlb, table)
 
 
-def pmd_free_tlb(ctx, tlb: MmuGather, table, vpn: int):
-    """``pmd_free_tlb``: x86 ``___pmd_free_tlb`` frees PMD tables the same way."""
+def pmd_free_tlb(ctx: Ctx, tlb: MmuGather, table, vpn: int) -> KGen[None]:
+    """arch/x86/mm/pgtable.c ``___pmd_free_tlb``.
+
+    ``pmd_free_tlb``: x86 ``___pmd_free_tlb`` frees PMD tables the same way."""
     yield from pte_free_tlb(ctx, tlb, table, vpn)
 
 
-def tlb_remove_table(ctx, tlb: MmuGather, table):
+def tlb_remove_table(ctx: Ctx, tlb: MmuGather, table) -> KGen[None]:
+    """mm/mmu_gather.c ``tlb_remove_table``."""
     if tlb.batch is None:
         b = yield from ctx.kernel.alloc.alloc(ctx, TableBatch(), S_TABLE_BATCH, may_fail=True)
         if b is None:
@@ -177,20 +194,24 @@ def tlb_remove_table(ctx, tlb: MmuGather, table):
         yield from tlb_table_flush(ctx, tlb)
 
 
-def __tlb_remove_table(ctx, table, site):
-    """``pagetable_dtor_free``: dtor (ptlock_free), then the page."""
+def __tlb_remove_table(ctx: Ctx, table, site: Site) -> KGen[None]:
+    """arch/x86/include/asm/tlb.h ``__tlb_remove_table``.
+
+    ``pagetable_dtor_free``: dtor (ptlock_free), then the page."""
     if type(table) is PmdTable:
         yield from pmd_free(ctx, table, site)
     else:
         yield from pte_free(ctx, table, site)
 
 
-def _one_rcu(ctx, table):
+def _one_rcu(ctx: Ctx, table) -> KGen[None]:
     yield from __tlb_remove_table(ctx, table, S_ONE_RCU_FREE)
 
 
-def tlb_remove_table_one(ctx, table):
-    """The single-table fallback (``__tlb_remove_table_one``)."""
+def tlb_remove_table_one(ctx: Ctx, table) -> KGen[None]:
+    """mm/mmu_gather.c ``tlb_remove_table_one``.
+
+    The single-table fallback (``__tlb_remove_table_one``)."""
     semi = ctx.config.table_free == "semi_rcu"
     # BUG(pt-reclaim-semi-rcu): with PT reclaim, x86 kept the generic semi-RCU fallback
     # (IPI, then free at once) until v4 10/11 of the series: the IPI waits for IRQ-off
@@ -206,14 +227,17 @@ def tlb_remove_table_one(ctx, table):
     call_rcu_now(ctx, _one_rcu, table, site=S_TABLE_ONE_RCU)
 
 
-def tlb_remove_table_rcu(ctx, batch: TableBatch):
-    """The batch's RCU callback (``__tlb_remove_table_free``)."""
+def tlb_remove_table_rcu(ctx: Ctx, batch: TableBatch) -> KGen[None]:
+    """mm/mmu_gather.c ``tlb_remove_table_rcu``.
+
+    The batch's RCU callback (``__tlb_remove_table_free``)."""
     for table in batch.tables:
         yield from __tlb_remove_table(ctx, table, S_TABLE_RCU_FREE)
     yield from ctx.kernel.alloc.free(ctx, batch, S_TABLE_RCU_BATCH, TableBatch)
 
 
-def tlb_table_flush(ctx, tlb: MmuGather):
+def tlb_table_flush(ctx: Ctx, tlb: MmuGather) -> KGen[None]:
+    """mm/mmu_gather.c ``tlb_table_flush``."""
     if tlb.batch is None:
         return
     yield from tlb_flush_mmu_tlbonly(ctx, tlb)                # tlb_table_invalidate()
@@ -233,7 +257,8 @@ S_FINISH = site("tlb_finish_mmu:mm_tlb_flush_nested")
 S_FINISH_DEC = site("tlb_finish_mmu:dec_tlb_flush_pending")
 
 
-def tlb_batch_pages_flush(ctx, tlb: MmuGather):
+def tlb_batch_pages_flush(ctx: Ctx, tlb: MmuGather) -> KGen[None]:
+    """mm/mmu_gather.c ``tlb_batch_pages_flush``."""
     pages, tlb.pages = tlb.pages, []
     tlb.nr_active = 0
     for p in pages:
@@ -247,13 +272,15 @@ def tlb_batch_pages_flush(ctx, tlb: MmuGather):
             folio_put_now(ctx, p, S_FREE_PAGES)
 
 
-def tlb_flush_mmu(ctx, tlb: MmuGather):
+def tlb_flush_mmu(ctx: Ctx, tlb: MmuGather) -> KGen[None]:
+    """mm/mmu_gather.c ``tlb_flush_mmu``."""
     yield from tlb_flush_mmu_tlbonly(ctx, tlb)
     yield from tlb_table_flush(ctx, tlb)                      # tlb_flush_mmu_free()
     yield from tlb_batch_pages_flush(ctx, tlb)
 
 
-def tlb_finish_mmu(ctx, tlb: MmuGather):
+def tlb_finish_mmu(ctx: Ctx, tlb: MmuGather) -> KGen[None]:
+    """mm/mmu_gather.c ``tlb_finish_mmu``."""
     yield S_FINISH
     ctx.access(tlb.mm, S_FINISH, False)
     if tlb.mm.tlb_flush_pending > 1:

@@ -22,6 +22,8 @@ shrinking, no partial moves, no merging, so ``need_rmap_locks`` is always false)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import down_write, spin_lock_nested, spin_unlock, up_write
 from ..sim import site, spin_site
 from .memory import pmd_alloc, pte_alloc
@@ -36,6 +38,11 @@ from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_clear, pmd_lock, pmd_lo
 from .tlb import flush_tlb_batched_pending, flush_tlb_range
 from .types import HugePmd, Pte, PteMarker, PteTable, Vma
 
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen
+    from .types import Mm
+
 __all__ = ["do_mremap", "move_page_tables", "move_normal_pmd", "move_ptes"]
 
 S_RMAP_I_MMAP = site("take_rmap_locks:i_mmap_lock_write")
@@ -44,14 +51,16 @@ S_RMAP_DROP_ANON = site("drop_rmap_locks:anon_vma_unlock_write")
 S_RMAP_DROP_I_MMAP = site("drop_rmap_locks:i_mmap_unlock_write")
 
 
-def take_rmap_locks(ctx, vma):
+def take_rmap_locks(ctx: Ctx, vma: Vma) -> KGen[None]:
+    """mm/mremap.c ``take_rmap_locks``."""
     if vma.file is not None:
         yield from down_write(ctx, vma.file.i_mmap_rwsem, S_RMAP_I_MMAP)
     if vma.anon_vma is not None:
         yield from down_write(ctx, vma.anon_vma.rwsem, S_RMAP_ANON)
 
 
-def drop_rmap_locks(ctx, vma):
+def drop_rmap_locks(ctx: Ctx, vma: Vma) -> KGen[None]:
+    """mm/mremap.c ``drop_rmap_locks``."""
     if vma.anon_vma is not None:
         yield from up_write(ctx, vma.anon_vma.rwsem, S_RMAP_DROP_ANON)
     if vma.file is not None:
@@ -69,7 +78,8 @@ S_MNP_UNLOCK_NEW = site("move_normal_pmd:spin_unlock_new")
 S_MNP_UNLOCK_OLD = site("move_normal_pmd:spin_unlock_old")
 
 
-def move_normal_pmd(ctx, vma, old_vpn: int, new_vpn: int, old_pmdp, new_pmdp):
+def move_normal_pmd(ctx: Ctx, vma: Vma, old_vpn: int, new_vpn: int, old_pmdp: PmdPtr,
+                    new_pmdp: PmdPtr) -> KGen[Any]:
     """mm/mremap.c ``move_normal_pmd``: move a whole PTE table by its pmd, under the old
     pmd lock and the new one nested, if the destination pmd is none and the VMA need not
     drop uffd-wp state. Returns False if it could not (the caller then moves the ptes)."""
@@ -113,15 +123,18 @@ S_MP_UNLOCK_OLD = site("move_ptes:spin_unlock_old")
 S_MP_UNMAP_OLD = site("move_ptes:pte_unmap_old")
 
 
-def vma_has_uffd_without_event_remap(vma) -> bool:
-    """include/linux/userfaultfd_k.h: a uffd-armed VMA whose context lacks
+def vma_has_uffd_without_event_remap(vma: Vma) -> bool:
+    """include/linux/userfaultfd_k.h ``vma_has_uffd_without_event_remap``.
+
+    include/linux/userfaultfd_k.h: a uffd-armed VMA whose context lacks
     UFFD_FEATURE_EVENT_REMAP (no model registration asks for it): mremap must not carry
     uffd-wp state over, so ptes are moved one by one with the bit cleared (v6.13,
     0cef0bb836e3, "mm: clear uffd-wp PTE/PMD state on mremap()")."""
     return vma.uffd_armed
 
 
-def move_ptes(ctx, vma, old_pmdp, old_vpn: int, old_end: int, new_pmdp, new_vpn: int):
+def move_ptes(ctx: Ctx, vma: Vma, old_pmdp: PmdPtr, old_vpn: int, old_end: int,
+              new_pmdp: PmdPtr, new_vpn: int) -> KGen[Any]:
     """mm/mremap.c ``move_ptes``: both tables mapped and locked (old with
     ``pte_offset_map_lock``, new with ``pte_offset_map_rw_nolock`` nested), each non-none
     entry cleared and set at the new address, a present one forcing the TLB flush before
@@ -173,7 +186,8 @@ S_MPT_OLD_NONE = site("move_page_tables:pmd_none")
 S_MPT_AGAIN = spin_site("move_page_tables:again")
 
 
-def move_page_tables(ctx, vma, old_vpn: int, new_vma, new_vpn: int, npages: int):
+def move_page_tables(ctx: Ctx, vma: Vma, old_vpn: int, new_vma: Vma, new_vpn: int,
+                     npages: int) -> KGen[Any]:
     """mm/mremap.c ``move_page_tables``: per extent, a huge pmd moves whole
     (``move_huge_pmd``) or is split; a whole table moves by its pmd (``move_normal_pmd``,
     always under the rmap locks); else the ptes move one by one (``move_ptes``, -EAGAIN
@@ -231,7 +245,7 @@ S_MR_DETACH = site("do_vmi_munmap:vma_mark_detached")
 S_MR_REMOVE = site("do_vmi_munmap:remove_vma")
 
 
-def do_mremap(ctx, mm, old_vpn: int, npages: int, new_vpn: int | None):
+def do_mremap(ctx: Ctx, mm: Mm, old_vpn: int, npages: int, new_vpn: int | None) -> KGen[Any]:
     """Move the VMA starting at ``old_vpn`` (``npages`` long) to ``new_vpn`` (or the first
     free range). Returns the new start or an error."""
     yield from mmap_write_lock(ctx, mm, S_MR_LOCK)

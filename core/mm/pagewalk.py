@@ -11,6 +11,8 @@ The entries read are returned (present/none per page) so tests can check them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import down_read, spin_unlock, up_read
 from ..sim import site, spin_site
 from .huge_memory import pmd_trans_huge_lock
@@ -18,6 +20,11 @@ from .mmap import mmget_not_zero, mmput
 from .pgtable import (PmdPtr, __pte_offset_map_lock, pmdp_get_lockless,
                       pte_unmap_unlock, ptep_get)
 from .types import Pte
+
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen
+    from .types import Mm
 
 __all__ = ["pagemap_read"]
 
@@ -33,8 +40,11 @@ S_PTE_UNMAP = site("pagemap_pmd_range:pte_unmap")
 S_PTE_NOTABLE = site("pagemap_pmd_range:action_again")
 
 
-def pagemap_pmd_range(ctx, mm, pmdp, vpn: int, end: int, out: dict):
-    """Returns False for ``ACTION_AGAIN``."""
+def pagemap_pmd_range(ctx: Ctx, mm: Mm, pmdp: PmdPtr, vpn: int, end: int,
+                      out: dict) -> KGen[Any]:
+    """fs/proc/task_mmu.c ``pagemap_pmd_range``.
+
+    Returns False for ``ACTION_AGAIN``."""
     pml = yield from pmd_trans_huge_lock(ctx, mm, pmdp)
     if pml is not None:
         for v in range(vpn, end):
@@ -53,7 +63,8 @@ def pagemap_pmd_range(ctx, mm, pmdp, vpn: int, end: int, out: dict):
     return True
 
 
-def walk_pmd_range(ctx, mm, vpn: int, end: int, out: dict):
+def walk_pmd_range(ctx: Ctx, mm: Mm, vpn: int, end: int, out: dict) -> KGen[None]:
+    """mm/pagewalk.c ``walk_pmd_range``."""
     n = ctx.config.ptrs_per_pte
     while vpn < end:
         nxt = min(vpn - vpn % n + n, end)
@@ -70,8 +81,10 @@ def walk_pmd_range(ctx, mm, vpn: int, end: int, out: dict):
         vpn = nxt
 
 
-def pagemap_read(ctx, mm, start: int, npages: int):
-    """Returns {vpn: "present"|"none"|"swap"} for the mapped pages of the range, or None
+def pagemap_read(ctx: Ctx, mm: Mm, start: int, npages: int) -> KGen[Any]:
+    """fs/proc/task_mmu.c ``pagemap_read``.
+
+    Returns {vpn: "present"|"none"|"swap"} for the mapped pages of the range, or None
     if the mm has no users any more."""
     if not (yield from mmget_not_zero(ctx, mm)):
         return None

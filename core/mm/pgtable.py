@@ -15,11 +15,18 @@ kmap; ``pmdp_get_lockless`` is one atomic read (x86-64).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import KObject, Spinlock, rcu_read_lock, rcu_read_unlock, spin_lock, spin_unlock
 from ..kernel.rcu import call_rcu_now
 from ..sim import KernelReport, Report, site, spin_site
 from .types import (PMD_BAD, PTLOCK_CLASS, HugePmd, PmdTable, PteTable, Ptlock,
                     pmd_same)
+
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen, Site
+    from .types import Mm
 
 __all__ = [
     "PmdPtr", "StackPmd", "pmd_index", "pte_index", "pmdp_get_lockless", "pmd_populate",
@@ -36,7 +43,7 @@ class PmdPtr:
 
     __slots__ = ("table", "idx")
 
-    def __init__(self, table: PmdTable, idx: int):
+    def __init__(self, table: PmdTable, idx: int) -> None:
         self.table = table
         self.idx = idx
 
@@ -49,7 +56,7 @@ class StackPmd:
 
     __slots__ = ("value", "idx")
 
-    def __init__(self, value, idx: int):
+    def __init__(self, value, idx: int) -> None:
         self.value = value
         self.idx = idx
 
@@ -66,15 +73,18 @@ class _Pfn0Page(KObject):
 PFN0_PAGE = _Pfn0Page()
 
 
-def pmd_index(ctx, vpn: int) -> int:
+def pmd_index(ctx: Ctx, vpn: int) -> int:
+    """include/linux/pgtable.h ``pmd_index``."""
     return vpn // ctx.config.ptrs_per_pte
 
 
-def pte_index(ctx, vpn: int) -> int:
+def pte_index(ctx: Ctx, vpn: int) -> int:
+    """include/linux/pgtable.h ``pte_index``."""
     return vpn % ctx.config.ptrs_per_pte
 
 
 def pmd_kind(v) -> str:
+    """Model only: model machinery, mirrors no kernel function (classifies a pmd value)."""
     if v is None:
         return "none"
     if type(v) is PteTable:
@@ -91,8 +101,9 @@ def pmd_pgtable(v):
 
 # -- entry accessors (each one scheduling point and one shadow-checked access) ----------
 
-def pmdp_get_lockless(ctx, pmdp, site):
-    if type(pmdp) is StackPmd:
+def pmdp_get_lockless(ctx: Ctx, pmdp: PmdPtr | StackPmd, site: Site) -> KGen[Any]:
+    """include/linux/pgtable.h ``pmdp_get_lockless``."""
+    if isinstance(pmdp, StackPmd):
         return pmdp.value
     yield site
     t = pmdp.table
@@ -100,8 +111,10 @@ def pmdp_get_lockless(ctx, pmdp, site):
     return t.slots[pmdp.idx]
 
 
-def pmd_populate(ctx, pmdp: PmdPtr, table: PteTable, site):
-    """Install ``table``. Given ``pmd_pgtable()`` of a pmd that was not a table, the
+def pmd_populate(ctx: Ctx, pmdp: PmdPtr, table: PteTable, site: Site) -> KGen[None]:
+    """arch/x86/include/asm/pgalloc.h ``pmd_populate``.
+
+    Install ``table``. Given ``pmd_pgtable()`` of a pmd that was not a table, the
     kernel installs pfn 0's page as a page table; the model has no such table and
     writes ``PMD_BAD`` instead, so the next walker of that pmd reports it."""
     yield site
@@ -121,7 +134,9 @@ def _detached(old) -> None:
         old.where = None
 
 
-def pmd_clear(ctx, pmdp: PmdPtr, site):
+def pmd_clear(ctx: Ctx, pmdp: PmdPtr, site: Site) -> KGen[None]:
+    """Model only: x86 pmd_clear is a macro, not a function: extract_function reads function
+    definitions only (paravirt, native_pmd_clear)."""
     yield site
     t = pmdp.table
     ctx.access(t, site, True)
@@ -130,8 +145,10 @@ def pmd_clear(ctx, pmdp: PmdPtr, site):
     _detached(old)
 
 
-def pmdp_huge_get_and_clear(ctx, pmdp: PmdPtr, site):
-    """An atomic exchange with none; returns the old value."""
+def pmdp_huge_get_and_clear(ctx: Ctx, pmdp: PmdPtr, site: Site) -> KGen[Any]:
+    """arch/x86/include/asm/pgtable.h ``pmdp_huge_get_and_clear``.
+
+    An atomic exchange with none; returns the old value."""
     yield site
     t = pmdp.table
     ctx.access(t, site, True)
@@ -141,21 +158,24 @@ def pmdp_huge_get_and_clear(ctx, pmdp: PmdPtr, site):
     return old
 
 
-def ptep_get(ctx, table: PteTable, i: int, site):
-    """``ptep_get`` / ``ptep_get_lockless``."""
+def ptep_get(ctx: Ctx, table: PteTable, i: int, site: Site) -> KGen[Any]:
+    """include/linux/pgtable.h ``ptep_get``.
+
+    ``ptep_get`` / ``ptep_get_lockless``."""
     yield site
     ctx.access(table, site, False)
     return table.slots[i]
 
 
-def set_pte(ctx, table: PteTable, i: int, value, site):
+def set_pte(ctx: Ctx, table: PteTable, i: int, value, site: Site) -> KGen[None]:
     """``set_pte_at`` / ``set_ptes`` (one entry) / ``pte_clear``."""
     yield site
     ctx.access(table, site, True)
     table.slots[i] = value
 
 
-def ptep_get_and_clear(ctx, table: PteTable, i: int, site):
+def ptep_get_and_clear(ctx: Ctx, table: PteTable, i: int, site: Site) -> KGen[Any]:
+    """arch/x86/include/asm/pgtable.h ``ptep_get_and_clear``."""
     yield site
     ctx.access(table, site, True)
     old = table.slots[i]
@@ -165,7 +185,7 @@ def ptep_get_and_clear(ctx, table: PteTable, i: int, site):
 
 # -- locks -------------------------------------------------------------------------------
 
-def pte_lockptr(ctx, mm, pmdval, site=None) -> Spinlock:
+def pte_lockptr(ctx: Ctx, mm: Mm, pmdval, site: Site | None=None) -> Spinlock:
     """include/linux/mm.h ``pte_lockptr(mm, &pmdval)``: the lock of the table the value
     points to. Without split locks it is ``mm->page_table_lock``. Deriving a lock from a
     value that is not a table: with ALLOC_SPLIT_PTLOCKS the kernel follows a wild
@@ -184,15 +204,19 @@ def pte_lockptr(ctx, mm, pmdval, site=None) -> Spinlock:
     return pmdval.ptl
 
 
-def pmd_lockptr(ctx, mm, pmdp) -> Spinlock:
-    """The split lock of the PMD table holding the entry, or ``page_table_lock``."""
+def pmd_lockptr(ctx: Ctx, mm: Mm, pmdp: PmdPtr) -> Spinlock:
+    """include/linux/mm.h ``pmd_lockptr``.
+
+    The split lock of the PMD table holding the entry, or ``page_table_lock``."""
     if not ctx.config.split_ptlocks or type(pmdp) is StackPmd:
         return mm.page_table_lock
     return pmdp.table.ptl
 
 
-def pmd_lock(ctx, mm, pmdp, site):
-    """``pmd_lock()``: take and return the pmd's lock."""
+def pmd_lock(ctx: Ctx, mm: Mm, pmdp: PmdPtr, site: Site) -> KGen[Any]:
+    """include/linux/mm.h ``pmd_lock``.
+
+    ``pmd_lock()``: take and return the pmd's lock."""
     pml = pmd_lockptr(ctx, mm, pmdp)
     yield from spin_lock(ctx, pml, site)
     return pml
@@ -200,7 +224,7 @@ def pmd_lock(ctx, mm, pmdp, site):
 
 # -- allocation and freeing of tables ------------------------------------------------------
 
-def _ptlock_init(ctx, table, site_ptlock):
+def _ptlock_init(ctx: Ctx, table, site_ptlock: Site) -> KGen[Any]:
     """``ptlock_init``: allocate the lock if it does not fit in the ptdesc, then init it."""
     cfg = ctx.config
     mm = table.mm
@@ -217,15 +241,19 @@ def _ptlock_init(ctx, table, site_ptlock):
     return True
 
 
-def pte_alloc_one(ctx, mm, site_page, site_ptlock):
-    """``pte_alloc_one``: a zeroed table page plus its ptlock (``pagetable_pte_ctor``)."""
+def pte_alloc_one(ctx: Ctx, mm: Mm, site_page: Site, site_ptlock: Site) -> KGen[Any]:
+    """arch/x86/mm/pgtable.c ``pte_alloc_one``; include/asm-generic/pgalloc.h
+    ``__pte_alloc_one_noprof``.
+
+    ``pte_alloc_one``: a zeroed table page plus its ptlock (``pagetable_pte_ctor``)."""
     table = yield from ctx.kernel.alloc.alloc(ctx, PteTable(ctx.config.ptrs_per_pte, mm),
                                               site_page)
     yield from _ptlock_init(ctx, table, site_ptlock)
     return table
 
 
-def pmd_alloc_one(ctx, mm, site_page, site_ptlock):
+def pmd_alloc_one(ctx: Ctx, mm: Mm, site_page: Site, site_ptlock: Site) -> KGen[Any]:
+    """include/asm-generic/pgalloc.h ``pmd_alloc_one_noprof``."""
     table = yield from ctx.kernel.alloc.alloc(ctx, PmdTable(ctx.config.ptrs_per_pmd, mm),
                                               site_page)
     yield from _ptlock_init(ctx, table, site_ptlock)
@@ -235,8 +263,10 @@ def pmd_alloc_one(ctx, mm, site_page, site_ptlock):
 S_PTLOCK_FREE = site("ptlock_free:kmem_cache_free")
 
 
-def pagetable_dtor(ctx, table):
-    """``pagetable_dtor``: ``ptlock_free`` (a kmem_cache free when the lock was allocated).
+def pagetable_dtor(ctx: Ctx, table) -> KGen[None]:
+    """include/linux/mm.h ``pagetable_pte_dtor``.
+
+    ``pagetable_dtor``: ``ptlock_free`` (a kmem_cache free when the lock was allocated).
     pfn 0's page (``pmd_pgtable()`` of a none pmd, under a bug switch) has no ptlock: the
     free that follows reports it."""
     if table.ptlock is not None:
@@ -244,15 +274,18 @@ def pagetable_dtor(ctx, table):
         yield from ctx.kernel.alloc.free(ctx, lk, S_PTLOCK_FREE, Ptlock)
 
 
-def pte_free(ctx, table, site):
-    """``pte_free`` = ``pagetable_dtor_free``: destructor, then the page."""
+def pte_free(ctx: Ctx, table, site: Site) -> KGen[None]:
+    """include/asm-generic/pgalloc.h ``pte_free``.
+
+    ``pte_free`` = ``pagetable_dtor_free``: destructor, then the page."""
     yield from pagetable_dtor(ctx, table)
     if type(table) is PteTable:
         table.life = "freed"
     yield from ctx.kernel.alloc.free(ctx, table, site, PteTable)
 
 
-def pmd_free(ctx, table, site):
+def pmd_free(ctx: Ctx, table, site: Site) -> KGen[None]:
+    """include/asm-generic/pgalloc.h ``pmd_free``."""
     yield from pagetable_dtor(ctx, table)
     yield from ctx.kernel.alloc.free(ctx, table, site, PmdTable)
 
@@ -264,7 +297,7 @@ S_MAP_PMD = site("__pte_offset_map:pmdp_get_lockless")
 S_MAP_NOMAP = site("__pte_offset_map:rcu_read_unlock")
 
 
-def __pte_offset_map(ctx, pmdp, vpn):
+def __pte_offset_map(ctx: Ctx, pmdp: PmdPtr | StackPmd, vpn: int) -> KGen[Any]:
     """mm/pgtable-generic.c ``___pte_offset_map``: enter RCU, read the pmd once, and map the
     table the *value* points to. Returns ``(table, index, pmdval)``; table is None (and
     the RCU section left) if the pmd is none, migration, huge or bad (a bad pmd is
@@ -283,21 +316,27 @@ def __pte_offset_map(ctx, pmdp, vpn):
     return None, 0, pmdval
 
 
-def pte_offset_map(ctx, pmdp, vpn):
-    """``pte_offset_map``: map without a lock (read-only use, may be stale)."""
+def pte_offset_map(ctx: Ctx, pmdp: PmdPtr | StackPmd, vpn: int) -> KGen[Any]:
+    """include/linux/mm.h ``pte_offset_map``.
+
+    ``pte_offset_map``: map without a lock (read-only use, may be stale)."""
     table, i, _ = yield from __pte_offset_map(ctx, pmdp, vpn)
     return table, i
 
 
-def pte_offset_map_ro_nolock(ctx, mm, pmdp, vpn):
-    """Map and return the lock the caller may take; it must not modify the table."""
+def pte_offset_map_ro_nolock(ctx: Ctx, mm: Mm, pmdp: PmdPtr, vpn: int) -> KGen[Any]:
+    """mm/pgtable-generic.c ``pte_offset_map_ro_nolock``.
+
+    Map and return the lock the caller may take; it must not modify the table."""
     table, i, pmdval = yield from __pte_offset_map(ctx, pmdp, vpn)
     ptl = pte_lockptr(ctx, mm, pmdval) if table is not None else None
     return table, i, ptl
 
 
-def pte_offset_map_rw_nolock(ctx, mm, pmdp, vpn):
-    """Map and return ``(table, index, pmdval, ptl)``. After taking ``ptl`` the caller
+def pte_offset_map_rw_nolock(ctx: Ctx, mm: Mm, pmdp: PmdPtr, vpn: int) -> KGen[Any]:
+    """mm/pgtable-generic.c ``pte_offset_map_rw_nolock``.
+
+    Map and return ``(table, index, pmdval, ptl)``. After taking ``ptl`` the caller
     must prove the table is still attached (``pmd_same`` with ``pmdval``, or ``pte_same``
     on a non-none entry) before writing."""
     table, i, pmdval = yield from __pte_offset_map(ctx, pmdp, vpn)
@@ -312,7 +351,7 @@ S_LOCK_RETRY_UNMAP = site("__pte_offset_map_lock:recheck_failed_unmap")
 S_LOCK_AGAIN = spin_site("__pte_offset_map_lock:again")
 
 
-def __pte_offset_map_lock(ctx, mm, pmdp, vpn):
+def __pte_offset_map_lock(ctx: Ctx, mm: Mm, pmdp: PmdPtr | StackPmd, vpn: int) -> KGen[Any]:
     """mm/pgtable-generic.c ``__pte_offset_map_lock``: map, lock the table's ptl, then
     recheck that the pmd still points to the same table (retrying if not). On success the
     table stays attached while ptl is held. Returns ``(table, index, ptl)`` or
@@ -334,12 +373,14 @@ def __pte_offset_map_lock(ctx, mm, pmdp, vpn):
         yield S_LOCK_AGAIN
 
 
-def pte_unmap(ctx, site):
-    """``pte_unmap``: leave the RCU section ``pte_offset_map`` entered."""
+def pte_unmap(ctx: Ctx, site: Site) -> KGen[None]:
+    """include/linux/pgtable.h ``pte_unmap``.
+
+    ``pte_unmap``: leave the RCU section ``pte_offset_map`` entered."""
     yield from rcu_read_unlock(ctx, site)
 
 
-def pte_unmap_unlock(ctx, ptl, site_unlock, site_unmap):
+def pte_unmap_unlock(ctx: Ctx, ptl, site_unlock: Site, site_unmap: Site) -> KGen[None]:
     """``pte_unmap_unlock``: unlock first, then leave RCU."""
     yield from spin_unlock(ctx, ptl, site_unlock)
     yield from rcu_read_unlock(ctx, site_unmap)
@@ -351,12 +392,14 @@ S_DEFER_CALL = site("pte_free_defer:call_rcu")
 S_FREE_NOW = site("pte_free_now:pte_free")
 
 
-def pte_free_now(ctx, table):
-    """The RCU callback of ``pte_free_defer``: ``pte_free`` (dtor, then the page)."""
+def pte_free_now(ctx: Ctx, table) -> KGen[None]:
+    """mm/pgtable-generic.c ``pte_free_now``.
+
+    The RCU callback of ``pte_free_defer``: ``pte_free`` (dtor, then the page)."""
     yield from pte_free(ctx, table, S_FREE_NOW)
 
 
-def pte_free_defer(ctx, mm, table):
+def pte_free_defer(ctx: Ctx, mm: Mm, table) -> KGen[None]:
     """mm/pgtable-generic.c ``pte_free_defer``: free after a grace period, for tables that
     RCU readers may still be walking (retract_page_tables, collapse_pte_mapped_thp)."""
     yield S_DEFER_CALL
@@ -364,5 +407,3 @@ def pte_free_defer(ctx, mm, table):
     if type(table) is PteTable:
         table.life = "queued"
     call_rcu_now(ctx, pte_free_now, table, site=S_DEFER_CALL)
-
-

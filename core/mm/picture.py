@@ -14,12 +14,18 @@ page's value (a huge pmd lists its folio's pages the same way); ``..`` is none;
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .types import HugePmd, Pte, PteMarker, PteTable, SwapPte
+
+if TYPE_CHECKING:
+    from .types import Mm
 
 __all__ = ["pte_picture", "mm_picture"]
 
 
 def pte_picture(pte) -> str:
+    """Model only: model machinery, mirrors no kernel function (a text picture)."""
     if pte is None:
         return ".."
     if type(pte) is PteMarker:
@@ -34,7 +40,8 @@ def pte_picture(pte) -> str:
     return "??"
 
 
-def mm_picture(mm) -> str:
+def mm_picture(mm: Mm) -> str:
+    """Model only: model machinery, mirrors no kernel function (a text picture)."""
     rss = mm.rss
     swap = f" swap:{rss['MM_SWAPENTS']}" if rss["MM_SWAPENTS"] else ""
     lines = [f"{mm.name}: nr_ptes={mm.nr_ptes} rss=anon:{rss['MM_ANONPAGES']} "

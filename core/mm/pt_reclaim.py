@@ -9,17 +9,28 @@ the fast path's trylock always fails and the slow path runs.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import spin_lock_nested, spin_trylock, spin_unlock
 from ..sim import site
 from .mmu_gather import pte_free_tlb
 from .pgtable import (pmd_clear, pmd_lock, pmd_lockptr, pmd_pgtable, pmdp_get_lockless,
                       pte_offset_map_rw_nolock, pte_unmap, pte_unmap_unlock, ptep_get)
 
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen
+    from .mmu_gather import MmuGather
+    from .pgtable import PmdPtr
+    from .types import Mm
+
 __all__ = ["reclaim_pt_is_enabled", "try_get_and_clear_pmd", "free_pte", "try_to_free_pte"]
 
 
-def reclaim_pt_is_enabled(ctx, start: int, end: int, details) -> bool:
-    """Only when asked to (MADV_DONTNEED) and the range covers the whole table."""
+def reclaim_pt_is_enabled(ctx: Ctx, start: int, end: int, details) -> bool:
+    """mm/pt_reclaim.c ``reclaim_pt_is_enabled``; mm/memory.c ``pte_table_reclaim_possible``.
+
+    Only when asked to (MADV_DONTNEED) and the range covers the whole table."""
     return (ctx.config.pt_reclaim and details is not None and details.reclaim_pt
             and end - start >= ctx.config.ptrs_per_pte)
 
@@ -30,8 +41,10 @@ S_FAST_CLEAR = site("try_get_and_clear_pmd:pmd_clear")
 S_FAST_UNLOCK = site("try_get_and_clear_pmd:spin_unlock")
 
 
-def try_get_and_clear_pmd(ctx, mm, pmdp):
-    """Called with the table's ptl held. Returns ``(True, pmdval)`` once the pmd is
+def try_get_and_clear_pmd(ctx: Ctx, mm: Mm, pmdp: PmdPtr) -> KGen[Any]:
+    """mm/pt_reclaim.c ``try_get_and_clear_pmd``; mm/memory.c ``zap_empty_pte_table``.
+
+    Called with the table's ptl held. Returns ``(True, pmdval)`` once the pmd is
     cleared, ``(False, None)`` if the pmd lock could not be had without waiting."""
     pml = pmd_lockptr(ctx, mm, pmdp)
     if not (yield from spin_trylock(ctx, pml, S_FAST_TRYLOCK)):
@@ -45,8 +58,10 @@ def try_get_and_clear_pmd(ctx, mm, pmdp):
 S_FREE_PTE = site("free_pte:mm_dec_nr_ptes")
 
 
-def free_pte(ctx, mm, vpn: int, tlb, pmdval):
-    """Queue the detached table (``pmd_pgtable(pmdval)``) in the mmu_gather; one table
+def free_pte(ctx: Ctx, mm: Mm, vpn: int, tlb: MmuGather, pmdval) -> KGen[None]:
+    """mm/pt_reclaim.c ``free_pte``.
+
+    Queue the detached table (``pmd_pgtable(pmdval)``) in the mmu_gather; one table
     fewer in the mm."""
     yield from pte_free_tlb(ctx, tlb, pmd_pgtable(pmdval), vpn)
     yield S_FREE_PTE
@@ -67,8 +82,11 @@ S_SLOW_UNLOCK_PTL = site("try_to_free_pte:spin_unlock_ptl")
 S_SLOW_UNLOCK_PML = site("try_to_free_pte:spin_unlock_pml")
 
 
-def try_to_free_pte(ctx, mm, pmdp, vpn: int, tlb):
-    """The slow path: pml, map (the pmd may be none or huge by now), ptl if different,
+def try_to_free_pte(ctx: Ctx, mm: Mm, pmdp: PmdPtr, vpn: int,
+                    tlb: MmuGather) -> KGen[None]:
+    """mm/pt_reclaim.c ``try_to_free_pte``; mm/memory.c ``zap_pte_table_if_empty``.
+
+    The slow path: pml, map (the pmd may be none or huge by now), ptl if different,
     every entry must be none, then clear the pmd and free the table."""
     pml = yield from pmd_lock(ctx, mm, pmdp, S_SLOW_PML)
     table, _, pmdval, ptl = yield from pte_offset_map_rw_nolock(ctx, mm, pmdp, vpn)

@@ -39,6 +39,8 @@ work item may run at any time and the program chooses when; one item scans one t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import spin_lock_nested, spin_unlock
 from ..sim import site
 from .khugepaged import hpage_collapse_test_exit
@@ -49,6 +51,13 @@ from .pgtable import (pmd_clear, pmd_lock, pte_lockptr, pte_offset_map,
                       pte_offset_map_rw_nolock, pte_unmap, ptep_get)
 from .pt_reclaim import free_pte
 from .types import Pte
+
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen
+    from .mmu_gather import MmuGather
+    from .pgtable import PmdPtr
+    from .types import Mm
 
 __all__ = ["pt_reclaim_scan_pmd"]
 
@@ -71,7 +80,7 @@ S_UNLOCK_PTL = site("pt_reclaim_scan_pmd:spin_unlock_ptl")
 S_UNLOCK_PML = site("pt_reclaim_scan_pmd:spin_unlock_pml")
 
 
-def _all_none(ctx, table, site_):
+def _all_none(ctx: Ctx, table, site_) -> KGen[Any]:
     """Whether every entry is none: a swap entry or a marker is not (freeing the table
     would lose the swapped data or the uffd-wp protection, and the swap counter)."""
     present_only = "async-reclaim-present-only" in ctx.bugs
@@ -84,7 +93,7 @@ def _all_none(ctx, table, site_):
     return True
 
 
-def pt_reclaim_scan_pmd(ctx, mm, addr: int):
+def pt_reclaim_scan_pmd(ctx: Ctx, mm: Mm, addr: int) -> KGen[Any]:
     """kptreclaimd's work item: free the PTE table covering ``addr`` if it is empty.
     Returns what happened: ``freed``, ``busy`` (an entry is not none), ``none`` (no table
     there), ``no vma`` or ``exit``."""
@@ -112,7 +121,8 @@ def pt_reclaim_scan_pmd(ctx, mm, addr: int):
     return result
 
 
-def _reclaim_table(ctx, mm, pmdp, haddr: int, tlb):
+def _reclaim_table(ctx: Ctx, mm: Mm, pmdp: PmdPtr, haddr: int,
+                   tlb: MmuGather) -> KGen[Any]:
     # The lockless look: cheap, and wrong as often as it likes.
     table, _ = yield from pte_offset_map(ctx, pmdp, haddr)
     if table is None:

@@ -16,6 +16,8 @@ Simplified: folios mapped by ptes (PMD mappings are not walked); one anon_vma pe
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import down_read, down_read_trylock, spin_lock, spin_unlock, up_read
 from ..kernel.rcu import rcu_read_lock, rcu_read_unlock
 from ..sim import site, spin_site
@@ -27,6 +29,12 @@ from .pgtable import (pmdp_get_lockless, pte_offset_map_rw_nolock, pte_unmap, pt
 from .swap import swap_free
 from .tlb import set_tlb_ubc_flush_pending
 from .types import MM_ANONPAGES, MM_SWAPENTS, Pte, SwapPte
+
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen
+    from .pgtable import PmdPtr
+    from .types import Folio, Mm, Vma
 
 __all__ = ["try_to_unmap", "map_pte", "folio_referenced", "rmap_walk",
            "folio_lock_anon_vma_read", "folio_get_anon_vma"]
@@ -40,8 +48,11 @@ S_MAP_PTE_RETRY_UNMAP = site("map_pte:pmd_changed_unmap")
 S_MAP_PTE_AGAIN = spin_site("map_pte:again")
 
 
-def map_pte(ctx, mm, pmdp, vpn: int, folio, page: int):
-    """Returns (table, index, ptl) with ptl held and the table attached, or None if the
+def map_pte(ctx: Ctx, mm: Mm, pmdp: PmdPtr, vpn: int, folio: Folio,
+            page: int) -> KGen[Any]:
+    """mm/page_vma_mapped.c ``map_pte``, ``page_vma_mapped_walk``.
+
+    Returns (table, index, ptl) with ptl held and the table attached, or None if the
     entry does not map the folio page."""
     while True:
         table, i, pmdval, ptl = yield from pte_offset_map_rw_nolock(ctx, mm, pmdp, vpn)
@@ -72,7 +83,7 @@ S_TTU_DONE_UNLOCK = site("page_vma_mapped_walk_done:spin_unlock")
 S_TTU_DONE_UNMAP = site("page_vma_mapped_walk_done:pte_unmap")
 
 
-def try_to_unmap_one(ctx, folio, vma, vpn: int, page: int):
+def try_to_unmap_one(ctx: Ctx, folio: Folio, vma: Vma, vpn: int, page: int) -> KGen[Any]:
     """mm/rmap.c ``try_to_unmap_one`` for a pte-mapped order-0 page, with
     TTU_BATCH_FLUSH (both callers, reclaim and ``collapse_file``, pass it), after
     ``map_pte``'s recheck with ptl held (v6.12 body in core/upstream; the present-pte
@@ -170,7 +181,7 @@ S_FLAV_OUT_RCU = site("folio_lock_anon_vma_read:rcu_read_unlock")
 S_FLAV_RETRY = spin_site("folio_lock_anon_vma_read:retry")
 
 
-def folio_lock_anon_vma_read(ctx, folio, try_lock: bool):
+def folio_lock_anon_vma_read(ctx: Ctx, folio: Folio, try_lock: bool) -> KGen[Any]:
     """mm/rmap.c ``folio_lock_anon_vma_read``: ``(anon_vma, contended)``, the folio's
     anon_vma read-locked, or None if the folio is no longer mapped (its anon_vma may be
     gone) or if, with ``try_lock``, the lock was contended (``rwc->contended``).
@@ -237,7 +248,7 @@ S_FGAV_RECHECK = site("folio_get_anon_vma:folio_mapped")
 S_FGAV_RCU_UNLOCK = site("folio_get_anon_vma:rcu_read_unlock")
 
 
-def folio_get_anon_vma(ctx, folio):
+def folio_get_anon_vma(ctx: Ctx, folio: Folio) -> KGen[Any]:
     """mm/rmap.c ``folio_get_anon_vma``: a reference on the folio's anon_vma, or None if
     the folio is not mapped (then the anon_vma may be freed: the reference taken under
     ``rcu_read_lock`` is dropped again)."""
@@ -266,7 +277,7 @@ S_RMAP_UNLOCK = site("rmap_walk_file:i_mmap_unlock_read")
 S_RMAP_ANON_UNLOCK = site("rmap_walk_anon:anon_vma_unlock_read")
 
 
-def _mappings(folio, vmas):
+def _mappings(folio: Folio, vmas):
     """(vma, vpn, page) for every VMA that may map a page of the folio."""
     out = []
     for vma in vmas:
@@ -277,7 +288,7 @@ def _mappings(folio, vmas):
     return out
 
 
-def rmap_walk(ctx, folio, one, try_lock: bool = False):
+def rmap_walk(ctx: Ctx, folio: Folio, one, try_lock: bool = False) -> KGen[Any]:
     """mm/rmap.c ``rmap_walk`` (``rmap_walk_anon`` with ``folio_lock_anon_vma_read`` as
     its ``anon_lock``, ``rmap_walk_file``): call ``one(vma, vpn, page)`` (a generator
     returning False to stop) for every possible mapping, under the rmap lock (read).
@@ -304,10 +315,12 @@ def rmap_walk(ctx, folio, one, try_lock: bool = False):
     return False
 
 
-def try_to_unmap(ctx, folio):
-    """Unmap every mapping of ``folio`` (``TTU_BATCH_FLUSH``: the TLB flush is deferred to
+def try_to_unmap(ctx: Ctx, folio: Folio) -> KGen[None]:
+    """mm/rmap.c ``try_to_unmap``.
+
+    Unmap every mapping of ``folio`` (``TTU_BATCH_FLUSH``: the TLB flush is deferred to
     ``try_to_unmap_flush``). The caller holds the folio lock."""
-    def one(vma, vpn, page):
+    def one(vma: Vma, vpn: int, page) -> KGen[Any]:
         return (yield from try_to_unmap_one(ctx, folio, vma, vpn, page))
     yield from rmap_walk(ctx, folio, one)
 
@@ -317,8 +330,10 @@ S_REF_UNLOCK = site("folio_referenced_one:spin_unlock")
 S_REF_UNMAP = site("folio_referenced_one:pte_unmap")
 
 
-def folio_referenced(ctx, folio):
-    """mm/rmap.c ``folio_referenced`` (the folio locked by the caller): how many mappings
+def folio_referenced(ctx: Ctx, folio: Folio) -> KGen[Any]:
+    """mm/rmap.c ``folio_referenced``, ``folio_referenced_one``.
+
+    mm/rmap.c ``folio_referenced`` (the folio locked by the caller): how many mappings
     were accessed since the last look, clearing the accessed bits (without a TLB flush,
     as x86 does); -1 if an rmap lock was contended (``try_lock``: reclaim keeps the
     folio for later rather than wait). Simplified: the walk does not stop early once
@@ -327,7 +342,7 @@ def folio_referenced(ctx, folio):
         return 0
     count = [0]
 
-    def one(vma, vpn, page):
+    def one(vma: Vma, vpn: int, page) -> KGen[Any]:
         pmdp = yield from mm_find_pmd(ctx, vma.mm, vpn)
         if pmdp is None:
             return True

@@ -7,6 +7,8 @@ allocate without scheduling points. ``truncate_inode_pages`` runs in the teardow
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..kernel import ALLOCATED, spin_lock, spin_unlock
 from ..sim import site
 from .folio import folio_put_now
@@ -14,18 +16,24 @@ from .mmap import mm_alloc
 from .types import File, Folio
 from .world import Process, World
 
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx, Kernel
+    from ..sim.traps import KGen
+
 __all__ = ["boot_world", "create_file", "create_process", "truncate_inode_pages"]
 
 S_SETUP_ALLOC = site("setup:page_cache_alloc")
 
 
-def boot_world(kernel) -> World:
+def boot_world(kernel: Kernel) -> World:
+    """Model only: model machinery, mirrors no kernel function (setup)."""
     w = World(kernel)
     kernel.world = w
     return w
 
 
-def create_file(kernel, name: str, npages: int) -> File:
+def create_file(kernel: Kernel, name: str, npages: int) -> File:
+    """Model only: model machinery, mirrors no kernel function (setup)."""
     w = kernel.world
     f = File(name, npages, seed=len(w.files) + 1)
     f.kstate = ALLOCATED                      # files outlive the run: not leak-scanned
@@ -39,7 +47,8 @@ def create_file(kernel, name: str, npages: int) -> File:
     return f
 
 
-def create_process(kernel, name: str) -> Process:
+def create_process(kernel: Kernel, name: str) -> Process:
+    """Model only: model machinery, mirrors no kernel function (setup)."""
     w = kernel.world
     pid = w.next_pid
     w.next_pid += 1
@@ -54,7 +63,7 @@ S_TRUNCATE_UNLOCK = site("truncate_inode_pages:xa_unlock")
 S_TRUNCATE_PUT = site("truncate_inode_pages:folio_put")
 
 
-def truncate_inode_pages(ctx, f):
+def truncate_inode_pages(ctx: Ctx, f) -> KGen[None]:
     """Drop every page-cache folio (the page cache holds one reference per page)."""
     while f.page_cache:
         index = min(f.page_cache)

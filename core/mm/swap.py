@@ -14,32 +14,40 @@ device (zram), claiming the entry with ``swapcache_prepare`` first.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..sim import Wait, site
 from .folio import folio_put, folio_put_now, folio_try_get, folio_trylock, folio_unlock
 from .types import SwapSlot
+
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen
+    from .types import Folio
 
 __all__ = ["add_to_swap", "swap_free", "delete_from_swap_cache", "free_swap_cache",
            "free_swap_and_cache", "drain_swap_cache", "swapcache_prepare", "swapcache_clear",
            "swapcache_wait"]
 
 S_ADD = site("add_to_swap:folio_alloc_swap")
-S_SWAP_FREE = site("swap_free:swap_entry_free")
 
 
-def add_to_swap(ctx, folio):
-    """Give the folio a slot and put it in the swap cache (which holds a reference)."""
+def add_to_swap(ctx: Ctx, folio: Folio) -> KGen[Any]:
+    """mm/swap_state.c ``add_to_swap``.
+
+    Give the folio a slot and put it in the swap cache (which holds a reference)."""
     slot = yield from ctx.kernel.alloc.alloc(ctx, SwapSlot(folio), S_ADD)
     folio.swap = slot
     folio.refcount += 1
     return slot
 
 
-def _maybe_free(ctx, slot, site_) -> None:
+def _maybe_free(ctx: Ctx, slot, site_) -> None:
     if slot.count == 0 and slot.folio is None and not slot.has_cache:
         ctx.kernel.alloc.free_now(ctx, slot, site_, SwapSlot)
 
 
-def swapcache_prepare(ctx, slot, site_) -> bool:
+def swapcache_prepare(ctx: Ctx, slot, site_) -> KGen[bool]:
     """mm/swapfile.c ``swapcache_prepare``: set ``SWAP_HAS_CACHE`` in the entry's
     swap_map byte for a swap-in that skips the swap cache. Fails (-EEXIST) if a swap-cache
     folio or another such swap-in holds it, or (-ENOENT) if the entry was freed meanwhile,
@@ -52,8 +60,10 @@ def swapcache_prepare(ctx, slot, site_) -> bool:
     return True
 
 
-def swapcache_clear(ctx, slot, site_) -> None:
-    """``swapcache_clear`` and ``wake_up(&swapcache_wq)``: drop the claim (the caller
+def swapcache_clear(ctx: Ctx, slot, site_) -> None:
+    """mm/swapfile.c ``swapcache_clear``.
+
+    ``swapcache_clear`` and ``wake_up(&swapcache_wq)``: drop the claim (the caller
     yielded at ``site_``), wake the swap-ins that lost it; the slot is freed if nothing
     else refers to it."""
     ctx.access(slot, site_, True)
@@ -65,7 +75,7 @@ def swapcache_clear(ctx, slot, site_) -> None:
 S_RELAX = site("do_swap_page:schedule_timeout_uninterruptible")
 
 
-def swapcache_wait(ctx, slot):
+def swapcache_wait(ctx: Ctx, slot) -> KGen[None]:
     """A swap-in that lost the claim "relaxes a bit to prevent rapid repeated page
     faults": it sleeps on swapcache_wq until the holder clears the claim (modelled as a
     wait without the kernel's one-jiffy timeout, so a holder that never clears shows as a
@@ -75,15 +85,19 @@ def swapcache_wait(ctx, slot):
         yield Wait(slot.waitq, S_RELAX)
 
 
-def swap_free(ctx, slot, site_) -> None:
-    """Drop one swap entry's count (the caller yielded at ``site_``)."""
+def swap_free(ctx: Ctx, slot, site_) -> None:
+    """include/linux/swap.h ``swap_free``.
+
+    Drop one swap entry's count (the caller yielded at ``site_``)."""
     ctx.access(slot, site_, True)
     slot.count -= 1
     _maybe_free(ctx, slot, site_)
 
 
-def delete_from_swap_cache(ctx, folio, site_) -> None:
-    """The swap cache lets go of ``folio`` (and its reference)."""
+def delete_from_swap_cache(ctx: Ctx, folio: Folio, site_) -> None:
+    """mm/swap_state.c ``delete_from_swap_cache``.
+
+    The swap cache lets go of ``folio`` (and its reference)."""
     slot = folio.swap
     folio.swap = None
     ctx.access(slot, site_, True)
@@ -97,8 +111,10 @@ S_FSC_FREE = site("free_swap_cache:folio_free_swap")
 S_FSC_UNLOCK = site("free_swap_cache:folio_unlock")
 
 
-def free_swap_cache(ctx, folio):
-    """``free_swap_cache``: a folio leaving the page tables leaves the swap cache too if
+def free_swap_cache(ctx: Ctx, folio: Folio) -> KGen[None]:
+    """mm/swap_state.c ``free_swap_cache``.
+
+    ``free_swap_cache``: a folio leaving the page tables leaves the swap cache too if
     nothing maps it and no swap entry refers to its slot (and its lock can be had)."""
     if folio.swap is None or folio.mapcount:
         return
@@ -114,7 +130,7 @@ def free_swap_cache(ctx, folio):
 S_FFS = site("folio_free_swap:delete_from_swap_cache")
 
 
-def folio_free_swap(ctx, folio):
+def folio_free_swap(ctx: Ctx, folio: Folio) -> KGen[Any]:
     """mm/swapfile.c ``folio_free_swap`` (folio locked): if no swap entry refers to the
     folio's slot any more, take it out of the swap cache and mark it dirty (its only copy
     is now in memory). Returns whether it did."""
@@ -138,7 +154,7 @@ S_TRS_UNLOCK = site("__try_to_reclaim_swap:folio_unlock")
 S_TRS_PUT = site("__try_to_reclaim_swap:folio_put")
 
 
-def free_swap_and_cache(ctx, slot, site_):
+def free_swap_and_cache(ctx: Ctx, slot, site_) -> KGen[None]:
     """mm/swapfile.c ``free_swap_and_cache_nr``: drop a swap entry (the caller yielded at
     ``site_``); if only the swap cache still holds the slot, ``__try_to_reclaim_swap``
     (``TTRS_UNMAPPED``): take a reference on the cached folio (the caller has none),
@@ -165,7 +181,7 @@ S_DRAIN_UNLOCK = site("drain_swap_cache:folio_unlock")
 S_DRAIN_PUT = site("drain_swap_cache:folio_put")
 
 
-def drain_swap_cache(ctx):
+def drain_swap_cache(ctx: Ctx) -> KGen[None]:
     """Stands in for the reclaim passes after the run: the model has no LRU, so a folio
     that only the swap cache still refers to (reclaim's ``__remove_mapping`` lost to a
     concurrent unmap's reference, whose ``free_swap_cache`` trylock lost to reclaim's

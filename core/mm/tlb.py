@@ -13,41 +13,59 @@ entries of the range too (INVLPG does).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import READ_ONCE, cmpxchg, smp_call_function
 from ..sim import site
 from .pgtable import pmdp_huge_get_and_clear, ptep_get_and_clear
 from .world import tlb_of
 
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen, Site
+    from .pgtable import PmdPtr
+    from .types import Mm, Vma
+
 __all__ = ["flush_tlb_range", "flush_tlb_mm", "ptep_clear_flush", "pmdp_collapse_flush",
            "set_tlb_ubc_flush_pending", "try_to_unmap_flush", "flush_tlb_batched_pending"]
 
 
-def flush_tlb_range(ctx, mm, start: int, end: int, site):
-    """``flush_tlb_mm_range(mm, start, end, ...)``: flush [start, end) on every CPU."""
+def flush_tlb_range(ctx: Ctx, mm: Mm, start: int, end: int, site: Site) -> KGen[None]:
+    """arch/x86/mm/tlb.c ``flush_tlb_mm_range``.
+
+    ``flush_tlb_mm_range(mm, start, end, ...)``: flush [start, end) on every CPU."""
     ppte = ctx.config.ptrs_per_pte
 
-    def handler(c):
+    def handler(c) -> None:
         tlb_of(c).flush_range(mm, start, end, ppte)
 
     yield from smp_call_function(ctx, handler, site, wait=True, include_self=True)
 
 
-def flush_tlb_mm(ctx, mm, site):
-    def handler(c):
+def flush_tlb_mm(ctx: Ctx, mm: Mm, site: Site) -> KGen[None]:
+    """Model only: x86 flush_tlb_mm is a macro, not a function: extract_function reads
+    function definitions only (flush_tlb_mm_range, anchored)."""
+    def handler(c) -> None:
         tlb_of(c).flush_mm(mm)
 
     yield from smp_call_function(ctx, handler, site, wait=True, include_self=True)
 
 
-def ptep_clear_flush(ctx, vma, table, i, vpn, site_clear, site_flush):
-    """Clear a pte and flush its translation everywhere; returns the old pte."""
+def ptep_clear_flush(ctx: Ctx, vma: Vma, table, i, vpn: int, site_clear: Site,
+                     site_flush: Site) -> KGen[Any]:
+    """mm/pgtable-generic.c ``ptep_clear_flush``.
+
+    Clear a pte and flush its translation everywhere; returns the old pte."""
     old = yield from ptep_get_and_clear(ctx, table, i, site_clear)
     yield from flush_tlb_range(ctx, vma.mm, vpn, vpn + 1, site_flush)
     return old
 
 
-def pmdp_collapse_flush(ctx, vma, haddr: int, pmdp, site_clear, site_flush):
-    """mm/pgtable-generic.c: clear the pmd atomically, then flush the PMD range (a
+def pmdp_collapse_flush(ctx: Ctx, vma: Vma, haddr: int, pmdp: PmdPtr, site_clear: Site,
+                        site_flush: Site) -> KGen[Any]:
+    """mm/pgtable-generic.c ``pmdp_collapse_flush``.
+
+    mm/pgtable-generic.c: clear the pmd atomically, then flush the PMD range (a
     synchronous IPI, while the caller holds pml and ptl)."""
     old = yield from pmdp_huge_get_and_clear(ctx, pmdp, site_clear)
     yield from flush_tlb_range(ctx, vma.mm, haddr, haddr + ctx.config.ptrs_per_pte, site_flush)
@@ -56,7 +74,7 @@ def pmdp_collapse_flush(ctx, vma, haddr: int, pmdp, site_clear, site_flush):
 
 # -- batched flushes of try_to_unmap (mm/rmap.c) --------------------------------------------
 
-def set_tlb_ubc_flush_pending(ctx, mm) -> None:
+def set_tlb_ubc_flush_pending(ctx: Ctx, mm: Mm) -> None:
     """mm/rmap.c ``set_tlb_ubc_flush_pending`` (v6.12-v6.18; the stored body under
     core/upstream): defer the flush of an unmapped pte: note the mm in this CPU's batch
     and count one more pending flush in ``mm->tlb_flush_batched``, so that a later
@@ -76,14 +94,16 @@ def set_tlb_ubc_flush_pending(ctx, mm) -> None:
 S_UBC_FLUSH = site("try_to_unmap_flush:flush_tlb_multi")
 
 
-def try_to_unmap_flush(ctx):
-    """Flush everything this CPU deferred (``arch_tlbbatch_flush``)."""
+def try_to_unmap_flush(ctx: Ctx) -> KGen[None]:
+    """mm/rmap.c ``try_to_unmap_flush``.
+
+    Flush everything this CPU deferred (``arch_tlbbatch_flush``)."""
     pending = ctx.data.pop("tlb_ubc", [])
     if not pending:
         return
     mms = list(dict.fromkeys(pending))
 
-    def handler(c):
+    def handler(c) -> None:
         t = tlb_of(c)
         for mm in mms:
             t.flush_mm(mm)
@@ -96,7 +116,7 @@ S_BATCHED_FLUSH = site("flush_tlb_batched_pending:flush_tlb_mm")
 S_BATCHED_DONE = site("flush_tlb_batched_pending:atomic_cmpxchg")
 
 
-def flush_tlb_batched_pending(ctx, mm):
+def flush_tlb_batched_pending(ctx: Ctx, mm: Mm) -> KGen[None]:
     """mm/rmap.c ``flush_tlb_batched_pending`` (v6.12-v6.18): called under a PTE lock
     before changing ptes. If a reclaimer deferred flushes for this mm that nobody has done
     (``pending != flushed``), flush the whole mm first (``arch_flush_tlb_batched_pending``

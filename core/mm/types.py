@@ -18,6 +18,7 @@ compares words:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..kernel import KObject, RwSem, Spinlock, lock_class
 from ..kernel.sleeplock import SleepLock
@@ -89,10 +90,10 @@ class SwapSlot(KObject):
     __slots__ = ("data", "folio", "count", "has_cache", "waitq")
     kind = "swap slot"
 
-    def __init__(self, folio):
+    def __init__(self, folio: Folio) -> None:
         super().__init__()
-        self.data = None
-        self.folio = folio
+        self.data: Any = None        # the page written out
+        self.folio: Folio | None = folio
         self.count = 0               # swap entries (ptes) that refer to it
         self.has_cache = False       # SWAP_HAS_CACHE held by a swap-in skipping the cache
         # swapcache_wq, where a swap-in that lost the claim sleeps (the kernel's queue is
@@ -118,7 +119,7 @@ class HugePmd:
 class _PmdSpecial:
     __slots__ = ("name",)
 
-    def __init__(self, name: str):
+    def __init__(self, name: str) -> None:
         self.name = name
 
     def describe(self) -> str:
@@ -134,7 +135,9 @@ PMD_BAD = _PmdSpecial("pmd-bad")
 
 
 def pmd_same(a, b) -> bool:
-    """pmd_same(): the same word. A table pmd is the table reference itself."""
+    """include/linux/pgtable.h ``pmd_same``.
+
+    pmd_same(): the same word. A table pmd is the table reference itself."""
     return a is b or (type(a) is HugePmd and a == b)
 
 
@@ -148,11 +151,11 @@ class Folio(KObject):
     kind = "folio"
     slab = False
 
-    def __init__(self, npages: int, anon: bool, data=None):
+    def __init__(self, npages: int, anon: bool, data=None) -> None:
         super().__init__()
         self.npages = npages
         self.anon = anon
-        self.mapping = None          # File, for page-cache folios
+        self.mapping: File | None = None   # for page-cache folios
         self.index = 0               # page-cache index of the first page
         self.refcount = 1
         self.mapcount = 0
@@ -162,8 +165,8 @@ class Folio(KObject):
         self.lazyfree = False
         self.uptodate = True
         self.zero = False
-        self.swap = None             # the swap slot while in the swap cache
-        self.anon_vma = None         # folio->mapping of an anonymous folio (for rmap)
+        self.swap: SwapSlot | None = None  # the swap slot while in the swap cache
+        self.anon_vma: AnonVma | None = None  # folio->mapping of an anonymous folio
         self.dirty = False           # PG_dirty: set from a dirty pte at unmap, cleared
                                      # by MADV_FREE (the model has no writeback)
 
@@ -181,7 +184,7 @@ class Ptlock(KObject):
     kind = "ptlock"
     slab = True
 
-    def __init__(self, name: str):
+    def __init__(self, name: str) -> None:
         super().__init__()
         self.spin = Spinlock(name, PTLOCK_CLASS, self)
 
@@ -190,13 +193,13 @@ class _Table(KObject):
     __slots__ = ("slots", "ptl", "ptlock", "mm", "where")
     slab = False
 
-    def __init__(self, n: int, mm):
+    def __init__(self, n: int, mm: Mm) -> None:
         super().__init__()
-        self.slots = [None] * n
+        self.slots: list[Any] = [None] * n
         self.ptl: Spinlock | None = None
         self.ptlock: Ptlock | None = None
         self.mm = mm
-        self.where = None            # pmd index while installed (for reports)
+        self.where: int | None = None  # pmd index while installed (for reports)
 
 
 class PteTable(_Table):
@@ -207,7 +210,7 @@ class PteTable(_Table):
     __slots__ = ("life",)
     kind = "pte table"
 
-    def __init__(self, n: int, mm):
+    def __init__(self, n: int, mm: Mm) -> None:
         super().__init__(n, mm)
         self.life = "allocated"
 
@@ -223,7 +226,7 @@ class PmdTable(_Table):
     __slots__ = ("deposit",)
     kind = "pmd table"
 
-    def __init__(self, n: int, mm):
+    def __init__(self, n: int, mm: Mm) -> None:
         super().__init__(n, mm)
         self.deposit: dict[int, PteTable] = {}
 
@@ -235,7 +238,7 @@ class AnonVma(KObject):
     __slots__ = ("rwsem", "vmas", "refcount")
     kind = "anon_vma"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.rwsem = RwSem("anon_vma->rwsem", ANON_VMA_CLASS, self)
         self.vmas: list = []
@@ -250,9 +253,9 @@ class Vma(KObject):
                  "vm_lock_seq")
     kind = "vm_area_struct"
 
-    def __init__(self, mm, start: int, end: int, file=None, pgoff: int = 0,
+    def __init__(self, mm: Mm, start: int, end: int, file=None, pgoff: int = 0,
                  shared: bool = False, uffd_missing: bool = False, uffd_wp: bool = False,
-                 hugepage: bool = True, name: str = ""):
+                 hugepage: bool = True, name: str = "") -> None:
         super().__init__()
         self.mm = mm
         self.start = start
@@ -260,7 +263,7 @@ class Vma(KObject):
         self.file = file
         self.pgoff = pgoff
         self.shared = shared
-        self.anon_vma = None
+        self.anon_vma: AnonVma | None = None
         self.uffd_missing = uffd_missing
         self.uffd_wp = uffd_wp
         self.hugepage = hugepage
@@ -298,7 +301,7 @@ class Mm(KObject):
                  "tlb_flush_batched", "exited", "pid", "mm_lock_seq")
     kind = "mm_struct"
 
-    def __init__(self, name: str, pid: int):
+    def __init__(self, name: str, pid: int) -> None:
         super().__init__()
         self.name = name
         self.pid = pid
@@ -335,7 +338,7 @@ class File(KObject):
                  "seed")
     kind = "file"
 
-    def __init__(self, name: str, npages: int, seed: int):
+    def __init__(self, name: str, npages: int, seed: int) -> None:
         super().__init__()
         self.name = name
         self.npages = npages
@@ -344,9 +347,6 @@ class File(KObject):
         self.i_mmap: list[Vma] = []
         self.i_mmap_rwsem = RwSem(f"{name}->i_mmap_rwsem", I_MMAP_CLASS, self)
         self.i_pages_lock = Spinlock(f"{name}->i_pages", I_PAGES_CLASS, self)
-
-    def lookup(self, index: int) -> Folio | None:
-        return self.page_cache.get(index)
 
     def initial(self, index: int) -> int:
         """The file's contents before anybody writes: distinct per file and page."""
@@ -368,7 +368,7 @@ class TableBatch(KObject):
     kind = "mmu_table_batch"
     slab = False
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.tables: list[PteTable] = []
 

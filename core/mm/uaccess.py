@@ -14,6 +14,8 @@ via stale TLB" (a flush that should have come before the free did not).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import down_read, up_read
 from ..sim import site, spin_site
 from .memory import VM_FAULT_OK, VM_FAULT_RETRY, handle_mm_fault
@@ -21,12 +23,18 @@ from .mmap_lock import lock_vma_under_rcu, vma_end_read
 from .types import HugePmd, Pte, PteTable
 from .world import tlb_of
 
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen
+    from .types import Mm
+    from .world import Tlb
+
 __all__ = ["user_read", "user_write", "do_user_addr_fault", "SEGV"]
 
 SEGV = "segv"
 
 
-def _walk(ctx, mm, vpn: int, write: bool, tlb, site_):
+def _walk(ctx: Ctx, mm: Mm, vpn: int, write: bool, tlb: Tlb, site_):
     """The hardware walk: (folio, page, writable, dirty) or None (fault)."""
     n = ctx.config.ptrs_per_pte
     pmdi, i = divmod(vpn, n)
@@ -60,7 +68,7 @@ def _walk(ctx, mm, vpn: int, write: bool, tlb, site_):
     return pte.folio, pte.page, pte.write, pte.dirty
 
 
-def _try_access(ctx, mm, vpn: int, write: bool, value, site_):
+def _try_access(ctx: Ctx, mm: Mm, vpn: int, write: bool, value, site_):
     """One atomic user access. Returns (done, value read)."""
     tlb = tlb_of(ctx)
     key = (mm.oid, vpn)
@@ -99,8 +107,10 @@ S_VMA_FAULT_BAD = site("do_user_addr_fault:vma_end_read_bad_area")
 S_VMA_FAULT_DONE = site("do_user_addr_fault:vma_end_read")
 
 
-def do_user_addr_fault(ctx, mm, vpn: int, write: bool):
-    """The page-fault handler: first under the VMA's read lock (``lock_vma_under_rcu``);
+def do_user_addr_fault(ctx: Ctx, mm: Mm, vpn: int, write: bool) -> KGen[Any]:
+    """arch/x86/mm/fault.c ``do_user_addr_fault``.
+
+    The page-fault handler: first under the VMA's read lock (``lock_vma_under_rcu``);
     if there is none to be had, or the fault asks for a retry, find the VMA under the mmap
     read lock and fault again."""
     vma = yield from lock_vma_under_rcu(ctx, mm, vpn)
@@ -133,7 +143,7 @@ S_WRITE = site("user_write:store")
 S_WRITE_RETRY = spin_site("user_write:retry_after_fault", own_progress=True)
 
 
-def _access(ctx, mm, vpn: int, write: bool, value, s_access, s_retry):
+def _access(ctx: Ctx, mm: Mm, vpn: int, write: bool, value, s_access, s_retry) -> KGen[Any]:
     while True:
         yield s_access
         done, got = _try_access(ctx, mm, vpn, write, value, s_access)
@@ -145,10 +155,12 @@ def _access(ctx, mm, vpn: int, write: bool, value, s_access, s_retry):
         yield s_retry
 
 
-def user_read(ctx, mm, vpn: int):
+def user_read(ctx: Ctx, mm: Mm, vpn: int) -> KGen[Any]:
     """A user load: the value, or ``"segv"``/``"sigbus"``/``"oom"``."""
     return (yield from _access(ctx, mm, vpn, False, None, S_READ, S_READ_RETRY))
 
 
-def user_write(ctx, mm, vpn: int, value):
+def user_write(ctx: Ctx, mm: Mm, vpn: int, value) -> KGen[Any]:
+    """Model only: model machinery, mirrors no kernel function (a user store through the
+    TLB)."""
     return (yield from _access(ctx, mm, vpn, True, value, S_WRITE, S_WRITE_RETRY))

@@ -23,6 +23,8 @@ four lockless pmd reads of the sanity check are one step.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..kernel import (down_read, down_write, down_write_trylock, spin_lock, spin_lock_nested,
                       spin_unlock, up_read, up_write)
 from ..sim import site, spin_site
@@ -42,6 +44,12 @@ from .rmap import folio_get_anon_vma
 from .tlb import flush_tlb_range, ptep_clear_flush
 from .types import MM_ANONPAGES, HugePmd, Pte, PteMarker, SwapPte
 
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen
+    from .pgtable import PmdPtr
+    from .types import Folio, Mm, Vma
+
 __all__ = ["move_pages", "move_pages_pte", "userfaultfd_register", "mfill_atomic", "double_pt_lock",
            "double_pt_unlock", "EAGAIN", "EEXIST", "ENOENT", "EINVAL", "EBUSY"]
 
@@ -59,8 +67,10 @@ S_DPU_1 = site("double_pt_unlock:spin_unlock")
 S_DPU_2 = site("double_pt_unlock:spin_unlock_second")
 
 
-def double_pt_lock(ctx, ptl1, ptl2):
-    """Lock both in address order (here: the order of the lock's memory), once if they
+def double_pt_lock(ctx: Ctx, ptl1, ptl2) -> KGen[None]:
+    """mm/userfaultfd.c ``double_pt_lock``.
+
+    Lock both in address order (here: the order of the lock's memory), once if they
     are the same lock."""
     if _lock_key(ptl1) > _lock_key(ptl2):
         ptl1, ptl2 = ptl2, ptl1
@@ -69,7 +79,8 @@ def double_pt_lock(ctx, ptl1, ptl2):
         yield from spin_lock_nested(ctx, ptl2, S_DPL_2)
 
 
-def double_pt_unlock(ctx, ptl1, ptl2):
+def double_pt_unlock(ctx: Ctx, ptl1, ptl2) -> KGen[None]:
+    """mm/userfaultfd.c ``double_pt_unlock``."""
     yield from spin_unlock(ctx, ptl1, S_DPU_1)
     if ptl1 is not ptl2:
         yield from spin_unlock(ctx, ptl2, S_DPU_2)
@@ -80,7 +91,9 @@ S_STABLE_DST = site("is_pte_pages_stable:dst_pte")
 S_STABLE_PMD = site("is_pte_pages_stable:dst_pmd")
 
 
-def is_pte_pages_stable(ctx, dst, src, orig_dst, orig_src, dst_pmdp, dst_pmdval):
+def is_pte_pages_stable(ctx: Ctx, dst, src, orig_dst, orig_src, dst_pmdp: PmdPtr,
+                        dst_pmdval) -> KGen[Any]:
+    """mm/userfaultfd.c ``is_pte_pages_stable``."""
     if (yield from ptep_get(ctx, src[0], src[1], S_STABLE_SRC)) != orig_src:
         return False
     if (yield from ptep_get(ctx, dst[0], dst[1], S_STABLE_DST)) != orig_dst:
@@ -100,10 +113,12 @@ S_MP_REPIN = site("move_present_pte:set_pte_at_src")
 S_MP_SET = site("move_present_pte:set_pte_at")
 
 
-def move_present_pte(ctx, dst_vma, src_vma, dst_vpn, src_vpn, dst, src, orig_dst, orig_src,
-                     dst_pmdp, dst_pmdval, dst_ptl, src_ptl, folio):
+def move_present_pte(ctx: Ctx, dst_vma: Vma, src_vma: Vma, dst_vpn: int, src_vpn: int, dst, src,
+                     orig_dst, orig_src, dst_pmdp: PmdPtr, dst_pmdval, dst_ptl, src_ptl,
+                     folio: Folio) -> KGen[Any]:
+    """mm/userfaultfd.c ``move_present_pte``."""
     yield from double_pt_lock(ctx, dst_ptl, src_ptl)
-    err = 0
+    err: int | str = 0
     if not (yield from is_pte_pages_stable(ctx, dst, src, orig_dst, orig_src, dst_pmdp,
                                            dst_pmdval)):
         err = EAGAIN
@@ -131,8 +146,9 @@ S_MSP_CLEAR = site("move_swap_pte:ptep_get_and_clear")
 S_MSP_SET = site("move_swap_pte:set_pte_at")
 
 
-def move_swap_pte(ctx, dst_vma, dst_vpn, src_vpn, dst, src, orig_dst, orig_src, dst_pmdp,
-                  dst_pmdval, dst_ptl, src_ptl, src_folio, slot):
+def move_swap_pte(ctx: Ctx, dst_vma: Vma, dst_vpn: int, src_vpn: int, dst, src, orig_dst, orig_src,
+                  dst_pmdp: PmdPtr, dst_pmdval, dst_ptl, src_ptl, src_folio: Folio,
+                  slot) -> KGen[Any]:
     """mm/userfaultfd.c ``move_swap_pte`` (v6.16+, after 0ea148a799198518, "mm:
     userfaultfd: fix race of userfaultfd_move and swap cache"): a swap-cache folio, locked
     by the caller, must still cache this entry; under both ptls the ptes and the
@@ -197,13 +213,14 @@ S_MPP_OUT_UNMAP_DST = site("move_pages_pte:pte_unmap_dst")
 S_MPP_OUT_UNMAP_SRC = site("move_pages_pte:pte_unmap_src")
 
 
-def move_pages_pte(ctx, mm, dst_pmdp, src_pmdp, dst_vma, src_vma, dst_vpn: int,
-                   src_vpn: int):
-    src_folio = None
-    src_folio_pte = None
+def move_pages_pte(ctx: Ctx, mm: Mm, dst_pmdp: PmdPtr, src_pmdp: PmdPtr,
+                   dst_vma: Vma, src_vma: Vma, dst_vpn: int, src_vpn: int) -> KGen[Any]:
+    """mm/userfaultfd.c ``move_pages_pte``."""
+    src_folio: Folio | None = None
+    src_folio_pte: Any = None
     anon_vma = None
     dst_mapped = src_mapped = False
-    err = 0
+    err: int | str = 0
     while True:                                      # retry:
         dst_table, dst_i, dst_pmdval, dst_ptl = yield from pte_offset_map_rw_nolock(
             ctx, mm, dst_pmdp, dst_vpn)
@@ -343,8 +360,9 @@ S_MHP_FOLIO_UNLOCK = site("move_pages_huge_pmd:folio_unlock")
 S_MHP_PUT = site("move_pages_huge_pmd:folio_put")
 
 
-def move_pages_huge_pmd(ctx, mm, dst_pmdp, src_pmdp, dst_pmdval, dst_vma, src_vma,
-                        dst_vpn: int, src_vpn: int, src_ptl):
+def move_pages_huge_pmd(ctx: Ctx, mm: Mm, dst_pmdp: PmdPtr, src_pmdp: PmdPtr,
+                        dst_pmdval, dst_vma: Vma, src_vma: Vma, dst_vpn: int, src_vpn: int,
+                        src_ptl) -> KGen[Any]:
     """mm/huge_memory.c ``move_pages_huge_pmd``: move a whole huge pmd, entered with the
     source pmd lock held (``pmd_trans_huge_lock``). Pin the folio (reference, then with
     the lock dropped, folio lock and the anon_vma write lock, which rmap walkers that do
@@ -365,7 +383,7 @@ def move_pages_huge_pmd(ctx, mm, dst_pmdp, src_pmdp, dst_pmdval, dst_vma, src_vm
     folio = src_pmdval.folio
     yield from folio_get(ctx, folio, S_MHP_GET)
     yield from spin_unlock(ctx, src_ptl, S_MHP_UNLOCK)
-    err = 0
+    err: int | str = 0
     yield from folio_lock(ctx, folio, S_MHP_FOLIO_LOCK)
     # split_huge_page walks the anon_vma without the folio lock: serialize against it
     # with the anon_vma lock.
@@ -435,7 +453,7 @@ S_UMU_SRC = site("uffd_move_unlock:vma_end_read_src")
 S_UMU_DST = site("uffd_move_unlock:vma_end_read_dst")
 
 
-def find_vma_and_prepare_anon(ctx, mm, vpn: int, site_):
+def find_vma_and_prepare_anon(ctx: Ctx, mm: Mm, vpn: int, site_) -> KGen[Any]:
     """mm/userfaultfd.c ``find_vma_and_prepare_anon`` (mmap lock held): the VMA at
     ``vpn``, given an anon_vma if it is private, so that pages moved or copied into it
     belong to an anon_vma rmap can find."""
@@ -447,8 +465,10 @@ def find_vma_and_prepare_anon(ctx, mm, vpn: int, site_):
     return vma
 
 
-def uffd_lock_vma(ctx, mm, vpn: int):
-    """The VMA at ``vpn`` read-locked (per-VMA lock), with an anon_vma prepared (under the
+def uffd_lock_vma(ctx: Ctx, mm: Mm, vpn: int) -> KGen[Any]:
+    """mm/userfaultfd.c ``uffd_lock_vma``.
+
+    The VMA at ``vpn`` read-locked (per-VMA lock), with an anon_vma prepared (under the
     mmap lock if one is needed)."""
     vma = yield from lock_vma_under_rcu(ctx, mm, vpn)
     if vma is not None:
@@ -463,7 +483,7 @@ def uffd_lock_vma(ctx, mm, vpn: int):
     return vma
 
 
-def find_vmas_mm_locked(ctx, mm, dst: int, src: int, site_):
+def find_vmas_mm_locked(ctx: Ctx, mm: Mm, dst: int, src: int, site_) -> KGen[Any]:
     """mm/userfaultfd.c ``find_vmas_mm_locked`` (mmap lock held): the destination VMA
     with its anon_vma prepared, and the source VMA (None, None if either is missing)."""
     dst_vma = yield from find_vma_and_prepare_anon(ctx, mm, dst, site_)
@@ -475,8 +495,10 @@ def find_vmas_mm_locked(ctx, mm, dst: int, src: int, site_):
     return (dst_vma, src_vma) if src_vma is not None else (None, None)
 
 
-def uffd_move_lock(ctx, mm, dst: int, src: int):
-    """Read-lock the destination and source VMAs (mm/userfaultfd.c): per VMA if it can,
+def uffd_move_lock(ctx: Ctx, mm: Mm, dst: int, src: int) -> KGen[Any]:
+    """mm/userfaultfd.c ``uffd_move_lock``.
+
+    Read-lock the destination and source VMAs (mm/userfaultfd.c): per VMA if it can,
     else both under the mmap lock (destination first, source nested)."""
     dst_vma = yield from uffd_lock_vma(ctx, mm, dst)
     if dst_vma is None:
@@ -499,14 +521,17 @@ def uffd_move_lock(ctx, mm, dst: int, src: int):
     return dst_vma, src_vma
 
 
-def uffd_move_unlock(ctx, dst_vma, src_vma):
+def uffd_move_unlock(ctx: Ctx, dst_vma: Vma, src_vma: Vma) -> KGen[None]:
+    """mm/userfaultfd.c ``uffd_move_unlock``."""
     if src_vma is not dst_vma:
         yield from vma_end_read(ctx, src_vma, S_UMU_SRC)
     yield from vma_end_read(ctx, dst_vma, S_UMU_DST)
 
 
-def move_pages(ctx, mm, dst: int, src: int, npages: int):
-    """UFFDIO_MOVE of [src, src + npages) to [dst, ...). Returns (pages moved, error).
+def move_pages(ctx: Ctx, mm: Mm, dst: int, src: int, npages: int) -> KGen[Any]:
+    """mm/userfaultfd.c ``move_pages``.
+
+    UFFDIO_MOVE of [src, src + npages) to [dst, ...). Returns (pages moved, error).
     Holds the two VMAs' read locks (or, without per-VMA locks, the mmap read lock)."""
     per_vma = ctx.config.per_vma_lock
     if per_vma:
@@ -516,7 +541,7 @@ def move_pages(ctx, mm, dst: int, src: int, npages: int):
     else:
         yield from down_read(ctx, mm.mmap_lock, S_MOVE_LOCK)
         dst_vma, src_vma = yield from find_vmas_mm_locked(ctx, mm, dst, src, S_MOVE_VMAS)
-    err = 0
+    err: int | str = 0
     moved = 0
     if (dst_vma is None or src_vma is None or dst + npages > dst_vma.end
             or src + npages > src_vma.end or not dst_vma.anonymous or not src_vma.anonymous
@@ -578,13 +603,15 @@ S_REG_SET = site("userfaultfd_register:userfaultfd_set_vm_flags")
 S_REG_UNLOCK = site("userfaultfd_register:mmap_write_unlock")
 
 
-def userfaultfd_register(ctx, mm, vpn: int, mode: str):
-    """UFFDIO_REGISTER of the VMA at ``vpn`` (whole VMA), under the mmap write lock."""
+def userfaultfd_register(ctx: Ctx, mm: Mm, vpn: int, mode: str) -> KGen[Any]:
+    """fs/userfaultfd.c ``userfaultfd_register``.
+
+    UFFDIO_REGISTER of the VMA at ``vpn`` (whole VMA), under the mmap write lock."""
     yield from mmap_write_lock(ctx, mm, S_REG_LOCK)
     yield S_REG_FIND
     ctx.access(mm, S_REG_FIND, False)
     vma = mm.find_vma(vpn)
-    err = 0
+    err: int | str = 0
     if vma is None:
         err = EINVAL
     else:
@@ -620,7 +647,8 @@ S_MFI_UNMAP = site("mfill_atomic_install_pte:pte_unmap")
 S_MFI_PUT = site("mfill_atomic_pte:folio_put")
 
 
-def mfill_atomic_install_pte(ctx, mm, vma, pmdp, vpn: int, folio):
+def mfill_atomic_install_pte(ctx: Ctx, mm: Mm, vma: Vma, pmdp: PmdPtr, vpn: int,
+                             folio: Folio) -> KGen[Any]:
     """mm/userfaultfd.c ``mfill_atomic_install_pte``: map the filled folio if the
     destination pte is still none or a marker (``pte_none_mostly``: a uffd-wp marker may
     be overwritten), rmap and counter before ``set_pte_at``. -EAGAIN if the table
@@ -644,8 +672,11 @@ def mfill_atomic_install_pte(ctx, mm, vma, pmdp, vpn: int, folio):
     return 0
 
 
-def mfill_atomic_pte(ctx, mm, vma, pmdp, vpn: int, value):
-    """``mfill_atomic_pte_copy``: a new anonymous folio holding the user's data, then
+def mfill_atomic_pte(ctx: Ctx, mm: Mm, vma: Vma, pmdp: PmdPtr, vpn: int,
+                     value) -> KGen[Any]:
+    """mm/userfaultfd.c ``mfill_atomic_pte``, ``mfill_atomic_pte_copy``.
+
+    ``mfill_atomic_pte_copy``: a new anonymous folio holding the user's data, then
     install it; the folio is dropped if that fails."""
     folio = yield from folio_alloc(ctx, 1, True, S_MFC_ALLOC)
     yield S_MFC_COPY
@@ -656,7 +687,7 @@ def mfill_atomic_pte(ctx, mm, vma, pmdp, vpn: int, value):
     return err
 
 
-def mfill_atomic(ctx, mm, dst: int, npages: int, value):
+def mfill_atomic(ctx: Ctx, mm: Mm, dst: int, npages: int, value) -> KGen[Any]:
     """UFFDIO_COPY (mm/userfaultfd.c ``mfill_atomic``): per page, allocate the table if the
     pmd is none, read the pmd **again** (it may be none again, or huge: -EEXIST), then
     install under the PTE lock. Returns (pages copied, error)."""
@@ -670,7 +701,8 @@ def mfill_atomic(ctx, mm, dst: int, npages: int, value):
         vma = mm.find_vma(dst)
         if vma is not None and not vma.shared:
             yield from anon_vma_prepare(ctx, vma)
-    copied, err = 0, 0
+    copied = 0
+    err: int | str = 0
     if (vma is None or not vma.uffd_armed or not vma.anonymous or vma.shared
             or dst + npages > vma.end):
         err = EINVAL

@@ -14,12 +14,19 @@ dirty-folio throttling.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..sim import site
 from .folio import folio_put, folio_try_get, folio_trylock, folio_unlock
 from .rmap import folio_referenced, try_to_unmap
 from .swap import add_to_swap, delete_from_swap_cache
 from .tlb import try_to_unmap_flush
 from .types import Pte, PteTable
+
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx
+    from ..sim.traps import KGen
+    from .types import Folio, Mm
 
 __all__ = ["reclaim_folio_at", "shrink_folio"]
 
@@ -34,7 +41,7 @@ S_FREE_UNLOCK = site("shrink_folio_list:folio_unlock")
 S_FREE_PUT = site("shrink_folio_list:free_folio")
 
 
-def shrink_folio(ctx, folio):
+def shrink_folio(ctx: Ctx, folio: Folio) -> KGen[Any]:
     """mm/vmscan.c ``shrink_folio_list`` for one isolated (referenced) folio, in its
     order (v6.12 body in core/upstream, unchanged in these steps through v6.18): trylock;
     ``folio_referenced``; a swap-backed anonymous folio not yet in the swap cache is kept
@@ -87,7 +94,7 @@ def shrink_folio(ctx, folio):
     return result
 
 
-def reclaim_folio_at(ctx, mm, vpn: int):
+def reclaim_folio_at(ctx: Ctx, mm: Mm, vpn: int) -> KGen[Any]:
     """kswapd's work item: reclaim the folio mapped at ``vpn``, if any. Finding it stands
     in for taking a folio off an LRU list, which touches no page table: so it is not a
     shadow-checked access, and the speculative reference fails on a folio being freed."""
@@ -104,4 +111,3 @@ def reclaim_folio_at(ctx, mm, vpn: int):
     if folio is None or not (yield from folio_try_get(ctx, folio, S_ISOLATE)):
         return "none"
     return (yield from shrink_folio(ctx, folio))
-

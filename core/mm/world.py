@@ -6,8 +6,13 @@ unmap flush of ``try_to_unmap``) lives in each CPU's ``ctx.data``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..kernel import ALLOCATED
 from .types import File, Folio, Mm
+
+if TYPE_CHECKING:
+    from ..kernel.context import Ctx, Kernel
 
 __all__ = ["World", "Process", "Tlb", "world", "tlb_of"]
 
@@ -18,7 +23,7 @@ class Process:
 
     __slots__ = ("name", "mm", "pid", "task_mm", "threads")
 
-    def __init__(self, name: str, mm: Mm, pid: int):
+    def __init__(self, name: str, mm: Mm, pid: int) -> None:
         self.name = name
         self.mm = mm
         self.pid = pid
@@ -33,11 +38,11 @@ class Tlb:
 
     __slots__ = ("entries", "psc")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.entries: dict = {}
         self.psc: dict = {}
 
-    def flush_range(self, mm, start: int, end: int, ptrs_per_pte: int) -> None:
+    def flush_range(self, mm: Mm, start: int, end: int, ptrs_per_pte: int) -> None:
         """INVLPG over [start, end): translations and the paging-structure cache entries
         for those addresses."""
         key = mm.oid
@@ -46,13 +51,14 @@ class Tlb:
         for pmdi in range(start // ptrs_per_pte, (end - 1) // ptrs_per_pte + 1):
             self.psc.pop((key, pmdi), None)
 
-    def flush_mm(self, mm) -> None:
+    def flush_mm(self, mm: Mm) -> None:
         key = mm.oid
         self.entries = {k: v for k, v in self.entries.items() if k[0] != key}
         self.psc = {k: v for k, v in self.psc.items() if k[0] != key}
 
 
-def tlb_of(ctx) -> Tlb:
+def tlb_of(ctx: Ctx) -> Tlb:
+    """Model only: model machinery, mirrors no kernel function."""
     t = ctx.data.get("tlb")
     if t is None:
         t = ctx.data["tlb"] = Tlb()
@@ -60,7 +66,7 @@ def tlb_of(ctx) -> Tlb:
 
 
 class World:
-    def __init__(self, kernel):
+    def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
         self.processes: dict[str, Process] = {}
         self.files: dict[str, File] = {}
@@ -70,5 +76,6 @@ class World:
         self.next_pid = 1
 
 
-def world(ctx) -> World:
+def world(ctx: Ctx) -> World:
+    """Model only: model machinery, mirrors no kernel function."""
     return ctx.kernel.world

@@ -116,128 +116,148 @@ def _parse_schedule_line(text: str, lineno: int):
                   f"'T choose LABEL=V' or '*')")
 
 
+class _Reader:
+    """The loader's state while it reads a file line by line: what each line adds to the
+    program, and the block (setup, a thread, the schedule) it is in."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.comments: list[str] = []
+        self.bugs: list[str] = []
+        self.config_items: list[tuple[int, str]] = []
+        self.processes: list[str] = []
+        self.files: list[tuple[str, int]] = []
+        self.setup: list = []
+        self.threads: list[ThreadSpec] = []
+        self.schedule: list | None = None
+        self.choices: list[int] | None = None
+        self.expect: str | None = None
+        self.seen_block = False
+        self.block = None          # ("setup"|"thread"|"schedule", data)
+
+    def line(self, lineno: int, raw: str) -> None:
+        line = raw.strip()
+        if not line:
+            return
+        if line.startswith("#"):
+            if not self.seen_block and self.block is None:
+                self.comments.append(raw.rstrip())
+            return
+        if self.block is not None:
+            self._block_line(lineno, line)
+        else:
+            self._top_line(lineno, line)
+
+    def _block_line(self, lineno: int, line: str) -> None:
+        kind, data = self.block
+        if line == "}":
+            if kind == "thread":
+                name, proc, ops = data
+                self.threads.append(ThreadSpec(name, proc, tuple(ops)))
+            self.block = None
+        elif kind == "setup":
+            m = _ASSIGN.match(line)
+            if m and m.group(2).split()[0] == "process":
+                if m.group(2).strip() != "process":
+                    raise OpError("process takes no arguments")
+                self.processes.append(m.group(1))
+            elif m and m.group(2).split()[0] == "file":
+                _, _, args, kv = _split_op(m.group(2))
+                if args or set(kv) != {"pages"}:
+                    raise OpError("file takes pages=N")
+                self.files.append((m.group(1), int(kv["pages"])))
+            else:
+                self.setup.append(_parse_op(line, True))
+        elif kind == "thread":
+            data[2].append(_parse_op(line, False))
+        else:
+            item = _parse_schedule_line(line, lineno)
+            if self.schedule and self.schedule[-1] == "*":
+                raise OpError("nothing may follow '*'")
+            self.schedule.append(item)
+
+    def _top_line(self, lineno: int, line: str) -> None:
+        if line.startswith("choices"):
+            m = re.fullmatch(r"choices\s*\{([0-9\s]*)\}", line)
+            if not m:
+                raise OpError("choices { N N ... } on one line")
+            self.choices = [int(x) for x in m.group(1).split()]
+            return
+        key, colon, value = line.partition(":")
+        if colon and key == "bugs":
+            self.bugs.extend(x for x in value.replace(",", " ").split())
+        elif colon and key == "config":
+            self.config_items.extend((lineno, x) for x in value.split())
+        elif colon and key == "expect":
+            self.expect = value.strip()
+        elif line == "setup {":
+            self._open("setup", None)
+        elif line == "schedule {":
+            if self.schedule is not None:
+                raise OpError("a second schedule block")
+            self.schedule = []
+            self._open("schedule", None)
+        elif m := _THREAD.match(line):
+            self._open("thread", (m.group(1), m.group(3), []))
+        else:
+            raise OpError(f"unexpected line {line!r}")
+
+    def _open(self, kind: str, data) -> None:
+        self.block = (kind, data)
+        self.seen_block = True
+
+    def _config(self) -> Config:
+        try:
+            return Config().parse([item for _, item in self.config_items])
+        except ConfigError as e:
+            # Name the line of the item that is wrong on its own, else the last config
+            # line (a combination of values the kernel cannot be built with).
+            lineno = self.config_items[-1][0]
+            for ln, item in self.config_items:
+                try:
+                    Config.check_item(item)
+                except ConfigError:
+                    lineno = ln
+                    break
+            raise KprogError(self.path, lineno, str(e)) from None
+
+    def program(self) -> Program:
+        try:
+            bugset = BugSet.parse(self.bugs)
+        except BugError as e:
+            raise KprogError(self.path, 0, str(e)) from None
+        config = self._config()
+        sched = None
+        if self.schedule is not None:
+            sched = tuple(x for x in self.schedule if x != "*")
+        choices = tuple(self.choices) if self.choices is not None else None
+        prog = Program(tuple(self.processes), tuple(self.files), tuple(self.setup),
+                       tuple(self.threads), config, bugset, sched, choices, self.expect,
+                       tuple(self.comments))
+        try:
+            prog.validate()
+            names = {t.name for t in prog.threads} | {"rcu_gp", "rcu_cb", "setup", "teardown"}
+            for item in prog.schedule or ():
+                if item.thread not in names:
+                    raise ProgramError(f"schedule names unknown thread {item.thread}")
+        except ProgramError as e:
+            raise KprogError(self.path, 0, str(e)) from None
+        return prog
+
+
 def loads(text: str, path: str = "<string>") -> Program:
     lines = text.splitlines()
     if not lines or lines[0].strip() != f"kprog {VERSION}":
         raise KprogError(path, 1, f"not a kprog file (the first line must be 'kprog {VERSION}')")
-    comments: list[str] = []
-    bugs: list[str] = []
-    config_items: list[tuple[int, str]] = []
-    processes: list[str] = []
-    files: list[tuple[str, int]] = []
-    setup: list = []
-    threads: list[ThreadSpec] = []
-    schedule: list | None = None
-    choices: list[int] | None = None
-    expect: str | None = None
-    seen_block = False
-    block = None              # ("setup"|"thread"|"schedule"|"choices", data)
+    r = _Reader(path)
     for lineno, raw in enumerate(lines[1:], start=2):
-        line = raw.strip()
-        if not line:
-            continue
-        if line.startswith("#"):
-            if not seen_block and block is None:
-                comments.append(raw.rstrip())
-            continue
         try:
-            if block is not None:
-                kind, data = block
-                if line == "}":
-                    if kind == "thread":
-                        name, proc, ops = data
-                        threads.append(ThreadSpec(name, proc, tuple(ops)))
-                    block = None
-                    continue
-                if kind == "setup":
-                    m = _ASSIGN.match(line)
-                    if m and m.group(2).split()[0] == "process":
-                        if m.group(2).strip() != "process":
-                            raise OpError("process takes no arguments")
-                        processes.append(m.group(1))
-                    elif m and m.group(2).split()[0] == "file":
-                        _, _, args, kv = _split_op(m.group(2))
-                        if args or set(kv) != {"pages"}:
-                            raise OpError("file takes pages=N")
-                        files.append((m.group(1), int(kv["pages"])))
-                    else:
-                        setup.append(_parse_op(line, True))
-                elif kind == "thread":
-                    data[2].append(_parse_op(line, False))
-                elif kind == "schedule":
-                    item = _parse_schedule_line(line, lineno)
-                    if schedule and schedule[-1] == "*":
-                        raise OpError("nothing may follow '*'")
-                    schedule.append(item)
-                continue
-            if line.startswith("choices"):
-                m = re.fullmatch(r"choices\s*\{([0-9\s]*)\}", line)
-                if not m:
-                    raise OpError("choices { N N ... } on one line")
-                choices = [int(x) for x in m.group(1).split()]
-                continue
-            key, colon, value = line.partition(":")
-            if colon and key in ("bugs", "config", "expect"):
-                if key == "bugs":
-                    bugs.extend(x for x in value.replace(",", " ").split())
-                elif key == "config":
-                    config_items.extend((lineno, x) for x in value.split())
-                else:
-                    expect = value.strip()
-                continue
-            if line == "setup {":
-                block = ("setup", None)
-                seen_block = True
-                continue
-            if line == "schedule {":
-                if schedule is not None:
-                    raise OpError("a second schedule block")
-                schedule = []
-                block = ("schedule", None)
-                seen_block = True
-                continue
-            m = _THREAD.match(line)
-            if m:
-                block = ("thread", (m.group(1), m.group(3), []))
-                seen_block = True
-                continue
-            raise OpError(f"unexpected line {line!r}")
+            r.line(lineno, raw)
         except (OpError, ValueError) as e:
             raise KprogError(path, lineno, str(e)) from None
-    if block is not None:
-        raise KprogError(path, len(lines), f"unterminated {block[0]} block")
-    try:
-        bugset = BugSet.parse(bugs)
-    except BugError as e:
-        raise KprogError(path, 0, str(e)) from None
-    try:
-        config = Config().parse([item for _, item in config_items])
-    except ConfigError as e:
-        # Name the line of the item that is wrong on its own, else the last config line
-        # (a combination of values the kernel cannot be built with).
-        lineno = config_items[-1][0]
-        for ln, item in config_items:
-            try:
-                Config.check_item(item)
-            except ConfigError:
-                lineno = ln
-                break
-        raise KprogError(path, lineno, str(e)) from None
-    sched = None
-    if schedule is not None:
-        sched = tuple(x for x in schedule if x != "*")
-    prog = Program(tuple(processes), tuple(files), tuple(setup), tuple(threads), config,
-                   bugset, sched, tuple(choices) if choices is not None else None, expect,
-                   tuple(comments))
-    try:
-        prog.validate()
-        names = {t.name for t in prog.threads} | {"rcu_gp", "rcu_cb", "setup", "teardown"}
-        for item in prog.schedule or ():
-            if item.thread not in names:
-                raise ProgramError(f"schedule names unknown thread {item.thread}")
-    except ProgramError as e:
-        raise KprogError(path, 0, str(e)) from None
-    return prog
+    if r.block is not None:
+        raise KprogError(path, len(lines), f"unterminated {r.block[0]} block")
+    return r.program()
 
 
 def load(path: str) -> Program:

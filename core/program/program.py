@@ -151,10 +151,6 @@ class Outcome:
     start: int = 0                  # the trace's first step after the setup
 
     @property
-    def passed(self) -> bool:
-        return self.report is None
-
-    @property
     def trace_hash(self) -> str:
         return self.trace.hash()
 
@@ -182,7 +178,6 @@ def _thread_body(env: Env, spec: ThreadSpec):
     return body
 
 
-S_TEARDOWN_UNPIN = site("teardown:unpin_user_pages")
 S_TEARDOWN_BARRIER = site("teardown:final_rcu_barrier")
 
 

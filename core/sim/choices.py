@@ -27,7 +27,7 @@ __all__ = [
 class ChoiceSource:
     """Base class: records every answered choice. Subclasses implement ``_draw``."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.values: list[int] = []
         self.bounds: list[int] = []
         self.labels: list[str] = []
@@ -61,7 +61,7 @@ class RandomSource(ChoiceSource):
     """A seeded PRNG. Uses ``getrandbits`` with rejection (stable across CPython versions,
     unlike ``randrange``) on a private ``random.Random`` instance."""
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int) -> None:
         super().__init__()
         self.seed = seed
         self._getrandbits = random.Random(seed).getrandbits
@@ -80,7 +80,7 @@ class ReplaySource(ChoiceSource):
     range for the bound asked now (the program changed) is clamped to 0 and counted in
     ``mismatches`` so callers can tell that a replay drifted."""
 
-    def __init__(self, values):
+    def __init__(self, values) -> None:
         super().__init__()
         self._script = list(values)
         self._pos = 0
@@ -111,7 +111,7 @@ class BytesSource(ChoiceSource):
     """Decodes fuzzer bytes: a choice among ``n`` reads ``width(n)`` bytes big-endian and
     takes the value modulo ``n``. Inverse: :func:`encode_bytes`."""
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes) -> None:
         super().__init__()
         self._data = bytes(data)
         self._pos = 0
@@ -155,7 +155,7 @@ class OdometerSource(ChoiceSource):
     answers depth-first, each exactly once, for a deterministic program.
     """
 
-    def __init__(self, prefix=()):
+    def __init__(self, prefix=()) -> None:
         super().__init__()
         self._prefix = list(prefix)
 

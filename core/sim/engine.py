@@ -43,7 +43,7 @@ class RunResult:
 
     __slots__ = ("report", "nsteps", "trace", "final")
 
-    def __init__(self, report: Report | None, nsteps: int, trace: Trace):
+    def __init__(self, report: Report | None, nsteps: int, trace: Trace) -> None:
         self.report = report
         self.nsteps = nsteps
         self.trace = trace
@@ -67,7 +67,7 @@ class Engine:
     """
 
     def __init__(self, source, strategy, *, step_bound: int = 100_000, spin_bound: int = 500,
-                 check_invariants: bool = False):
+                 check_invariants: bool = False) -> None:
         self.source = source
         self.strategy = strategy
         self.step_bound = step_bound
@@ -171,7 +171,7 @@ class Engine:
         runnable = self.runnable
         record = self.steps.append
         pick = self.strategy.pick
-        hooks = self.step_hooks
+        after = bool(self.step_hooks or self.invariant_checks)
         step_bound = self.step_bound
         spin_bound = self.spin_bound
         spinner = None              # the thread now retrying, if any
@@ -199,14 +199,9 @@ class Engine:
                 trap = t.gen.send(None)
             except StopIteration:
                 self._finish(t)
-                keep = False
-                spins = 0
-                spinner = None
+                keep, spins, spinner = False, 0, None
             except KernelReport as e:
-                r = e.report
-                if r.thread is None:
-                    r.thread, r.site = t.name, s.name
-                return r
+                return self._attributed(e.report, t, s)
             except Exception as e:                      # noqa: BLE001
                 return self._model_error(t, s, e)
             else:
@@ -231,22 +226,35 @@ class Engine:
                             trap, f"{spins} retries in a row with no other progress")
                 else:
                     self._apply(t, trap)
-                    keep = False
-                    spins = 0
-                    spinner = None
-            if hooks:
-                for h in hooks:
-                    h(t)
-            for check in self.invariant_checks:
-                try:
-                    check(self)
-                except InvariantViolation as e:
-                    return self._invariant_report(t, s, e)
+                    keep, spins, spinner = False, 0, None
+            if after:
+                r = self._after_step(t, s)
+                if r is not None:
+                    return r
             nsteps += 1
             if nsteps >= step_bound:
                 return self._livelock(None, f"step bound {step_bound} reached")
         self.running = None
         return None
+
+    def _after_step(self, t: Thread, s: Site) -> Report | None:
+        """The step hooks (checkers may raise a report), then the invariant checks."""
+        for h in self.step_hooks:
+            h(t)
+        for check in self.invariant_checks:
+            try:
+                check(self)
+            except InvariantViolation as e:
+                return self._invariant_report(t, s, e)
+        return None
+
+    @staticmethod
+    def _attributed(r: Report, t: Thread, s: Site) -> Report:
+        """A report raised in ``t``'s step at ``s``, attributed to it unless it names
+        its own thread."""
+        if r.thread is None:
+            r.thread, r.site = t.name, s.name
+        return r
 
     def _model_error(self, t, s, e: Exception) -> Report:
         """A Python exception inside a step: the model (or a bug switch) reached a state

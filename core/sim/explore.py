@@ -8,8 +8,12 @@ within the preemption bound, and every data choice) runs exactly once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from .choices import OdometerSource, next_prefix
 from .strategies.bounded import Bounded
+
 
 __all__ = ["explore", "ScheduleOdometer"]
 
@@ -22,7 +26,7 @@ class ScheduleOdometer(OdometerSource):
 
     data_bound = 1
 
-    def __init__(self, prefix=()):
+    def __init__(self, prefix=()) -> None:
         super().__init__(prefix)
         self.nondefault = 0
 
@@ -36,7 +40,7 @@ class ScheduleOdometer(OdometerSource):
 
 
 def explore(run_once, bound: int | None = None, limit: int | None = None,
-            source=OdometerSource):
+            source=OdometerSource) -> Iterator[Any]:
     """Yield the result of every distinct run, depth-first; stop after ``limit`` runs.
     ``source`` makes the odometer (:class:`ScheduleOdometer` leaves data choices at 0)."""
     prefix: list[int] | None = []

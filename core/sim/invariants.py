@@ -28,7 +28,7 @@ class InvariantViolation(Exception):
     """A broken invariant of the engine or the substrate. ``what`` is the stable part of
     the message (the report's title); ``detail`` names the threads and objects."""
 
-    def __init__(self, what: str, detail: str = ""):
+    def __init__(self, what: str, detail: str = "") -> None:
         super().__init__(f"{what}: {detail}" if detail else what)
         self.what = what
         self.detail = detail

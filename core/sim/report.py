@@ -47,6 +47,6 @@ class Report:
 class KernelReport(Exception):
     """Raised by a checker to stop the run with ``report``."""
 
-    def __init__(self, report: Report):
+    def __init__(self, report: Report) -> None:
         super().__init__(report.title)
         self.report = report

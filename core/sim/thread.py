@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .traps import Site
+
+if TYPE_CHECKING:
+    from .waitq import WaitQueue
 
 __all__ = ["Thread", "RUNNABLE", "WAITING", "DONE"]
 
@@ -22,7 +27,7 @@ class Thread:
     __slots__ = ("tid", "name", "gen", "pending", "state", "waitq", "daemon",
                  "engine", "ctx", "steps", "spun")
 
-    def __init__(self, engine, tid: int, name: str, gen, daemon: bool):
+    def __init__(self, engine, tid: int, name: str, gen, daemon: bool) -> None:
         self.engine = engine
         self.tid = tid
         self.name = name
@@ -30,7 +35,7 @@ class Thread:
         self.daemon = daemon
         self.pending: Site | None = None
         self.state = RUNNABLE
-        self.waitq = None
+        self.waitq: WaitQueue | None = None
         self.ctx = None
         self.steps = 0
         self.spun = False

@@ -7,7 +7,9 @@ unrelated changes to the model.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 import hashlib
+
 
 __all__ = ["Trace"]
 
@@ -15,7 +17,7 @@ __all__ = ["Trace"]
 class Trace:
     __slots__ = ("steps", "names", "values", "bounds", "data", "pending", "preemptions")
 
-    def __init__(self, steps, names, values, bounds, data=(), pending=None, preemptions=()):
+    def __init__(self, steps, names, values, bounds, data=(), pending=None, preemptions=()) -> None:
         self.steps = steps          # list of (tid, Site) in execution order
         self.names = names          # tid -> thread name
         self.values = values        # every answered choice, in order
@@ -28,7 +30,7 @@ class Trace:
     def __len__(self) -> int:
         return len(self.steps)
 
-    def lines(self):
+    def lines(self) -> Iterator[str]:
         names = self.names
         for tid, s in self.steps:
             yield f"{names[tid]}@{s.name}"
@@ -48,7 +50,7 @@ class Trace:
 
     def segments(self):
         """Consecutive runs of one thread: [(name, nsteps, last site executed)]."""
-        out = []
+        out: list[list] = []
         for tid, s in self.steps:
             name = self.names[tid]
             if out and out[-1][0] == name:

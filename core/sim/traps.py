@@ -65,6 +65,7 @@ class SpinSite(Site):
     would otherwise make every waiting loop look busy)."""
 
     __slots__ = ("own_progress",)
+    own_progress: bool
 
 
 class Wait:
@@ -117,6 +118,7 @@ def site(name: str) -> Site:
 def spin_site(name: str, own_progress: bool = False) -> SpinSite:
     """Create (once) the retry site ``name``. Call it at module level."""
     s = _register(SpinSite, name, _caller_module())
+    assert isinstance(s, SpinSite)
     s.own_progress = own_progress
     return s
 

@@ -12,7 +12,7 @@ class WaitQueue:
 
     __slots__ = ("name", "waiters", "owner")
 
-    def __init__(self, name: str, owner=None):
+    def __init__(self, name: str, owner=None) -> None:
         self.name = name
         self.waiters: list = []
         self.owner = owner          # what the queue belongs to (a lock), for checks

@@ -24,7 +24,7 @@ from core.program.schedule import with_schedule
 
 from ..drivers import Budget, make_driver
 from ..findings import make_finding
-from ..fuzz_cmd import make_target
+from ..target import make_target
 
 __all__ = ["run_item", "TargetSpec", "Coverage"]
 

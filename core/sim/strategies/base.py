@@ -36,7 +36,7 @@ class Strategy:
         self.engine = engine
         self.choose = engine.source.choose
 
-    def pick(self, runnable, cur, keep):
+    def pick(self, runnable, cur, keep) -> None:
         raise NotImplementedError
 
     def check_invariants(self) -> None:

@@ -17,7 +17,7 @@ __all__ = ["Bounded"]
 class Bounded(Strategy):
     name = "dfs"
 
-    def __init__(self, bound: int | None):
+    def __init__(self, bound: int | None) -> None:
         self.bound = bound
 
     def attach(self, engine) -> None:

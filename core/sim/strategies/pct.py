@@ -26,7 +26,7 @@ __all__ = ["PCT"]
 class PCT(Strategy):
     name = "pct"
 
-    def __init__(self, depth: int = 3, k: int = 1000):
+    def __init__(self, depth: int = 3, k: int = 1000) -> None:
         if depth < 1 or k < 1:
             raise ValueError("PCT needs depth >= 1 and k >= 1")
         self.depth = depth

@@ -21,8 +21,13 @@ a site is a preemption there, not a pause the fallback undoes at once.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .base import Strategy
 from .random_walk import RandomWalk
+
+if TYPE_CHECKING:
+    from ..traps import Site
 
 __all__ = ["Pieces"]
 
@@ -30,7 +35,8 @@ __all__ = ["Pieces"]
 class Pieces(Strategy):
     name = "pieces"
 
-    def __init__(self, pieces, fallback: Strategy | None = None, others_first: bool = False):
+    def __init__(self, pieces, fallback: Strategy | None = None,
+                 others_first: bool = False) -> None:
         self.pieces = [p for p in pieces if len(p) == 3 or p[1] > 0]
         self.fallback = fallback if fallback is not None else RandomWalk()
         self.others_first = others_first
@@ -55,7 +61,7 @@ class Pieces(Strategy):
         elif self.others_first and self.pieces:
             self.held = self.pieces[-1][0]
 
-    def _reached(self, t, site, nth: int) -> bool:
+    def _reached(self, t, site: Site, nth: int) -> bool:
         """Whether ``t`` stands before its ``nth`` take of ``site``, or is past it."""
         steps = self.engine.steps
         tid = t.tid

@@ -68,7 +68,7 @@ class Drift:
 class Replay(Strategy):
     name = "replay"
 
-    def __init__(self, lines, fallback: Strategy | None = None, directives=()):
+    def __init__(self, lines, fallback: Strategy | None = None, directives=()) -> None:
         self.lines = list(lines)
         self.directives = list(directives)
         self.fallback = fallback if fallback is not None else RandomWalk()
