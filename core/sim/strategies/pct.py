@@ -22,6 +22,8 @@ from .base import Strategy
 
 __all__ = ["PCT"]
 
+_HAIR = 2.0 ** -40       # far below any gap between two priorities PCT assigns
+
 
 class PCT(Strategy):
     name = "pct"
@@ -31,6 +33,7 @@ class PCT(Strategy):
             raise ValueError("PCT needs depth >= 1 and k >= 1")
         self.depth = depth
         self.k = k
+        self.nthreads = 0           # known once attached and started (describe may come first)
 
     def attach(self, engine) -> None:
         super().attach(engine)
@@ -67,8 +70,19 @@ class PCT(Strategy):
             p = (initial[-1] + self.depth) / 2.0 if initial[-1] > self.depth else initial[-1] - 0.5
         else:
             p = (initial[rank - 1] + initial[rank]) / 2.0
-        self.prio[t.tid] = p
+        self._assign(t.tid, p)
         self.nthreads += 1
+
+    def _assign(self, tid: int, p: float) -> None:
+        """Give thread ``tid`` priority ``p``, distinct from every other thread's. A spun
+        thread's "below everybody" and a later change point's ``depth - i`` can meet (the
+        soak found it: 30 runs in a million); where another thread holds ``p``, the tie
+        is broken as ``pick`` would break it (the lower thread id first) by a hair, so the
+        schedules are exactly those of the tie-breaking order and the order stays strict."""
+        others = {v: t for t, v in self.prio.items() if t != tid}
+        while p in others:
+            p = p + _HAIR if tid < others[p] else p - _HAIR
+        self.prio[tid] = p
 
     def pick(self, runnable, cur, keep):
         if not self.started:
@@ -81,9 +95,9 @@ class PCT(Strategy):
         if cur is not None:
             i = self.change_points.get(self.nsteps)
             if i is not None:
-                prio[cur.tid] = float(self.depth - i)
+                self._assign(cur.tid, float(self.depth - i))
             if cur.spun:
-                prio[cur.tid] = min(prio.values()) - 1.0
+                self._assign(cur.tid, min(prio.values()) - 1.0)
         best = runnable[0]
         bp = prio[best.tid]
         for t in runnable:
@@ -93,8 +107,8 @@ class PCT(Strategy):
         return best
 
     def check_invariants(self) -> None:
-        """Priorities are distinct (PCT's guarantee assumes a strict order; a tie would
-        silently become a thread-id order)."""
+        """Priorities are distinct (PCT's guarantee assumes a strict order; ``_assign``
+        keeps it so)."""
         prio = self.prio
         if len(set(prio.values())) != len(prio):
             from ..invariants import InvariantViolation
