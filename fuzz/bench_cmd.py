@@ -7,6 +7,7 @@ import json
 
 from .bench.run import Settings, markdown, run_bench
 from .errors import UsageError
+from .paths import writable_file
 
 __all__ = ["run_bench_command"]
 
@@ -18,6 +19,8 @@ def run_bench_command(args) -> int:
         raise UsageError("--cap must be positive")
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.json:
+        writable_file(args.json, "--json")
     result = run_bench(Settings(args.quick, args.trials, args.cap, args.jobs))
     print(markdown(result))
     if args.json:

@@ -15,11 +15,13 @@ from .campaign.plan import parse_portfolio
 from .campaign.worker import TargetSpec
 from .drivers.atheris_driver import atheris_available
 from .errors import UsageError
+from .paths import writable_dir
 from .target import make_target
 
 __all__ = ["run_campaign_command", "DEFAULT_SECONDS", "make_backend"]
 
 DEFAULT_SECONDS = 60.0
+MAX_WORKERS_PER_CORE = 4
 
 
 def make_backend(name: str, workers: int, spec, address: str | None = None):
@@ -41,14 +43,22 @@ def run_campaign_command(args) -> int:
     workers = args.workers or os.cpu_count() or 1
     if workers < 1:
         raise UsageError("--workers must be at least 1")
+    most = MAX_WORKERS_PER_CORE * (os.cpu_count() or 1)
+    if workers > most and not args.force and args.backend == "local":
+        raise UsageError(f"--workers {workers}: more than {most} ({MAX_WORKERS_PER_CORE} per "
+                         f"core) would only thrash; --force to insist")
     if args.address and args.backend != "ray":
         raise UsageError("--address is for --backend ray")
     make_target(args.bug, args.config)               # bad names fail here, before anything
     portfolio = parse_portfolio(args.drivers, atheris_available())
     if any(d == "atheris" for d, _ in portfolio) and not atheris_available():
         raise UsageError("atheris is not installed (pip install atheris)")
-    directory = args.dir or time.strftime("ptfuzz-campaign-%Y%m%d-%H%M%S")
+    directory = writable_dir(args.dir or time.strftime("ptfuzz-campaign-%Y%m%d-%H%M%S"),
+                             "--dir")
     spec = TargetSpec(tuple(args.bug or ()), tuple(args.config or ()))
+    # Hypothesis' caches go into the campaign directory (local workers inherit this).
+    os.environ["PTFUZZ_HYPOTHESIS_HOME"] = os.path.join(os.path.abspath(directory),
+                                                        ".hypothesis")
     backend = make_backend(args.backend, workers, spec, args.address)
     bugs = ", ".join(args.bug) if args.bug else "none (the fixed model)"
     mix = ", ".join(f"{d} x{w}" for d, w in portfolio)

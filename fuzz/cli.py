@@ -11,6 +11,7 @@ import json
 import sys
 
 from .errors import UsageError
+from .paths import seconds
 
 __all__ = ["main"]
 
@@ -110,8 +111,17 @@ def _cmd_fuzz(args) -> int:
     return run_fuzz_command(args)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("ptfuzz")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ptfuzz", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"ptfuzz {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_info_commands(sub)
     _add_search_commands(sub)
@@ -143,7 +153,7 @@ def _add_search_commands(sub) -> None:
     q.add_argument("--config", action="append", metavar="K=V",
                    help="fix a config value (the others are drawn per run)")
     q.add_argument("--seed", type=int, default=1, help="the driver's seed (default 1)")
-    q.add_argument("--time", type=float, default=None, metavar="SECONDS",
+    q.add_argument("--time", type=seconds, default=None, metavar="SECONDS",
                    help="time budget (default 60 s)")
     q.add_argument("--runs", type=int, default=None, metavar="N", help="execution budget")
     q.add_argument("--out", default="ptfuzz-findings", metavar="DIR",
@@ -153,8 +163,10 @@ def _add_search_commands(sub) -> None:
     q.set_defaults(func=_cmd_fuzz)
 
     q = sub.add_parser("campaign", help="a portfolio of drivers on every core, for a time")
-    q.add_argument("--workers", type=int, default=None, help="default: one per core")
-    q.add_argument("--time", type=float, default=None, metavar="SECONDS",
+    q.add_argument("--workers", type=int, default=None, help="default: one per core; at most "
+                   "four per core without --force")
+    q.add_argument("--force", action="store_true", help="allow more workers than that")
+    q.add_argument("--time", type=seconds, default=None, metavar="SECONDS",
                    help="time budget (default 60 s)")
     q.add_argument("--dir", default=None, metavar="DIR",
                    help="the campaign directory (default ./ptfuzz-campaign-DATE); an "
@@ -180,7 +192,7 @@ def _add_search_commands(sub) -> None:
     q.add_argument("--json", default=None, metavar="OUT", help="every figure as JSON")
     q.add_argument("--trials", type=int, default=None,
                    help="seeds per driver and bug (default 10; --quick 1)")
-    q.add_argument("--cap", type=float, default=None, metavar="SECONDS",
+    q.add_argument("--cap", type=seconds, default=None, metavar="SECONDS",
                    help="time cap per trial (default 120; --quick 5)")
     q.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="time-to-bug trials run N at a time, one process each (default 1)")
@@ -198,8 +210,8 @@ def _add_reproducer_commands(sub) -> None:
     q = sub.add_parser("minimize", help="shrink a .kprog reproducer, keeping its title")
     q.add_argument("file", metavar="FILE")
     q.add_argument("-o", "--out", default=None, metavar="OUT",
-                   help="where to write it (default: FILE with .min.kprog)")
-    q.add_argument("--time", type=float, default=60.0, metavar="SECONDS",
+                   help="where to write it (default: NAME.min.kprog in the current directory)")
+    q.add_argument("--time", type=seconds, default=60.0, metavar="SECONDS",
                    help="time limit (default 60 s)")
     q.add_argument("--title", default=None,
                    help="the title to keep (default: the file's expect:, else its replay's)")

@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 from .errors import UsageError
+from .paths import writable_dir
 
 __all__ = ["run_coverage_command", "replay_under_coverage"]
 
@@ -26,7 +27,7 @@ def run_coverage_command(args) -> int:
     meta = os.path.join(args.dir, "campaign.json")
     if not os.path.exists(meta):
         raise UsageError(f"{args.dir}: not a campaign directory (no campaign.json)")
-    out = args.html or os.path.join(args.dir, "coverage")
+    out = writable_dir(args.html or os.path.join(args.dir, "coverage"), "--html")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     p = subprocess.run([sys.executable, "-m", "fuzz.coverage_cmd", args.dir, out], env=env)
     return 0 if p.returncode == 0 else 1

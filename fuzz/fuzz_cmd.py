@@ -17,6 +17,7 @@ from core.program.minimize import minimize
 
 from .drivers import Budget, make_driver
 from .errors import UsageError
+from .paths import writable_dir
 from .findings import make_finding, write_program
 from .target import make_target
 
@@ -82,6 +83,7 @@ def run_fuzz_command(args) -> int:
         raise UsageError("give --time or --runs, not both")
     if (args.time is not None and args.time <= 0) or (args.runs is not None and args.runs <= 0):
         raise UsageError("the budget must be positive")
+    writable_dir(args.out, "--out")
     target = make_target(args.bug, args.config)
     try:
         driver = make_driver(args.driver, target, args.seed)

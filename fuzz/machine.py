@@ -91,9 +91,12 @@ class PtMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.builder is not None)
     @rule(data=st.data(), thread=st.sampled_from(THREADS))
     def add_operation(self, data, thread):
-        ops = self.ops.setdefault(thread, [])
-        if len(ops) >= self.max_ops or (ops and ops[-1].name == "exit"):
+        ops = self.ops.get(thread, [])
+        if len(ops) >= self.max_ops or (ops and ops[-1].ends_thread):
             return
+        if not ops and sum(1 for o in self.ops.values() if o) >= self.builder.config.cpus:
+            return                          # one CPU a thread: no room for another
+        ops = self.ops.setdefault(thread, [])
         b = self.builder
         b.src = HypothesisSource(data)
         if thread == "K0":

@@ -14,12 +14,16 @@ from core.program.minimize import minimize
 from core.program.program import run_program
 
 from .errors import UsageError
+from .paths import writable_file
 
 __all__ = ["run_minimize_command"]
 
 
 def default_output(path: str) -> str:
-    base = path[:-len(".kprog")] if path.endswith(".kprog") else path
+    """``NAME.min.kprog`` in the current directory (not next to the input: minimizing a
+    file of the corpus must not write into the corpus)."""
+    base = os.path.basename(path)
+    base = base[:-len(".kprog")] if base.endswith(".kprog") else base
     if base.endswith(".raw"):
         base = base[:-len(".raw")]
     return base + ".min.kprog"
@@ -32,6 +36,7 @@ def run_minimize_command(args) -> int:
         prog = load(args.file)
     except KprogError as e:
         raise UsageError(str(e)) from None
+    out = writable_file(args.out or default_output(args.file), "-o")
     title = args.title or prog.expect or run_program(prog).title
     if title == "pass":
         print(f"{args.file}: passes, nothing to minimize")
@@ -41,7 +46,6 @@ def run_minimize_command(args) -> int:
     except ValueError as e:
         print(f"{args.file}: {e}")
         return 1
-    out = args.out or default_output(args.file)
     if os.path.dirname(out):
         os.makedirs(os.path.dirname(out), exist_ok=True)
     dump(m.program, out)

@@ -10,6 +10,7 @@ from core.program.kprog import KprogError, dumps, load
 from core.program.program import run_program
 
 from .errors import UsageError
+from .paths import writable_file
 from .show import lanes, only, render_html, render_text
 
 __all__ = ["run_show_command"]
@@ -22,6 +23,8 @@ def run_show_command(args) -> int:
         raise UsageError(str(e)) from None
     if args.width < 40:
         raise UsageError("--width must be at least 40")
+    if args.html:
+        writable_file(args.html, "--html")
     out = run_program(prog)
     ln = lanes(out)
     shown = ln

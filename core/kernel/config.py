@@ -8,17 +8,32 @@ reject bad input without a traceback.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 
-__all__ = ["Config", "ConfigError", "CONFIG_HELP"]
+__all__ = ["Config", "ConfigError", "CONFIG_HELP", "parse_int"]
+
+_INT = re.compile(r"-?(?:0[xX][0-9a-fA-F]+|0|[1-9][0-9]*)")
+
+
+def parse_int(s: str) -> int:
+    """An integer as every input of ptfuzz writes one: ASCII decimal or ``0x`` hex, an
+    optional minus sign; nothing else (no ``1_000``, no other digits, no spaces). Raises
+    ValueError."""
+    if not _INT.fullmatch(s):
+        raise ValueError(f"not an integer: {s!r}")
+    return int(s, 0)
 
 
 class ConfigError(ValueError):
     """An unknown config name or a value of the wrong kind."""
 
 
-def _opt(default, help: str, choices=None):
-    return field(default=default, metadata={"help": help, "choices": choices})
+def _opt(default, help: str, choices=None, maximum: int | None = None):
+    """A config option; an integer one has an upper bound (``maximum``) that keeps a run
+    within memory and time."""
+    return field(default=default, metadata={"help": help, "choices": choices,
+                                            "maximum": maximum})
 
 
 @dataclass(frozen=True)
@@ -42,22 +57,27 @@ class Config:
                                             "(v6.17)")
     fault_around: bool = _opt(True, "file read faults map neighbouring page-cache pages "
                                     "(do_fault_around)")
-    ptrs_per_pte: int = _opt(8, "entries per PTE table (PMD_SIZE in pages)")
+    ptrs_per_pte: int = _opt(8, "entries per PTE table (PMD_SIZE in pages)", maximum=512)
     ptrs_per_pmd: int = _opt(4, "entries of the PMD table (the address space is "
-                                "ptrs_per_pmd * ptrs_per_pte pages)")
-    tlb_batch: int = _opt(8, "mmu_gather page batch size (MMU_GATHER_BUNDLE)")
-    tlb_max_batches: int = _opt(2, "mmu_gather batches beyond the first (MAX_GATHER_BATCH_COUNT)")
-    table_batch: int = _opt(4, "tables per mmu_table_batch (MAX_TABLE_BATCH)")
-    cpus: int = _opt(4, "CPUs for program threads (kernel threads run on their own)")
-    step_bound: int = _opt(100_000, "steps after which a run is reported as a livelock")
-    spin_bound: int = _opt(500, "retries in a row, with no other progress, that make a livelock")
+                                "ptrs_per_pmd * ptrs_per_pte pages)", maximum=512)
+    tlb_batch: int = _opt(8, "mmu_gather page batch size (MMU_GATHER_BUNDLE)", maximum=4096)
+    tlb_max_batches: int = _opt(2, "mmu_gather batches beyond the first "
+                                   "(MAX_GATHER_BATCH_COUNT)", maximum=1024)
+    table_batch: int = _opt(4, "tables per mmu_table_batch (MAX_TABLE_BATCH)", maximum=4096)
+    cpus: int = _opt(4, "CPUs for program threads (kernel threads run on their own)",
+                     maximum=64)
+    step_bound: int = _opt(100_000, "steps after which a run is reported as a livelock",
+                           maximum=10_000_000)
+    spin_bound: int = _opt(500, "retries in a row, with no other progress, that make a "
+                                "livelock", maximum=1_000_000)
     check_invariants: bool = _opt(os.environ.get("PTFUZZ_CHECK_INVARIANTS", "") not in ("", "0"),
                                   "check the engine's and the substrate's own invariants "
                                   "after every step (a violation is a model error; about "
                                   "+70% time; default on where PTFUZZ_CHECK_INVARIANTS=1, as "
                                   "in the test suite and scripts/soak.py)")
     kasan_quarantine: int = _opt(64, "freed objects KASAN keeps in quarantine before their "
-                                     "memory counts as reused (reports say which)")
+                                     "memory counts as reused (reports say which)",
+                                 maximum=1 << 20)
 
     def __post_init__(self) -> None:
         # Kconfig dependencies: configurations the kernel cannot be built with.
@@ -136,13 +156,17 @@ def _convert(f, v):
                 raise ConfigError(f"config {f.name} takes on/off, not {v!r}")
         elif isinstance(default, int):
             try:
-                v = int(v, 0)
+                v = parse_int(v)
             except ValueError:
                 raise ConfigError(f"config {f.name} takes an integer, not {v!r}") from None
     if choices is not None and v not in choices:
         raise ConfigError(f"config {f.name} takes one of {', '.join(map(str, choices))}, not {v!r}")
-    if isinstance(default, int) and not isinstance(default, bool) and v < 1:
-        raise ConfigError(f"config {f.name} must be positive, not {v}")
+    if isinstance(default, int) and not isinstance(default, bool):
+        if v < 1:
+            raise ConfigError(f"config {f.name} must be positive, not {v}")
+        top = f.metadata.get("maximum")
+        if top is not None and v > top:
+            raise ConfigError(f"config {f.name} must be at most {top}, not {v}")
     return v
 
 

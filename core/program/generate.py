@@ -265,8 +265,10 @@ def generate_program(src, config: Config | None = None, swarm: Swarm | None = No
     """A random program drawn from ``src`` (with ``config``, or a drawn config keeping the
     values in ``fixed``)."""
     b = ProgramBuilder(src, config, swarm, bugs, fixed)
+    cpus = b.config.cpus                 # one CPU a thread (Program.validate)
+    max_threads = min(max_threads, cpus)
     threads = []
-    for t in range(_small(src, 2, max_threads, "gen:nthreads")):
+    for t in range(_small(src, min(2, max_threads), max_threads, "gen:nthreads")):
         proc = b.thread_proc(t)
         ops: list = []
         for _ in range(_small(src, 1, max_ops, "gen:nops")):
@@ -280,7 +282,8 @@ def generate_program(src, config: Config | None = None, swarm: Swarm | None = No
     # two passes to swap a page out (the first clears the accessed bit), which
     # kptreclaimd's scan then has to see.
     extra = bool(b.kthread_kinds)
-    if b.swarm.khugepaged and src.choose(3, "gen:khugepaged") >= 2 - extra:
+    if len(threads) < cpus and b.swarm.khugepaged and \
+            src.choose(3, "gen:khugepaged") >= 2 - extra:
         kops = [b.kthread_op() for _ in range(1 + src.choose(2 + extra, "gen:kthread_ops"))]
         threads.append(ThreadSpec("K0", None, tuple(kops)))
     return b.build(threads)

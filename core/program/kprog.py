@@ -39,16 +39,27 @@ import re
 
 from ..bugs import BugError, BugSet
 from ..kernel import Config, ConfigError
+from ..kernel.config import parse_int
 from ..sim import lookup_site
 from ..sim.strategies import ForceChoice, ScheduleLine
 from .ops import OPS, OpError
+from .opspec import MAX_PAGES, is_name
 from .program import Program, ProgramError, ThreadSpec
 
-__all__ = ["KprogError", "loads", "load", "dumps", "dump", "VERSION"]
+__all__ = ["KprogError", "loads", "load", "dumps", "dump", "VERSION", "MAX_FILE"]
 
 VERSION = 1
-_THREAD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s+(on\s+([A-Za-z_][A-Za-z0-9_]*)|kthread)\s*\{$")
-_ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+)$")
+MAX_FILE = 1 << 20             # bytes: reproducers are a few hundred
+# Blanks are spaces and tabs only (\s would take Unicode separators and control characters).
+_THREAD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)[ \t]+(on[ \t]+([A-Za-z_][A-Za-z0-9_]*)|kthread)"
+                     r"[ \t]*\{$")
+_ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*(.+)$")
+_BLANKS = re.compile(r"[ \t]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in _BLANKS.split(text) if w]
 
 
 class KprogError(ValueError):
@@ -65,7 +76,7 @@ def _split_op(text: str):
     m = _ASSIGN.match(text)
     if m and "=" not in m.group(1):
         result, text = m.group(1), m.group(2)
-    words = text.split()
+    words = _words(text)
     name, rest = words[0], words[1:]
     args, kv = [], {}
     for w in rest:
@@ -90,7 +101,9 @@ def _parse_op(text: str, in_setup: bool):
 def _parse_schedule_line(text: str, lineno: int):
     if text == "*":
         return "*"
-    words = text.split()
+    words = _words(text)
+    if not is_name(words[0]):
+        raise OpError(f"bad thread name {words[0]!r}")
     if len(words) >= 2 and words[1] == "finish" and len(words) == 2:
         return ScheduleLine(words[0], None, 1, lineno)
     if len(words) in (3, 4) and words[1] == "until":
@@ -100,8 +113,8 @@ def _parse_schedule_line(text: str, lineno: int):
             raise OpError(f"unknown site {words[2]!r}") from None
         count = 1
         if len(words) == 4:
-            if not re.fullmatch(r"x[1-9][0-9]*", words[3]):
-                raise OpError(f"bad occurrence {words[3]!r} (expected xN)")
+            if not re.fullmatch(r"x[1-9][0-9]{0,5}", words[3]):
+                raise OpError(f"bad occurrence {words[3]!r} (expected xN, N up to 999999)")
             count = int(words[3][1:])
         return ScheduleLine(words[0], s, count, lineno)
     if len(words) == 3 and words[1] == "choose":
@@ -109,21 +122,26 @@ def _parse_schedule_line(text: str, lineno: int):
         if not eq or not label:
             raise OpError("choose takes LABEL=VALUE")
         try:
-            return ForceChoice(words[0], label, int(v), lineno)
+            value = parse_int(v)
         except ValueError:
             raise OpError(f"choose value {v!r} is not an integer") from None
+        if not 0 <= value < 1 << 16:
+            raise OpError(f"choose value {value} must be from 0 to 65535")
+        return ForceChoice(words[0], label, value, lineno)
     raise OpError(f"bad schedule line {text!r} (expected 'T until SITE [xN]', 'T finish', "
                   f"'T choose LABEL=V' or '*')")
 
 
 class _Reader:
     """The loader's state while it reads a file line by line: what each line adds to the
-    program, and the block (setup, a thread, the schedule) it is in."""
+    program, the block (setup, a thread, the schedule) it is in, and the line each part
+    came from (so an error found later, by ``Program.validate``, names its line)."""
 
     def __init__(self, path: str):
         self.path = path
         self.comments: list[str] = []
         self.bugs: list[str] = []
+        self.bugs_line = 0
         self.config_items: list[tuple[int, str]] = []
         self.processes: list[str] = []
         self.files: list[tuple[str, int]] = []
@@ -132,21 +150,32 @@ class _Reader:
         self.schedule: list | None = None
         self.choices: list[int] | None = None
         self.expect: str | None = None
+        self.seen_setup = False
         self.seen_block = False
         self.block = None          # ("setup"|"thread"|"schedule", data)
+        self.lines: dict[tuple, int] = {}   # ProgramError.where -> line
 
     def line(self, lineno: int, raw: str) -> None:
-        line = raw.strip()
+        line = raw.strip(" \t")
         if not line:
             return
         if line.startswith("#"):
             if not self.seen_block and self.block is None:
-                self.comments.append(raw.rstrip())
+                self.comments.append(raw.rstrip(" \t"))
             return
+        bad = _CONTROL.search(line)
+        if bad:
+            raise OpError(f"control character U+{ord(bad.group()):04X} (only comments may "
+                          f"hold one)")
         if self.block is not None:
             self._block_line(lineno, line)
         else:
             self._top_line(lineno, line)
+
+    def _define(self, where: tuple, lineno: int, what: str) -> None:
+        if where in self.lines:
+            raise OpError(f"{what} defined twice (first at line {self.lines[where]})")
+        self.lines[where] = lineno
 
     def _block_line(self, lineno: int, line: str) -> None:
         kind, data = self.block
@@ -157,40 +186,67 @@ class _Reader:
             self.block = None
         elif kind == "setup":
             m = _ASSIGN.match(line)
-            if m and m.group(2).split()[0] == "process":
+            word = _words(m.group(2))[0] if m else None
+            if word == "process":
                 if m.group(2).strip() != "process":
                     raise OpError("process takes no arguments")
+                self._define(("process", m.group(1)), lineno, f"process {m.group(1)}")
                 self.processes.append(m.group(1))
-            elif m and m.group(2).split()[0] == "file":
-                _, _, args, kv = _split_op(m.group(2))
-                if args or set(kv) != {"pages"}:
-                    raise OpError("file takes pages=N")
-                self.files.append((m.group(1), int(kv["pages"])))
+            elif word == "file":
+                self.files.append((m.group(1), self._file_pages(m.group(2))))
+                self._define(("file", m.group(1)), lineno, f"file {m.group(1)}")
             else:
+                self.lines[("setup", len(self.setup))] = lineno
                 self.setup.append(_parse_op(line, True))
         elif kind == "thread":
+            self.lines[("op", data[0], len(data[2]))] = lineno
             data[2].append(_parse_op(line, False))
         else:
             item = _parse_schedule_line(line, lineno)
             if self.schedule and self.schedule[-1] == "*":
                 raise OpError("nothing may follow '*'")
+            if item != "*":
+                self.lines[("schedule", len(self.schedule))] = lineno
             self.schedule.append(item)
+
+    @staticmethod
+    def _file_pages(text: str) -> int:
+        _, _, args, kv = _split_op(text)
+        if args or set(kv) != {"pages"}:
+            raise OpError("file takes pages=N")
+        try:
+            pages = parse_int(kv["pages"])
+        except ValueError:
+            raise OpError("pages= takes an integer") from None
+        if not 1 <= pages <= MAX_PAGES:
+            raise OpError(f"file pages= must be from 1 to {MAX_PAGES}")
+        return pages
 
     def _top_line(self, lineno: int, line: str) -> None:
         if line.startswith("choices"):
-            m = re.fullmatch(r"choices\s*\{([0-9\s]*)\}", line)
+            m = re.fullmatch(r"choices\s*\{([0-9 \t]*)\}", line)
             if not m:
                 raise OpError("choices { N N ... } on one line")
-            self.choices = [int(x) for x in m.group(1).split()]
+            if self.choices is not None:
+                raise OpError("choices given twice")
+            self.choices = [int(x) for x in _words(m.group(1))]
+            if any(x >= 1 << 16 for x in self.choices):
+                raise OpError("a choice must be below 65536")
             return
         key, colon, value = line.partition(":")
         if colon and key == "bugs":
-            self.bugs.extend(x for x in value.replace(",", " ").split())
+            self.bugs.extend(x for x in _words(value.replace(",", " ")))
+            self.bugs_line = self.bugs_line or lineno
         elif colon and key == "config":
-            self.config_items.extend((lineno, x) for x in value.split())
+            self.config_items.extend((lineno, x) for x in _words(value))
         elif colon and key == "expect":
-            self.expect = value.strip()
+            if self.expect is not None:
+                raise OpError("expect: given twice")
+            self.expect = value.strip(" \t")
         elif line == "setup {":
+            if self.seen_setup:
+                raise OpError("a second setup block")
+            self.seen_setup = True
             self._open("setup", None)
         elif line == "schedule {":
             if self.schedule is not None:
@@ -198,6 +254,7 @@ class _Reader:
             self.schedule = []
             self._open("schedule", None)
         elif m := _THREAD.match(line):
+            self._define(("thread", m.group(1)), lineno, f"thread {m.group(1)}")
             self._open("thread", (m.group(1), m.group(3), []))
         else:
             raise OpError(f"unexpected line {line!r}")
@@ -225,7 +282,7 @@ class _Reader:
         try:
             bugset = BugSet.parse(self.bugs)
         except BugError as e:
-            raise KprogError(self.path, 0, str(e)) from None
+            raise KprogError(self.path, self.bugs_line, str(e)) from None
         config = self._config()
         sched = None
         if self.schedule is not None:
@@ -236,18 +293,26 @@ class _Reader:
                        tuple(self.comments))
         try:
             prog.validate()
-            names = {t.name for t in prog.threads} | {"rcu_gp", "rcu_cb", "setup", "teardown"}
-            for item in prog.schedule or ():
-                if item.thread not in names:
-                    raise ProgramError(f"schedule names unknown thread {item.thread}")
         except ProgramError as e:
-            raise KprogError(self.path, 0, str(e)) from None
+            where = e.where
+            lineno = self.lines.get(where, 0) if where else 0
+            if not lineno and where and where[0] == "op":
+                lineno = self.lines.get(("thread", where[1]), 0)
+            raise KprogError(self.path, lineno, str(e)) from None
         return prog
 
 
+def _lines(text: str) -> list[str]:
+    """Lines as an editor counts them: split at \\n only (a \\r before it dropped), not
+    at the form feeds, NELs and line separators ``str.splitlines`` also splits at."""
+    return [x[:-1] if x.endswith("\r") else x for x in text.split("\n")]
+
+
 def loads(text: str, path: str = "<string>") -> Program:
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != f"kprog {VERSION}":
+    lines = _lines(text)
+    if text.endswith("\n"):
+        lines.pop()
+    if not lines or lines[0].strip(" \t") != f"kprog {VERSION}":
         raise KprogError(path, 1, f"not a kprog file (the first line must be 'kprog {VERSION}')")
     r = _Reader(path)
     for lineno, raw in enumerate(lines[1:], start=2):
@@ -261,11 +326,24 @@ def loads(text: str, path: str = "<string>") -> Program:
 
 
 def load(path: str) -> Program:
+    """Read a ``.kprog`` file: UTF-8 (a file that is not is an error naming the line and
+    byte), at most MAX_FILE bytes."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE + 1)
     except OSError as e:
         raise KprogError(path, 0, e.strerror or str(e)) from None
+    if len(data) > MAX_FILE:
+        raise KprogError(path, 0, f"larger than {MAX_FILE} bytes: not a reproducer")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        lineno = data.count(b"\n", 0, e.start) + 1
+        raise KprogError(path, lineno, f"not UTF-8 (byte 0x{data[e.start]:02x} at offset "
+                                       f"{e.start})") from None
+    if "\0" in text:
+        lineno = text.count("\n", 0, text.index("\0")) + 1
+        raise KprogError(path, lineno, "a NUL byte: not a text file")
     return loads(text, path)
 
 

@@ -29,8 +29,8 @@ from ..mm.uaccess import user_read, user_write
 from ..mm.userfaultfd import mfill_atomic, move_pages, userfaultfd_register
 from ..mm.vmscan import reclaim_folio_at
 from .draws import ANY_OFFSET, TOUCHED, VALUE, WHOLE, Draw, Scope
-from .opspec import (EFAULT, OPS, Addr, Gen, ModelGen, Op, OpError, addr, key_int, key_word,
-                     mapping, register_op, result, word)
+from .opspec import (EFAULT, MAX_VALUE, OPS, Addr, Gen, ModelGen, Op, OpError, addr, key_int,
+                     key_word, mapping, register_op, result, word)
 
 __all__ = ["Addr", "Op", "OPS", "OpError", "Mmap", "Munmap", "Exit", "Read", "Write",
            "Madvise", "UffdRegister", "UffdMove", "UffdCopy", "Mremap", "GupFast", "Unpin",
@@ -99,7 +99,7 @@ class Write(Op):
     """A user write of ``value=`` to one page (faulting it in, breaking COW)."""
 
     addr: Addr = addr()
-    value: int = key_int("V")
+    value: int = key_int("V", maximum=MAX_VALUE)
     name = "write"
     own = True
     # Not into a uffd table where another fits: a missing fault there waits for a
@@ -196,7 +196,7 @@ class UffdCopy(Op):
 
     dst: Addr = addr()
     pages: int = key_int(default=1, minimum=1, always=True)
-    value: int = key_int("V", default=0, always=True)
+    value: int = key_int("V", default=0, always=True, maximum=MAX_VALUE)
     name = "uffd_copy"
     own = True
     kinds = (Gen("uffd_copy", lambda sc: sc.uffd, {"dst": ANY_OFFSET, "value": VALUE}),)
@@ -312,6 +312,7 @@ class Exit(Op):
 
     name = "exit"
     ends_thread = True
+    in_setup = False
     kinds = (Gen("exit"),)
 
     def run(self, env, ctx) -> ModelGen:

@@ -24,15 +24,27 @@ A positional field may carry ``when(in_setup, values)``: it is present only wher
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-__all__ = ["Addr", "OpError", "Op", "OPS", "register_op", "Gen", "Spec", "EFAULT",
+from ..kernel.config import parse_int
+
+__all__ = ["Addr", "OpError", "Op", "OPS", "register_op", "Gen", "Spec", "EFAULT", "NAME",
+           "MAX_PAGES", "MAX_VALUE", "is_name",
            "result", "addr", "mapping", "word", "key_int", "key_word", "gen_kinds", "KINDS",
            "smaller_ints"]
 
 EFAULT = "-EFAULT"
+
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")   # every name in a .kprog: ASCII, so printable
+MAX_PAGES = 1 << 16          # any page count or offset: keeps a run within memory and time
+MAX_VALUE = (1 << 63) - 1
+
+
+def is_name(s: str) -> bool:
+    return NAME.fullmatch(s) is not None
 
 
 class OpError(ValueError):
@@ -52,12 +64,15 @@ class Addr:
     @staticmethod
     def parse(s: str) -> Addr:
         name, plus, off = s.partition("+")
-        if not name.isidentifier():
+        if not is_name(name):
             raise OpError(f"bad address {s!r} (expected mapping+offset, like m0+3)")
         try:
-            return Addr(name, int(off) if plus else 0)
+            offset = parse_int(off) if plus else 0
         except ValueError:
             raise OpError(f"bad offset in address {s!r}") from None
+        if not 0 <= offset < MAX_PAGES:
+            raise OpError(f"offset in address {s!r} must be from 0 to {MAX_PAGES - 1}")
+        return Addr(name, offset)
 
 
 _REQUIRED: Any = dataclasses.MISSING
@@ -72,6 +87,7 @@ class Spec:
     key: bool = False                # written key=value
     choices: tuple = ()
     minimum: int = 0
+    maximum: int = MAX_PAGES
     always: bool = False             # a key written even at its default
     when: Callable[[bool, dict], bool] | None = None   # positional present only where true
 
@@ -80,15 +96,17 @@ class Spec:
             return Addr.parse(s)
         if self.kind == "int":
             try:
-                v = int(s, 0)
+                v = parse_int(s)
             except ValueError:
                 raise OpError(f"{name}= takes an integer") from None
             if v < self.minimum:
                 raise OpError(f"{name}= must be at least {self.minimum}")
+            if v > self.maximum:
+                raise OpError(f"{name}= must be at most {self.maximum}")
             return v
         if self.choices and s not in self.choices:
             raise OpError(f"{name} must be one of {', '.join(self.choices)}, not {s!r}")
-        if self.kind in ("mapping", "name") and not s.isidentifier():
+        if self.kind in ("mapping", "name") and not is_name(s):
             raise OpError(f"bad {name} {s!r} (expected a name, like m0)")
         return s
 
@@ -123,9 +141,11 @@ def word(choices: tuple, meta: str = "", when=None, default=_REQUIRED, kw_only=F
     return _field(spec, default, kw_only)
 
 
-def key_int(meta: str = "N", default=_REQUIRED, minimum: int = 0, always: bool = False):
+def key_int(meta: str = "N", default=_REQUIRED, minimum: int = 0, always: bool = False,
+            maximum: int = MAX_PAGES):
     """``key=N``; ``default=None`` makes it optional with no value."""
-    return _field(Spec("int", meta, key=True, minimum=minimum, always=always), default)
+    return _field(Spec("int", meta, key=True, minimum=minimum, maximum=maximum,
+                       always=always), default)
 
 
 def key_word(choices: tuple, default: str):
@@ -167,6 +187,7 @@ class Op:
     requires: ClassVar[str | None] = None  # a boolean config option that must be on
     own: ClassVar[bool] = False          # its mappings must belong to the thread's process
     ends_thread: ClassVar[bool] = False  # nothing a thread does after it runs (exit)
+    in_setup: ClassVar[bool] = True      # the setup may run it (not exit: no process)
     kinds: ClassVar[tuple] = ()          # Gen: how generated programs draw it
 
     def run(self, env, ctx) -> ModelGen:

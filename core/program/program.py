@@ -23,13 +23,25 @@ from ..mm.setup import boot_world, create_file, create_process, truncate_inode_p
 from ..mm.swap import drain_swap_cache
 from ..sim import ReplaySource, site
 from ..sim.strategies import RandomWalk, Replay, ScheduleLine
-from .ops import Mmap
+from .ops import Addr, Mmap
 
-__all__ = ["Program", "ThreadSpec", "Outcome", "run_program", "strategy_for", "ProgramError", "Env"]
+__all__ = ["Program", "ThreadSpec", "Outcome", "run_program", "strategy_for", "ProgramError", "Env",
+           "RESERVED_THREADS"]
 
 
 class ProgramError(ValueError):
-    """A program that cannot run (an unknown process, file or mapping)."""
+    """A program that cannot run (an unknown process, file or mapping). ``where`` names
+    the part of the program at fault, so a loader can name its line: ("process", name),
+    ("file", name), ("setup", index), ("thread", name), ("op", thread, index),
+    ("schedule", index)."""
+
+    def __init__(self, msg: str, where: tuple | None = None):
+        super().__init__(msg)
+        self.where = where
+
+
+# Threads the machine runs itself: a program's threads cannot take these names.
+RESERVED_THREADS = frozenset({"rcu_gp", "rcu_cb", "setup", "teardown"})
 
 
 @dataclass(frozen=True)
@@ -57,49 +69,97 @@ class Program:
     comments: tuple = ()                    # the story header, kept verbatim
 
     def validate(self) -> None:
+        """Raise :class:`ProgramError` (with ``where``) unless every name is defined once
+        and known where it is used, every address falls inside its mapping, and every
+        thread may run its operations."""
         procs = set(self.processes)
-        files = {name for name, _ in self.files}
-        mappings: dict[str, str | None] = {}
-        for op in self.setup:
+        if len(procs) != len(self.processes):
+            dup = next(p for p in self.processes if self.processes.count(p) > 1)
+            raise ProgramError(f"process {dup} defined twice", ("process", dup))
+        files: dict[str, int] = {}
+        for name, _pages in self.files:
+            if name in files:
+                raise ProgramError(f"file {name} defined twice", ("file", name))
+            files[name] = _pages
+        sizes: dict[str, int] = {}               # mapping -> pages
+        mappings: dict[str, str | None] = {}     # mapping -> process
+        for i, op in enumerate(self.setup):
+            where = ("setup", i)
+            if not op.in_setup:
+                raise ProgramError(f"the setup cannot {op.name} (it is no process's thread)",
+                                   where)
             if isinstance(op, Mmap):
                 if op.proc not in procs:
-                    raise ProgramError(f"setup mmap {op.result}: unknown process {op.proc}")
+                    raise ProgramError(f"setup mmap {op.result}: unknown process {op.proc}",
+                                       where)
                 if op.file is not None and op.file not in files:
-                    raise ProgramError(f"setup mmap {op.result}: unknown file {op.file}")
+                    raise ProgramError(f"setup mmap {op.result}: unknown file {op.file}", where)
+                if op.result in mappings:
+                    raise ProgramError(f"mapping {op.result} defined twice", where)
                 mappings[op.result] = op.proc
-            for m in op.mappings():
-                if m not in mappings:
-                    raise ProgramError(f"setup: {op.text()}: unknown mapping {m}")
-        names = set()
+                sizes[op.result] = op.pages
+            self._check_addresses(op, sizes, f"setup: {op.text()}", where)
+        names: set[str] = set()
         for t in self.threads:
+            where = ("thread", t.name)
+            if t.name in RESERVED_THREADS:
+                raise ProgramError(f"thread name {t.name} is reserved (the machine's own "
+                                   f"threads: {', '.join(sorted(RESERVED_THREADS))})", where)
             if t.name in names:
-                raise ProgramError(f"thread {t.name} defined twice")
+                raise ProgramError(f"thread {t.name} defined twice", where)
             names.add(t.name)
             if t.proc is not None and t.proc not in procs:
-                raise ProgramError(f"thread {t.name}: unknown process {t.proc}")
-            for op in t.ops:
+                raise ProgramError(f"thread {t.name}: unknown process {t.proc}", where)
+            for k, op in enumerate(t.ops):
                 if isinstance(op, Mmap):
                     if op.file is not None and op.file not in files:
-                        raise ProgramError(f"{t.name}: mmap {op.result}: unknown file {op.file}")
-                    mappings.setdefault(op.result, t.proc)
+                        raise ProgramError(f"{t.name}: mmap {op.result}: unknown file {op.file}",
+                                           ("op", t.name, k))
+                    if op.result in mappings:
+                        raise ProgramError(f"mapping {op.result} defined twice",
+                                           ("op", t.name, k))
+                    mappings[op.result] = t.proc
+                    sizes[op.result] = op.pages
         for t in self.threads:
             for k, op in enumerate(t.ops):
-                if t.kthread and not op.kthread:
-                    raise ProgramError(f"kernel thread {t.name} cannot {op.name}")
-                if not t.kthread and not op.user:
-                    raise ProgramError(f"user thread {t.name} cannot {op.name}")
-                if op.requires and not getattr(self.config, op.requires):
-                    raise ProgramError(f"{t.name}: {op.name} needs config {op.requires}=on")
-                if op.name == "exit" and k != len(t.ops) - 1:
-                    raise ProgramError(f"{t.name}: exit must be the last operation")
-                for m in op.mappings():
-                    if m not in mappings:
-                        raise ProgramError(f"{t.name}: {op.text()}: unknown mapping {m}")
-                    if op.own and mappings[m] != t.proc:
-                        raise ProgramError(f"{t.name}: {op.text()}: {m} belongs to another "
-                                           f"process")
+                self._check_op(t, k, op, mappings, sizes)
         if len(self.threads) > self.config.cpus:
-            raise ProgramError(f"{len(self.threads)} threads but config cpus={self.config.cpus}")
+            extra = self.threads[self.config.cpus]
+            raise ProgramError(f"{len(self.threads)} threads but config cpus="
+                               f"{self.config.cpus}", ("thread", extra.name))
+        for i, item in enumerate(self.schedule or ()):
+            if item.thread not in names | RESERVED_THREADS:
+                raise ProgramError(f"schedule names unknown thread {item.thread}",
+                                   ("schedule", i))
+
+    def _check_op(self, t: ThreadSpec, k: int, op, mappings: dict, sizes: dict) -> None:
+        where = ("op", t.name, k)
+        if t.kthread and not op.kthread:
+            raise ProgramError(f"kernel thread {t.name} cannot {op.name}", where)
+        if not t.kthread and not op.user:
+            raise ProgramError(f"user thread {t.name} cannot {op.name}", where)
+        if op.requires and not getattr(self.config, op.requires):
+            raise ProgramError(f"{t.name}: {op.name} needs config {op.requires}=on", where)
+        if op.ends_thread and k != len(t.ops) - 1:
+            raise ProgramError(f"{t.name}: {op.name} must be the last operation", where)
+        for m in op.mappings():
+            if m not in mappings:
+                raise ProgramError(f"{t.name}: {op.text()}: unknown mapping {m}", where)
+            if op.own and mappings[m] != t.proc:
+                raise ProgramError(f"{t.name}: {op.text()}: {m} belongs to another process",
+                                   where)
+        self._check_addresses(op, sizes, f"{t.name}: {op.text()}", where)
+
+    @staticmethod
+    def _check_addresses(op, sizes: dict, what: str, where: tuple) -> None:
+        for m in op.mappings():
+            if m not in sizes:
+                raise ProgramError(f"{what}: unknown mapping {m}", where)
+        for name in getattr(op, "__dataclass_fields__", ()):
+            a = getattr(op, name)
+            if isinstance(a, Addr) and a.offset >= sizes[a.mapping]:
+                raise ProgramError(f"{what}: offset {a.offset} is past the end of "
+                                   f"{a.mapping} ({sizes[a.mapping]} pages)", where)
 
 
 @dataclass
@@ -250,6 +310,9 @@ def run_program(program: Program, source=None, strategy=None, checkers=None,
     for t in program.threads:
         kernel.spawn(t.name, _thread_body(env, t))
     res = m.run(teardown=_teardown(env))
+    finish = getattr(strategy, "finish", None)
+    if finish is not None and res.report is None:
+        finish()
     drift = getattr(strategy, "drift", None)
     return Outcome(res.title, res.report, res.trace, res.nsteps, env.results, drift,
                    env.pictures, start)

@@ -290,12 +290,16 @@ class Engine:
         return r
 
     def _livelock(self, spin: Site | None, reason: str) -> Report:
+        """A livelock report: at a retry site, ``livelock in FUNC``; at the step bound,
+        ``livelock in FUNC (step bound N reached)`` with the busiest recent function, so a
+        long legal program is not mistaken for a retry loop that never ends."""
         if spin is None:
             recent = Counter(s.func for _, s in self.steps[-1000:])
             func = min(recent.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+            title = f"livelock in {func} (step bound {self.step_bound} reached)"
         else:
-            func = spin.func
-        r = Report(f"livelock in {func}", "livelock")
+            title = f"livelock in {spin.func}"
+        r = Report(title, "livelock")
         if self.running is not None:
             r.thread = self.running.name
             r.site = self.running.pending.name if self.running.pending else None

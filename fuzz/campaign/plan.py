@@ -33,6 +33,9 @@ class WorkItem:
     runs: int | None = None        # an execution budget too (reproducible campaigns)
 
 
+MAX_WEIGHT = 100
+
+
 def parse_portfolio(text: str | None, atheris_ok: bool = True) -> tuple:
     """``pct,random`` or ``pct:3,random:1`` -> ((name, weight), ...); default: the
     default portfolio (without atheris if it is not installed)."""
@@ -50,8 +53,8 @@ def parse_portfolio(text: str | None, atheris_ok: bool = True) -> tuple:
             w = int(weight) if weight else 1
         except ValueError:
             raise UsageError(f"bad weight in {part!r}") from None
-        if w < 1:
-            raise UsageError(f"bad weight in {part!r}")
+        if not 1 <= w <= MAX_WEIGHT:
+            raise UsageError(f"bad weight in {part!r} (from 1 to {MAX_WEIGHT})")
         out.append((name, w))
     if not out:
         raise UsageError("no drivers given")

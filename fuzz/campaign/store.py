@@ -35,6 +35,35 @@ def atomic_write(path: str, data: bytes | str) -> None:
     os.replace(tmp, path)
 
 
+# What campaign.json must hold, and of which type, for a resume to trust it.
+_META_TYPES = {"seed": int, "portfolio": list, "bugs": list, "configs": list,
+               "next_item": int}
+
+
+def _check_meta(path: str, meta) -> None:
+    if not isinstance(meta, dict):
+        raise UsageError(f"{path}: not a campaign description (a JSON object)")
+    for key, kind in _META_TYPES.items():
+        if not isinstance(meta.get(key), kind) or isinstance(meta.get(key), bool):
+            raise UsageError(f"{path}: not a campaign description ({key!r} missing or not "
+                             f"{'an integer' if kind is int else 'a list'})")
+    if meta["next_item"] < 0 or not all(
+            isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)
+            and isinstance(p[1], int) and p[1] >= 1 for p in meta["portfolio"]):
+        raise UsageError(f"{path}: not a campaign description (bad portfolio or next_item)")
+    totals = meta.get("totals", {})
+    if not isinstance(totals, dict) or not all(
+            isinstance(r, dict) and isinstance(r.get("executions"), int)
+            and isinstance(r.get("steps"), int) for r in totals.values()):
+        raise UsageError(f"{path}: not a campaign description (bad totals)")
+    if not isinstance(meta.get("seconds", 0.0), (int, float)):
+        raise UsageError(f"{path}: not a campaign description (bad seconds)")
+
+
+_COUNTS_TYPES = {"count": int, "first_seconds": (int, float), "first_item": int,
+                 "driver": str, "executions": int}
+
+
 class CampaignDir:
     def __init__(self, path: str):
         self.path = path
@@ -50,9 +79,11 @@ class CampaignDir:
         path = self.file("campaign.json")
         if os.path.exists(path):
             try:
-                old = json.load(open(path))
+                with open(path, encoding="utf-8") as fh:
+                    old = json.load(fh)
             except (OSError, ValueError) as e:
                 raise UsageError(f"{path}: not a campaign description ({e})") from None
+            _check_meta(path, old)
             for key in ("bugs", "configs"):
                 if old.get(key) != meta.get(key):
                     raise UsageError(f"{self.path} holds a campaign with {key} "
@@ -78,9 +109,13 @@ class CampaignDir:
         for name in sorted(os.listdir(folder)):
             path = os.path.join(folder, name, "counts.json")
             try:
-                counts = json.load(open(path))
+                with open(path, encoding="utf-8") as fh:
+                    counts = json.load(fh)
             except (OSError, ValueError):
                 continue
+            if not (isinstance(counts, dict) and isinstance(counts.get("title"), str)
+                    and all(isinstance(counts.get(k), t) for k, t in _COUNTS_TYPES.items())):
+                continue            # not ours, or damaged: the folder's files stay as they are
             out[counts["title"]] = counts
         return out
 
@@ -138,10 +173,20 @@ class CampaignDir:
     # -- coverage ----------------------------------------------------------------------
 
     def load_coverage(self) -> dict:
+        """The stored coverage, or none if the file is missing or not what it should be
+        (coverage is a guide, not a result: starting it over loses no finding)."""
         try:
-            return json.load(open(self.file("coverage.json")))
+            with open(self.file("coverage.json"), encoding="utf-8") as fh:
+                cov = json.load(fh)
         except (OSError, ValueError):
             return {}
+        ok = (isinstance(cov, dict) and isinstance(cov.get("sites", []), list)
+              and isinstance(cov.get("pairs", []), list)
+              and all(isinstance(s, str) for s in cov.get("sites", []))
+              and all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, str)
+                                                                  for x in p)
+                      for p in cov.get("pairs", [])))
+        return cov if ok else {}
 
     def save_coverage(self, sites: list, pairs: list) -> None:
         atomic_write(self.file("coverage.json"),

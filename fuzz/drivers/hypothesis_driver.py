@@ -8,14 +8,29 @@ runs as a test (``tests/properties/test_machine.py``); findings are minimized by
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.stateful import run_state_machine_as_test
 
 from ..machine import ProgramFailed, machine_for
 from ..target import derive_seed
 from .base import Driver, Stats
 
-__all__ = ["HypothesisDriver"]
+__all__ = ["HypothesisDriver", "hypothesis_home"]
+
+
+def hypothesis_home() -> str:
+    """Where Hypothesis keeps its caches: ``$PTFUZZ_HYPOTHESIS_HOME`` (a campaign sets it
+    to its directory's ``.hypothesis``), else the user's cache directory; never the
+    current directory."""
+    home = os.environ.get("PTFUZZ_HYPOTHESIS_HOME")
+    if not home:
+        cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
+                                                                 ".cache")
+        home = os.path.join(cache, "ptfuzz", "hypothesis")
+    return home
 
 
 class HypothesisDriver(Driver):
@@ -34,6 +49,7 @@ class HypothesisDriver(Driver):
 
     def search(self, budget, progress=None):
         stats = Stats(observer=self.observer)
+        set_hypothesis_home_dir(hypothesis_home())
         machine = machine_for(self.target, "PtMachineFuzz")
         machine.stats = stats
         phases = [Phase.generate, Phase.shrink] if self.shrink else [Phase.generate]

@@ -75,7 +75,7 @@ def test_the_quick_bench_writes_every_figure(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--trials", "0"], "--trials must be at least 1"),
-    (["--cap", "0"], "--cap must be positive"),
+    (["--cap", "0"], "argument --cap: must be a positive, finite number of seconds"),
     (["--jobs", "0"], "--jobs must be at least 1"),
 ])
 def test_bench_usage_errors_exit_2(capsys, argv, message):

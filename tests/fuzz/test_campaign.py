@@ -142,7 +142,7 @@ def test_a_bounded_campaign_is_the_same_on_every_run(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--bug", "nope"], "unknown bug switch 'nope'"),
     (["--drivers", "nope"], "unknown driver 'nope'"),
-    (["--time", "0"], "--time must be positive"),
+    (["--time", "0"], "argument --time: must be a positive, finite number of seconds"),
     (["--backend", "nope"], "unknown backend 'nope'"),
     (["--address", "x:1"], "--address is for --backend ray"),
     (["--items", "0"], "--items and --item-runs must be positive"),

@@ -78,3 +78,66 @@ def test_malformed_kprog_names_file_and_line(capsys, tmp_path):
     assert code == 2
     assert err == f"ptfuzz: error: {p}:4: unknown operation 'frobnicate' (known: " \
         + err.split("(known: ")[1]
+
+
+# -- issue 17: bad places and numbers are refused before any work --------------------------
+
+@pytest.fixture
+def a_file(tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    return f
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["fuzz", "--time", "nan"], "ptfuzz: error: argument --time: must be a positive, finite "
+                                "number of seconds, not nan"),
+    (["fuzz", "--time", "inf"], "ptfuzz: error: argument --time: must be a positive, finite "
+                                "number of seconds, not inf"),
+    (["campaign", "--drivers", "pct:100000000"],
+     "ptfuzz: error: bad weight in 'pct:100000000' (from 1 to 100)"),
+    (["campaign", "--workers", "100000"], "ptfuzz: error: --workers 100000: more than"),
+    (["fuzz", "--runs", "1", "--out", "{file}"],
+     "ptfuzz: error: --out {file}: exists and is not a directory"),
+    (["fuzz", "--runs", "1", "--out", "{file}/sub"],
+     "ptfuzz: error: --out {file}/sub: {file} is not a directory"),
+    (["campaign", "--time", "1", "--dir", "{file}"],
+     "ptfuzz: error: --dir {file}: exists and is not a directory"),
+    (["show", str(CORPUS / "pt-reclaim-semi-rcu.kprog"), "--html", "{file}/x.html"],
+     "ptfuzz: error: --html {file}/x.html: {file} is not a directory"),
+    (["minimize", str(CORPUS / "pt-reclaim-semi-rcu.kprog"), "-o", "{file}/x.kprog"],
+     "ptfuzz: error: -o {file}/x.kprog: {file} is not a directory"),
+    (["fuzz", "--runs", "1", "--out", "/proc/no/such/dir"],
+     "ptfuzz: error: --out /proc/no/such/dir: cannot write there"),
+])
+def test_bad_places_and_numbers_are_refused_first(capsys, a_file, argv, message):
+    argv = [a.replace("{file}", str(a_file)) for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err.startswith(message.replace("{file}", str(a_file))), err
+    assert err.count("\n") == 1
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.startswith("ptfuzz ")
+
+
+def test_fuzz_honours_cpus_and_a_tiny_step_bound(capsys, tmp_path):
+    code, out, err = run(capsys, "fuzz", "--runs", "30", "--config", "cpus=1", "--out",
+                         str(tmp_path))
+    assert (code, err) == (0, "")
+    code, out, err = run(capsys, "fuzz", "--runs", "3", "--no-minimize", "--config",
+                         "step_bound=1", "--out", str(tmp_path))
+    assert code == 1 and "Traceback" not in out + err
+    assert "livelock in do_mmap (step bound 1 reached)" in out
+
+
+def test_minimize_writes_into_the_current_directory(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "minimize", "--time", "5", str(CORPUS / "pt-reclaim-semi-rcu.kprog"))
+    assert code == 0
+    assert (tmp_path / "pt-reclaim-semi-rcu.min.kprog").exists()
+    assert not (CORPUS / "pt-reclaim-semi-rcu.min.kprog").exists()

@@ -136,7 +136,7 @@ def test_step_bound_is_a_livelock_in_the_busiest_function():
     e = engine(step_bound=50)
     e.spawn("A", busy)
     res = e.run()
-    assert res.title == "livelock in sim_test_thread"
+    assert res.title == "livelock in sim_test_thread (step bound 50 reached)"
     assert res.nsteps == 50
 
 

@@ -57,7 +57,7 @@ class ForceChoice:
 
 @dataclass(frozen=True)
 class Drift:
-    line: ScheduleLine
+    line: ScheduleLine | ForceChoice
     reason: str
 
     def message(self) -> str:
@@ -82,7 +82,7 @@ class Replay(Strategy):
         self.drift: Drift | None = None
         self.forced: dict = {}
         for d in self.directives:
-            self.forced.setdefault((d.thread, d.label), deque()).append(d.value)
+            self.forced.setdefault((d.thread, d.label), deque()).append(d)
         if self.forced:
             self._source_choose = engine.choose
             engine.choose = self._choose
@@ -92,8 +92,13 @@ class Replay(Strategy):
         t = self.engine.running
         q = self.forced.get((t.name, label)) if t is not None else None
         if q:
-            v = q.popleft()
+            d = q.popleft()
+            v = d.value
             if not 0 <= v < n:
+                # Never clamped silently: the schedule no longer fits the program.
+                if self.drift is None:
+                    self.drift = Drift(d, f"{t.name} drew {label} with {n} choices, so "
+                                          f"{v} is out of range")
                 v = 0
             engine = self.engine
             engine.source.record(n, v, label)
@@ -101,6 +106,16 @@ class Replay(Strategy):
                 engine.data_choices.append((len(engine.steps) - 1, label, v))
             return v
         return self._source_choose(n, label)
+
+    def finish(self) -> None:
+        """After the run: a ``choose`` line no draw consumed is drift too (an unknown
+        label, another thread's, or more lines than draws)."""
+        if self.drift is not None:
+            return
+        for (thread, label), q in self.forced.items():
+            if q:
+                self.drift = Drift(q[0], f"{thread} never drew {label} (again)")
+                return
 
     def _advance(self) -> None:
         self.pos += 1
