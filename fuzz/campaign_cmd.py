@@ -2,15 +2,19 @@
 budget; reports de-duplicated by title and minimized; everything in one directory.
 
 Exit 0: no report. Exit 1: at least one report (each in DIR/crashes/). Exit 2: bad input.
+Exit 3: the campaign stopped before its end (a full disk, a work item that keeps failing,
+no work done); what it found is kept, and running it again resumes.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import time
 
 from .campaign.head import CampaignOptions, run_campaign
-from .campaign.live import Live, summary_markdown, summary_text
+from .campaign.live import Live, summary_text
 from .campaign.plan import parse_portfolio
 from .campaign.worker import TargetSpec
 from .drivers.atheris_driver import atheris_available
@@ -72,22 +76,19 @@ def run_campaign_command(args) -> int:
                            tuple(args.bug or ()), tuple(args.config or ()), args.backend,
                            args.address, max_items=args.items, item_runs=args.item_runs)
     live = Live(f"ptfuzz campaign: {directory}")
+    previous = signal.signal(signal.SIGTERM, _terminate)    # SIGTERM: as Ctrl-C
     try:
         result = run_campaign(opts, backend, live)
     finally:
         live.close()
-    from .campaign.store import CampaignDir
-    CampaignDir(directory).write_summary(_summary_json(result), summary_markdown(result))
+        signal.signal(signal.SIGTERM, previous)
     print(summary_text(result))
+    if result.error:
+        print(f"ptfuzz campaign: stopped: {result.error}; run it again on {directory} to "
+              f"resume", file=sys.stderr)
+        return 3
     return 1 if result.crashes else 0
 
 
-def _summary_json(result) -> dict:
-    return {"directory": result.directory, "seconds": round(result.seconds, 3),
-            "executions": result.executions, "steps": result.steps,
-            "items": result.items, "sites": result.sites, "pairs": result.pairs,
-            "restarts": result.restarts, "interrupted": result.interrupted,
-            "drivers": result.by_driver,
-            "reports": [dict(c.counts(), title=c.title, reproducer=c.path, new=c.new)
-                        for c in sorted(result.crashes.values(),
-                                        key=lambda c: c.first_seconds)]}
+def _terminate(signum, frame):
+    raise KeyboardInterrupt

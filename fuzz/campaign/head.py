@@ -1,7 +1,12 @@
 """The campaign's head: hands work items to workers, gathers their messages, de-duplicates
 reports by title, minimizes each new one, restarts dead workers, and alone writes the
-campaign directory (:mod:`.store`). Ctrl-C (or the time budget) stops the workers and
-writes the summary; running again on the same directory resumes.
+campaign directory (:mod:`.store`), which it locks. Ctrl-C, SIGTERM or the time budget
+stops the workers and writes the summary; running again on the same directory resumes,
+from the last checkpoint (every few seconds) if the head was killed, and first minimizes
+any finding whose minimization was cut short.
+
+It stops early, with ``CampaignResult.error`` set, when the disk is full (everything
+written so far stays) or when one work item keeps failing (the item, its driver and why).
 """
 
 from __future__ import annotations
@@ -14,14 +19,18 @@ from dataclasses import dataclass, replace
 from core.program.kprog import KprogError, dumps, loads
 from core.program.minimize import minimize
 
+from .live import summary_json, summary_markdown
 from .plan import item as work_item
-from .store import CampaignDir
+from .store import CampaignDir, DiskError
 
 __all__ = ["run_campaign", "CampaignResult", "CampaignOptions"]
 
 STATS_EVERY = 1.0
+CHECKPOINT_EVERY = 5.0   # seconds between saves of campaign.json and coverage.json
 MINIMIZE_SECONDS = 60.0
 GRACE = 3.0          # seconds past the budget for items in flight to report back
+MAX_FAILURES = 3     # one item failing (its worker dying, or raising) this often: give up
+BACKOFF = (0.0, 0.5, 1.0, 2.0, 4.0)   # seconds before restarting a worker that died again
 
 
 @dataclass
@@ -49,7 +58,7 @@ class Crash:
     driver: str
     executions: int          # the campaign's executions when it was first seen
     path: str                # the reproducer (minimized, else the raw case)
-    minimized: bool = False
+    minimized: bool | None = False  # None: tried, could not be (not tried again)
     minimize_seconds: float | None = None
     new: bool = True         # found in this run (not loaded when resuming)
 
@@ -73,6 +82,7 @@ class CampaignResult:
     restarts: int
     interrupted: bool
     items: int
+    error: str | None = None     # why the campaign stopped before its end, if it did
 
 
 class _Totals:
@@ -111,6 +121,15 @@ class Head:
         self.backend = backend
         self.live = live
         self.store = CampaignDir(opts.directory)
+        self.store.lock()
+        try:
+            self._load(meta_extra)
+        except BaseException:
+            self.store.unlock()
+            raise
+
+    def _load(self, meta_extra) -> None:
+        opts = self.opts
         meta = {"seed": opts.seed, "portfolio": [list(p) for p in opts.portfolio],
                 "bugs": sorted(opts.bugs), "configs": list(opts.configs),
                 **(meta_extra or {})}
@@ -138,6 +157,9 @@ class Head:
         self.requeue: list = []
         self.items_run = 0
         self.issued = 0
+        self.failures: Counter = Counter()   # item number -> failures
+        self.deaths: Counter = Counter()     # wid -> deaths in a row (restart back-off)
+        self.error: str | None = None
         self.started = time.monotonic()
 
     # -- time ------------------------------------------------------------------------
@@ -182,14 +204,25 @@ class Head:
     def _handle(self, wid: int, msg) -> None:
         kind = msg[0]
         it = self.in_flight.get(wid)
-        if kind == "died":
-            # A dead worker: a new one takes its place, and its item (the same seed: the
-            # same search) goes to the next free worker. Its findings so far arrived
-            # already (a finding is sent the moment the search returns).
-            self.backend.restart(wid)
+        if kind in ("died", "error"):
+            # A dead worker: a new one takes its place (after a back-off if it keeps
+            # dying), and its item (the same seed: the same search) goes to the next free
+            # worker. Its findings so far arrived already (a finding is sent the moment
+            # the search returns). A worker whose item raised lives on.
+            if kind == "died":
+                self.deaths[wid] += 1
+                time.sleep(BACKOFF[min(self.deaths[wid], len(BACKOFF)) - 1])
+                self.backend.restart(wid)
             if it is not None:
                 self.in_flight.pop(wid)
                 self.totals.flight.pop(it.number, None)
+                self.failures[it.number] += 1
+                why = msg[2] if kind == "error" else "its worker died"
+                if self.failures[it.number] >= MAX_FAILURES:
+                    self.error = (f"work item {it.number} ({it.driver}, seed {it.seed}) "
+                                  f"failed {MAX_FAILURES} times: {why}")
+                    self.requeue.append(it)      # run again on resume
+                    return
                 self.requeue.append(it)
             return
         if kind == "progress":
@@ -211,6 +244,7 @@ class Head:
             self.totals.finish(number)
             self.in_flight.pop(wid, None)
             self.items_run += 1
+            self.deaths[wid] = 0
 
     def _finding(self, it, number: int, title: str, raw: str, report: str) -> None:
         known = self.crashes.get(title)
@@ -221,21 +255,48 @@ class Head:
         driver = it.driver if it is not None else "?"
         crash = Crash(title, 1, self.campaign_seconds(), number, driver,
                       self.totals.total("executions"), "")
-        # The raw case first: if minimizing fails or the head is killed, it is on disk.
+        # The raw case first: if minimizing fails or the head is killed, it is on disk
+        # (and a resume minimizes it: counts.json says it is not minimized yet).
         crash.path = self.store.write_crash(title, raw, report, crash.counts(), None)
         self.crashes[title] = crash
         if self.live is not None:
             self.live.note(f"new report: {title} ({driver}, item {number}); minimizing")
+        self._minimize(crash, raw, report)
+
+    def _minimize(self, crash: Crash, raw: str, report: str) -> None:
         try:
-            m = minimize(loads(raw), title, seconds=MINIMIZE_SECONDS, validate=5)
+            m = minimize(loads(raw), crash.title, seconds=MINIMIZE_SECONDS, validate=5)
         except (KprogError, ValueError) as e:
+            crash.minimized = None               # tried: not minimizable (not again)
+            self.store.write_counts(crash.title, crash.counts())
             if self.live is not None:
                 self.live.note(f"  not minimized: {e}")
             return
-        if m.stable:
-            crash.minimized, crash.minimize_seconds = True, round(m.seconds, 3)
-            crash.path = self.store.write_crash(title, raw, report, crash.counts(),
-                                                dumps(m.program))
+        crash.minimized = bool(m.stable)
+        if crash.minimized:
+            crash.minimize_seconds = round(m.seconds, 3)
+        else:
+            crash.minimized = None
+        crash.path = self.store.write_crash(crash.title, raw, report, crash.counts(),
+                                            dumps(m.program) if m.stable else None)
+
+    def _resume_minimizations(self) -> None:
+        """Findings of an earlier run whose minimization was cut short (the head killed
+        while minimizing): minimize them now, before any new work."""
+        for crash in list(self.crashes.values()):
+            if crash.minimized is not False:
+                continue
+            folder = self.store.crash_folder(crash.title)
+            try:
+                with open(f"{folder}/first.raw.kprog", encoding="utf-8") as fh:
+                    raw = fh.read()
+                with open(f"{folder}/report.txt", encoding="utf-8") as fh:
+                    report = fh.read().rstrip("\n")
+            except OSError:
+                continue
+            if self.live is not None:
+                self.live.note(f"minimizing {crash.title} (cut short in an earlier run)")
+            self._minimize(crash, raw, report)
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -249,13 +310,16 @@ class Head:
         return rec
 
     def _save_meta(self) -> None:
-        self.meta["seconds"] = round(self.campaign_seconds(), 3)
-        self.meta["totals"] = self.totals.by_driver()
-        # Items in flight when the run stops are run again on resume (same seeds).
+        """Save campaign.json and coverage.json: what a resume continues from. Items in
+        flight (or waiting to be run again) are run again on resume (the same seeds), so
+        the saved next item is the first of them; the totals include their progress."""
+        meta = dict(self.meta)
+        meta["seconds"] = round(self.campaign_seconds(), 3)
+        meta["totals"] = self.totals.by_driver()
         pending = sorted([it.number for it in self.in_flight.values()]
                          + [it.number for it in self.requeue])
-        self.meta["next_item"] = min([self.meta["next_item"], *pending])
-        self.store.save_meta(self.meta)
+        meta["next_item"] = min([self.meta["next_item"], *pending])
+        self.store.save_meta(meta)
         self.store.save_coverage(sorted(self.sites), sorted(list(p) for p in self.pairs))
 
     def _running(self) -> bool:
@@ -267,23 +331,21 @@ class Head:
         return bool(self.in_flight) and t < self.opts.seconds + GRACE
 
     def run(self) -> CampaignResult:
-        interrupted = False
-        self.backend.start()
-        last = 0.0
         try:
-            while self._running():
-                self._feed()
-                for wid, msg in self.backend.poll(0.2):
-                    self._handle(wid, msg)
-                now = self.elapsed()
-                if now - last >= STATS_EVERY:
-                    last = now
-                    rec = self._record()
-                    self.store.append_stats(rec)
-                    if self.live is not None:
-                        self.live.update(rec, self.crashes)
+            return self._run()
+        finally:
+            self.store.unlock()
+
+    def _run(self) -> CampaignResult:
+        interrupted = False
+        try:
+            self._resume_minimizations()
+            self.backend.start()
+            self._loop()
         except KeyboardInterrupt:
             interrupted = True
+        except DiskError as e:
+            self.error = f"the disk is full or failing ({e}); every finding written so far is kept"
         finally:
             self.backend.stop()
         # Messages sent just before the stop (a finding at the last moment).
@@ -291,15 +353,43 @@ class Head:
             for wid, msg in self.backend.drain():
                 if msg[0] in ("finding", "input"):
                     self._handle(wid, msg)
-        except (AttributeError, OSError):
+        except (AttributeError, OSError, DiskError):
             pass
         rec = self._record()
-        self.store.append_stats(rec)
-        self._save_meta()
-        return CampaignResult(self.opts.directory, self.campaign_seconds(),
-                              rec["executions"], rec["steps"], rec["drivers"],
-                              self.crashes, len(self.sites), len(self.pairs),
-                              self.backend.restarts, interrupted, self.items_run)
+        if rec["executions"] == 0 and not interrupted and self.error is None:
+            self.error = "no work was done (no execution finished)"
+        try:
+            self.store.append_stats(rec)
+            self._save_meta()
+        except (DiskError, OSError) as e:
+            self.error = self.error or f"could not save the campaign state ({e})"
+        result = CampaignResult(self.opts.directory, self.campaign_seconds(),
+                                rec["executions"], rec["steps"], rec["drivers"],
+                                self.crashes, len(self.sites), len(self.pairs),
+                                self.backend.restarts, interrupted, self.items_run,
+                                self.error)
+        try:
+            self.store.write_summary(summary_json(result), summary_markdown(result))
+        except (DiskError, OSError):
+            pass
+        return result
+
+    def _loop(self) -> None:
+        last = last_checkpoint = 0.0
+        while self._running() and self.error is None:
+            self._feed()
+            for wid, msg in self.backend.poll(0.2):
+                self._handle(wid, msg)
+            now = self.elapsed()
+            if now - last >= STATS_EVERY:
+                last = now
+                rec = self._record()
+                self.store.append_stats(rec)
+                if self.live is not None:
+                    self.live.update(rec, self.crashes)
+            if now - last_checkpoint >= CHECKPOINT_EVERY:
+                last_checkpoint = now
+                self._save_meta()
 
 
 def run_campaign(opts: CampaignOptions, backend, live=None, meta_extra=None) -> CampaignResult:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 
-__all__ = ["Live", "summary_markdown", "summary_text"]
+__all__ = ["Live", "summary_markdown", "summary_text", "summary_json"]
 
 PLAIN_EVERY = 10.0
 
@@ -90,6 +90,17 @@ class Live:
             self._live.stop()
 
 
+def summary_json(result) -> dict:
+    return {"directory": result.directory, "seconds": round(result.seconds, 3),
+            "executions": result.executions, "steps": result.steps,
+            "items": result.items, "sites": result.sites, "pairs": result.pairs,
+            "restarts": result.restarts, "interrupted": result.interrupted,
+            "error": result.error, "drivers": result.by_driver,
+            "reports": [dict(c.counts(), title=c.title, reproducer=c.path, new=c.new)
+                        for c in sorted(result.crashes.values(),
+                                        key=lambda c: c.first_seconds)]}
+
+
 def summary_text(result, width: int = 100) -> str:
     lines = [f"campaign {result.directory}: {result.seconds:.0f} s in total, "
              f"{result.executions:,} executions ({result.steps:,} steps), "
@@ -98,8 +109,11 @@ def summary_text(result, width: int = 100) -> str:
              + (" (interrupted)" if result.interrupted else "")]
     for d, r in sorted(result.by_driver.items()):
         lines.append(f"  {d:11} {r['executions']:>10,} executions")
+    if result.error:
+        lines.append(f"stopped early: {result.error}")
     if not result.crashes:
-        lines.append("no reports")
+        lines.append("no reports" if not result.error and result.executions else
+                     "no reports (but the campaign did not run to its end)")
     for c in sorted(result.crashes.values(), key=lambda c: c.first_seconds):
         new = "" if c.new else " (known before this run)"
         lines.append(f"report: {c.title}{new}")

@@ -8,9 +8,12 @@ of file, and then it starts a new worker and gives the item to another.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
+import os
 import signal
 import sys
+import traceback
 from multiprocessing.connection import wait
 
 from .worker import Coverage, run_item
@@ -18,10 +21,31 @@ from .worker import Coverage, run_item
 __all__ = ["LocalBackend"]
 
 
-def _worker_main(conn, spec) -> None:
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel for SIGTERM when the head dies (prctl PR_SET_PDEATHSIG), so a
+    head killed by SIGKILL leaves no worker behind; where there is no prctl, a worker
+    still ends at its next receive (end of file) or send (broken pipe)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker_main(conn, spec, head_ends=(), head_pid=None) -> None:
     # Ctrl-C reaches the whole process group: the head decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    _die_with_parent()
+    if head_pid is not None and os.getppid() != head_pid:
+        return                          # the head died before the request took effect
+    # A forked worker holds copies of the head's ends of the pipes: closed, so the head's
+    # death is an end of file here.
+    for c in head_ends:
+        c.close()
     coverage = Coverage()               # what this worker has seen, across its items
     while True:
         try:
@@ -31,7 +55,14 @@ def _worker_main(conn, spec) -> None:
         if job is None:
             return
         item, corpus = job
-        run_item(item, spec, conn.send, coverage, corpus)
+        try:
+            run_item(item, spec, conn.send, coverage, corpus)
+        except (BrokenPipeError, EOFError):
+            return
+        except Exception as e:         # noqa: BLE001 - reported to the head, which decides
+            where = traceback.extract_tb(e.__traceback__)[-1]
+            conn.send(("error", item.number, f"{type(e).__name__}: {e} (at "
+                       f"{os.path.basename(where.filename)}:{where.lineno})"))
 
 
 class LocalBackend:
@@ -55,7 +86,10 @@ class LocalBackend:
 
     def _spawn(self, wid: int) -> None:
         parent, child = self.ctx.Pipe(duplex=True)
-        p = self.ctx.Process(target=_worker_main, args=(child, self.spec),
+        forked = self.ctx.get_start_method() == "fork"
+        head_ends = [parent, *self.conns.values()] if forked else []
+        p = self.ctx.Process(target=_worker_main,
+                             args=(child, self.spec, head_ends, os.getpid()),
                              name=f"ptfuzz-worker-{wid}", daemon=True)
         p.start()
         child.close()

@@ -15,6 +15,8 @@ beside, then renamed), so a crash or a kill never leaves half a file:
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -22,17 +24,45 @@ import os
 from ..errors import UsageError
 from ..findings import slug
 
-__all__ = ["CampaignDir", "atomic_write"]
+__all__ = ["CampaignDir", "atomic_write", "DiskError", "DISK_ERRNOS"]
+
+# Errors that mean the disk, not the campaign, is at fault: stop cleanly, keep what is
+# written, resume later.
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG}
 
 
-def atomic_write(path: str, data: bytes | str) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+class DiskError(Exception):
+    """The campaign directory cannot be written (full, read-only, failing)."""
+
+
+def atomic_write(path: str, data: bytes | str) -> bool:
+    """Write ``path`` whole or not at all (beside it, then renamed); nothing is written
+    when the file already holds exactly ``data``. A full disk leaves no ``.tmp`` file
+    behind and raises :class:`DiskError`. True if the file was written."""
+    data = data.encode() if isinstance(data, str) else data
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(len(data) + 1) == data:
+                return False
+    except OSError:
+        pass
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        fh.write(data.encode() if isinstance(data, str) else data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if e.errno in DISK_ERRNOS:
+            raise DiskError(f"{path}: {e.strerror}") from None
+        raise
+    return True
 
 
 # What campaign.json must hold, and of which type, for a resume to trust it.
@@ -71,6 +101,30 @@ class CampaignDir:
     def file(self, *parts) -> str:
         return os.path.join(self.path, *parts)
 
+    def lock(self) -> None:
+        """Hold the directory for this campaign (a POSIX lock on ``campaign.lock``,
+        which the kernel drops when the holder dies, even by SIGKILL, and which worker
+        processes do not inherit). A second campaign on the directory is refused, naming
+        the holder's PID; a stale lock file from a dead head is simply taken over."""
+        os.makedirs(self.path, exist_ok=True)
+        fd = os.open(self.file("campaign.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise UsageError(f"{self.path}: another campaign (PID {holder}) is running in "
+                             f"this directory") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        fd = getattr(self, "_lock_fd", None)
+        if fd is not None:
+            os.close(fd)
+            self._lock_fd = None
+
     # -- what the campaign is, and resuming ----------------------------------------
 
     def load_or_create(self, meta: dict) -> dict:
@@ -91,7 +145,8 @@ class CampaignDir:
             old["resumed"] = old.get("resumed", 0) + 1
             self.save_meta(old)
             return old
-        if os.path.exists(self.path) and os.listdir(self.path):
+        if os.path.exists(self.path) and set(os.listdir(self.path)) - {"campaign.lock",
+                                                                        ".hypothesis"}:
             raise UsageError(f"{self.path} exists and is not a campaign directory")
         meta = dict(meta, next_item=0, resumed=0)
         self.save_meta(meta)
@@ -197,8 +252,13 @@ class CampaignDir:
     def append_stats(self, record: dict) -> None:
         # One short line per append: a reader never sees half a record unless the
         # machine dies mid-write, and then only the last line.
-        with open(self.file("stats.jsonl"), "a") as fh:
-            fh.write(json.dumps(record, separators=(",", ":")) + "\n")
+        try:
+            with open(self.file("stats.jsonl"), "a") as fh:
+                fh.write(json.dumps(record, separators=(",", ":")) + "\n")
+        except OSError as e:
+            if e.errno in DISK_ERRNOS:
+                raise DiskError(f"{self.file('stats.jsonl')}: {e.strerror}") from None
+            raise
 
     def write_summary(self, summary: dict, markdown: str) -> None:
         atomic_write(self.file("summary.json"), json.dumps(summary, indent=2) + "\n")
