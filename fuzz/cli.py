@@ -221,7 +221,8 @@ def _add_reproducer_commands(sub) -> None:
     q.add_argument("file", metavar="FILE")
     q.add_argument("--html", default=None, metavar="OUT", help="also write an HTML page")
     q.add_argument("--full", action="store_true", help="every step (no folding)")
-    q.add_argument("--width", type=int, default=100, help="terminal columns (default 100)")
+    q.add_argument("--width", type=int, default=None,
+                   help="columns (default: the terminal's, else 100)")
     q.add_argument("--threads", default=None, metavar="LIST",
                    help="lanes for these threads only, e.g. T0,K0 (the others' steps are "
                         "folded, their marks kept; the HTML page shows every thread)")

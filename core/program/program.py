@@ -269,16 +269,19 @@ def strategy_for(program: Program, strategy):
 
 
 def run_program(program: Program, source=None, strategy=None, checkers=None,
-                bugs: BugSet | None = None) -> Outcome:
+                bugs: BugSet | None = None, observe=None) -> Outcome:
     """Run ``program``. Without a source, its recorded ``choices`` (or none: the default
     choices) are replayed; without a strategy, its schedule (or the random walk over the
-    source)."""
+    source). ``observe(kernel)``, if given, installs observers (``ptfuzz show``'s) after
+    the checkers; it must not change the run."""
     if source is None:
         source = ReplaySource(program.choices or ())
     strategy = strategy_for(program, strategy)
     m = Machine(source, _Sequential(), program.config,
                 program.bugs if bugs is None else bugs, checkers)
     kernel, engine = m.kernel, m.engine
+    if observe is not None:
+        observe(kernel)
     boot_world(kernel)
     for name, pages in program.files:
         create_file(kernel, name, pages)
