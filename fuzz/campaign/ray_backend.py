@@ -1,15 +1,20 @@
 """Workers as Ray actors, on a local Ray instance or an existing cluster (``--address``).
 
-Each actor runs one work item at a time and returns its messages (:mod:`.worker`) when
-the item ends; a finding ends an item at once, so it travels back to the head promptly,
-and the head alone writes the campaign directory: no shared file system is needed. An
-actor that dies is replaced and its item given to another (the same seed: the same
-search).
+Each actor runs one work item at a time; its messages (:mod:`.worker`) wait in the actor
+until the head takes them: every ``SLICE`` seconds while the item runs (the actor has a
+second thread for that), and the rest when the item ends, so the live panel moves while
+items run. A finding ends an item at once, so it travels back to the head promptly, and
+the head alone writes the campaign directory: no shared file system is needed. An actor
+that dies is replaced and its item given to another (the same seed: the same search).
 """
 
 from __future__ import annotations
 
+import threading
+
 from .worker import Coverage, run_item
+
+SLICE = 1.0                      # seconds between the head's collections from busy actors
 
 __all__ = ["RayBackend", "ray_available"]
 
@@ -23,20 +28,32 @@ def ray_available() -> bool:
 
 
 class _Runner:
-    """The actor's body (wrapped by ``ray.remote`` when the backend starts)."""
+    """The actor's body (wrapped by ``ray.remote`` with two threads when the backend
+    starts): ``run`` works an item, ``take`` hands over the messages so far, from the
+    other thread."""
 
     def __init__(self, spec):
         self.spec = spec
         self.coverage = Coverage()
+        self.lock = threading.Lock()
+        self.out: list = []
 
     def pid(self) -> int:
         import os
         return os.getpid()
 
-    def run(self, item, corpus) -> list:
-        out: list = []
-        run_item(item, self.spec, out.append, self.coverage, corpus)
+    def _emit(self, msg) -> None:
+        with self.lock:
+            self.out.append(msg)
+
+    def take(self) -> list:
+        with self.lock:
+            out, self.out = self.out, []
         return out
+
+    def run(self, item, corpus) -> list:
+        run_item(item, self.spec, self._emit, self.coverage, corpus)
+        return self.take()
 
 
 class RayBackend:
@@ -50,6 +67,7 @@ class RayBackend:
         self.pending: dict = {}           # ObjectRef -> wid
         self.restarts = 0
         self.leftover: list = []
+        self.last_slice = 0.0
 
     def describe(self) -> str:
         where = self.address or "a local Ray instance"
@@ -62,7 +80,7 @@ class RayBackend:
                 "num_cpus": self.workers, "include_dashboard": False}
             ray.init(ignore_reinit_error=True, log_to_driver=False,
                      runtime_env={"env_vars": {"PYTHONHASHSEED": "0"}}, **kw)
-        self._remote = ray.remote(num_cpus=1, max_restarts=0)(_Runner)
+        self._remote = ray.remote(num_cpus=1, max_restarts=0, max_concurrency=2)(_Runner)
         for wid in range(self.workers):
             self.actors[wid] = self._remote.remote(self.spec)
 
@@ -88,6 +106,24 @@ class RayBackend:
                 out += [(wid, m) for m in ray.get(ref)]
             except ray.exceptions.RayError:
                 out.append((wid, ("died",)))
+        now = time.monotonic()
+        if now - self.last_slice >= SLICE:
+            self.last_slice = now
+            out += self._slices(ray)
+        return out
+
+    def _slices(self, ray) -> list:
+        """The messages busy actors hold so far (progress while an item runs)."""
+        busy = sorted(set(self.pending.values()))
+        refs = {self.actors[wid].take.remote(): wid for wid in busy}
+        out = []
+        for ref, wid in refs.items():
+            try:
+                out += [(wid, m) for m in ray.get(ref, timeout=SLICE)]
+            except ray.exceptions.RayError:
+                pass                    # a dead actor: its run() reference says so
+            except TimeoutError:
+                pass
         return out
 
     def restart(self, wid: int) -> None:

@@ -203,3 +203,27 @@ def test_a_full_disk_stops_cleanly_and_a_resume_works(tmp_path, capsys):
         assert summary["reports"] and summary["error"] is None
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_a_ray_actor_hands_over_progress_while_its_item_runs():
+    """The Ray actor's body without Ray: ``take`` from a second thread gets the item's
+    messages so far, and ``run`` returns the rest (together: every message, once)."""
+    import threading
+
+    from fuzz.campaign.plan import item
+    from fuzz.campaign.ray_backend import _Runner
+
+    runner = _Runner(TargetSpec(()))
+    it = item(1, (("random", 1),), 0, 3.0, None)
+    taken, result = [], {}
+    t = threading.Thread(target=lambda: result.setdefault("rest", runner.run(it, ())))
+    t.start()
+    while t.is_alive():
+        taken += runner.take()
+        time.sleep(0.3)
+    t.join()
+    rest = result["rest"]
+    assert any(m[0] == "progress" for m in taken)           # while the item ran
+    assert [m[0] for m in rest][-1] == "done" and not any(m[0] == "done" for m in taken)
+    progress = [m for m in taken + rest if m[0] == "progress"]
+    assert progress[-1][2] > progress[0][2]                  # executions grew
