@@ -11,7 +11,7 @@ import json
 import sys
 
 from .errors import UsageError
-from .paths import seconds
+from .paths import integer, seconds
 
 __all__ = ["main"]
 
@@ -138,9 +138,9 @@ def _add_info_commands(sub) -> None:
 
     q = sub.add_parser("litmus", help="explore the substrate's litmus programs exhaustively")
     q.add_argument("names", nargs="*", help="litmus programs (default: all)")
-    q.add_argument("--bound", type=int, default=None,
+    q.add_argument("--bound", type=integer, default=None,
                    help="preemption bound (default: none, every interleaving)")
-    q.add_argument("--limit", type=int, default=100_000, help="at most this many runs each")
+    q.add_argument("--limit", type=integer, default=100_000, help="at most this many runs each")
     q.set_defaults(func=_cmd_litmus)
 
 
@@ -152,10 +152,10 @@ def _add_search_commands(sub) -> None:
     q.add_argument("--bug", action="append", metavar="NAME", help="turn a bug switch on")
     q.add_argument("--config", action="append", metavar="K=V",
                    help="fix a config value (the others are drawn per run)")
-    q.add_argument("--seed", type=int, default=1, help="the driver's seed (default 1)")
+    q.add_argument("--seed", type=integer, default=1, help="the driver's seed (default 1)")
     q.add_argument("--time", type=seconds, default=None, metavar="SECONDS",
                    help="time budget (default 60 s)")
-    q.add_argument("--runs", type=int, default=None, metavar="N", help="execution budget")
+    q.add_argument("--runs", type=integer, default=None, metavar="N", help="execution budget")
     q.add_argument("--out", default="ptfuzz-findings", metavar="DIR",
                    help="where a finding is written (default ./ptfuzz-findings)")
     q.add_argument("--no-minimize", action="store_true",
@@ -163,7 +163,7 @@ def _add_search_commands(sub) -> None:
     q.set_defaults(func=_cmd_fuzz)
 
     q = sub.add_parser("campaign", help="a portfolio of drivers on every core, for a time")
-    q.add_argument("--workers", type=int, default=None, help="default: one per core; at most "
+    q.add_argument("--workers", type=integer, default=None, help="default: one per core; at most "
                    "four per core without --force")
     q.add_argument("--force", action="store_true", help="allow more workers than that")
     q.add_argument("--time", type=seconds, default=None, metavar="SECONDS",
@@ -179,22 +179,22 @@ def _add_search_commands(sub) -> None:
     q.add_argument("--drivers", default=None, metavar="LIST",
                    help="drivers and weights, e.g. pct:3,random:2 (default: "
                         "pct:3,random:2,atheris:2,hypothesis:1)")
-    q.add_argument("--seed", type=int, default=1, help="the campaign seed (default 1)")
-    q.add_argument("--items", type=int, default=None, metavar="N",
+    q.add_argument("--seed", type=integer, default=1, help="the campaign seed (default 1)")
+    q.add_argument("--items", type=integer, default=None, metavar="N",
                    help="stop after N work items (with --item-runs: the same searches "
                         "on any backend and machine)")
-    q.add_argument("--item-runs", type=int, default=None, metavar="N",
+    q.add_argument("--item-runs", type=integer, default=None, metavar="N",
                    help="an execution budget per work item too")
     q.set_defaults(func=_cmd_campaign)
 
     q = sub.add_parser("bench", help="throughput, time to bug, reproducer sizes, scaling")
     q.add_argument("--quick", action="store_true", help="a short run (under 5 minutes)")
     q.add_argument("--json", default=None, metavar="OUT", help="every figure as JSON")
-    q.add_argument("--trials", type=int, default=None,
+    q.add_argument("--trials", type=integer, default=None,
                    help="seeds per driver and bug (default 10; --quick 1)")
     q.add_argument("--cap", type=seconds, default=None, metavar="SECONDS",
                    help="time cap per trial (default 120; --quick 5)")
-    q.add_argument("--jobs", type=int, default=1, metavar="N",
+    q.add_argument("--jobs", type=integer, default=1, metavar="N",
                    help="time-to-bug trials run N at a time, one process each (default 1)")
     q.set_defaults(func=_cmd_bench)
 
@@ -221,7 +221,7 @@ def _add_reproducer_commands(sub) -> None:
     q.add_argument("file", metavar="FILE")
     q.add_argument("--html", default=None, metavar="OUT", help="also write an HTML page")
     q.add_argument("--full", action="store_true", help="every step (no folding)")
-    q.add_argument("--width", type=int, default=None,
+    q.add_argument("--width", type=integer, default=None,
                    help="columns (default: the terminal's, else 100)")
     q.add_argument("--threads", default=None, metavar="LIST",
                    help="lanes for these threads only, e.g. T0,K0 (the others' steps are "

@@ -6,11 +6,12 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import tempfile
 
 from .errors import UsageError
 
-__all__ = ["writable_dir", "writable_file", "seconds"]
+__all__ = ["writable_dir", "writable_file", "seconds", "integer"]
 
 
 def _probe(directory: str) -> str | None:
@@ -64,12 +65,24 @@ def writable_file(path: str, option: str) -> str:
     return path
 
 
+def integer(text: str) -> int:
+    """An argparse type: an integer written as everywhere in ptfuzz (ASCII decimal or
+    ``0x`` hex; no ``1_000``, no other scripts' digits), at most 2**63 - 1."""
+    from core.kernel.config import parse_int
+    try:
+        v = parse_int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if abs(v) > (1 << 63) - 1:
+        raise argparse.ArgumentTypeError(f"out of range: {text}")
+    return v
+
+
 def seconds(text: str) -> float:
     """An argparse type: a finite, positive number of seconds."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not re.fullmatch(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+|nan|inf)", text):
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    v = float(text)
     if not math.isfinite(v) or v <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive, finite number of seconds, "
                                          f"not {text}")
