@@ -44,9 +44,14 @@ def run_campaign_command(args) -> int:
     seconds = DEFAULT_SECONDS if args.time is None else args.time
     if seconds <= 0:
         raise UsageError("--time must be positive")
-    workers = args.workers or os.cpu_count() or 1
-    if workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    workers = args.workers or os.cpu_count() or 1
+    if args.drivers is not None and not args.drivers.strip():
+        raise UsageError("--drivers needs a list, e.g. pct:3,random:2")
+    if (args.items is not None and args.items < 1) or (
+            args.item_runs is not None and args.item_runs < 1):
+        raise UsageError("--items and --item-runs must be positive")
     most = MAX_WORKERS_PER_CORE * (os.cpu_count() or 1)
     if workers > most and not args.force and args.backend == "local":
         raise UsageError(f"--workers {workers}: more than {most} ({MAX_WORKERS_PER_CORE} per "
@@ -69,9 +74,6 @@ def run_campaign_command(args) -> int:
     print(f"ptfuzz campaign: {seconds:g} s on {backend.describe()}; drivers {mix}; "
           f"bug switches: {bugs}; config: {' '.join(args.config or []) or 'drawn per run'};"
           f" seed {args.seed}; directory {directory}", flush=True)
-    if (args.items is not None and args.items < 1) or (
-            args.item_runs is not None and args.item_runs < 1):
-        raise UsageError("--items and --item-runs must be positive")
     opts = CampaignOptions(directory, seconds, workers, portfolio, args.seed,
                            tuple(args.bug or ()), tuple(args.config or ()), args.backend,
                            args.address, max_items=args.items, item_runs=args.item_runs)

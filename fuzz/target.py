@@ -93,6 +93,8 @@ def interleaving_pairs(case, limit: int | None = None) -> set[tuple[int, int]]:
 
 def make_target(bug_names, config_items) -> Target:
     """The target for ``--bug`` and ``--config`` arguments; bad names are usage errors."""
+    if any(not n.strip() for n in bug_names or []):
+        raise UsageError("--bug needs a bug switch name (ptfuzz list names them)")
     try:
         bugs = BugSet.parse(bug_names or [])
     except BugError as e:
