@@ -92,5 +92,5 @@ def run_campaign_command(args) -> int:
     return 1 if result.crashes else 0
 
 
-def _terminate(signum, frame):
+def _terminate(*_signal):
     raise KeyboardInterrupt

@@ -174,7 +174,7 @@ def _mount_tmpfs(path, size):
 
 def test_a_full_disk_stops_cleanly_and_a_resume_works(tmp_path, capsys):
     disk = tmp_path / "disk"
-    _mount_tmpfs(disk, "2m")
+    _mount_tmpfs(disk, "16m")
     try:
         d = disk / "c"
         filler = disk / "filler"
@@ -183,7 +183,7 @@ def test_a_full_disk_stops_cleanly_and_a_resume_works(tmp_path, capsys):
         # Fill the disk but for a few kB: campaign.json fits, the findings do not.
         with open(filler, "wb") as fh:
             try:
-                fh.write(b"x" * (2 * 1024 * 1024))
+                fh.write(b"x" * (16 * 1024 * 1024))
             except OSError:
                 pass
         size = filler.stat().st_size
@@ -195,7 +195,7 @@ def test_a_full_disk_stops_cleanly_and_a_resume_works(tmp_path, capsys):
         assert "the disk is full or failing" in err and "resume" in err
         assert "Traceback" not in out + err
         assert not [p for p in d.rglob("*") if ".tmp" in p.name]
-        filler.unlink()
+        filler.unlink()                   # 16 MiB free again: the resume finishes
         code = main(argv[:4] + ["5"] + argv[5:])
         out, err = capsys.readouterr()
         assert code == 1, err
