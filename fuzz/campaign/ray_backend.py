@@ -11,6 +11,7 @@ that dies is replaced and its item given to another (the same seed: the same sea
 from __future__ import annotations
 
 import threading
+import time
 
 from .worker import Coverage, run_item
 
@@ -95,7 +96,6 @@ class RayBackend:
     def poll(self, timeout: float):
         import ray
         if not self.pending:
-            import time
             time.sleep(timeout)
             return []
         ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=timeout)
