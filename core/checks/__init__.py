@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import kasan
 from ..kernel import lockdep
-from . import oracle
+from . import oracle, ptlock_order
 from ..mm.types import LOCK_ORDER, LOCK_ORDER_SOURCE
 from .leaks import leak_scan
 
@@ -24,6 +24,7 @@ CHECKERS = {
     "lockdep": _lockdep,
     "leaks": lambda kernel: kernel.hooks.end.append(leak_scan),
     "oracle": oracle.install,
+    "ptlock_order": ptlock_order.install,
 }
 
 

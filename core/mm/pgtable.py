@@ -234,6 +234,7 @@ def _ptlock_init(ctx: Ctx, table, site_ptlock: Site) -> KGen[Any]:
     name = f"ptl of {table.kind} #{table.oid}"
     if cfg.alloc_split_ptlocks:
         lk = yield from ctx.kernel.alloc.alloc(ctx, Ptlock(name), site_ptlock)
+        lk.table = table
         table.ptlock = lk
         table.ptl = lk.spin
     else:

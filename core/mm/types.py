@@ -180,13 +180,14 @@ class Folio(KObject):
 class Ptlock(KObject):
     """A separately allocated split page-table lock (ALLOC_SPLIT_PTLOCKS)."""
 
-    __slots__ = ("spin",)
+    __slots__ = ("spin", "table")
     kind = "ptlock"
     slab = True
 
     def __init__(self, name: str) -> None:
         super().__init__()
         self.spin = Spinlock(name, PTLOCK_CLASS, self)
+        self.table: _Table | None = None     # the table it locks (for checkers)
 
 
 class _Table(KObject):

@@ -31,7 +31,7 @@ def _check(r, bugs):
         assert _positive(e[k]), k
     c = r["checkers"]
     assert _positive(c["all_steps_per_s"]) and _positive(c["all_cost"])
-    assert set(c["each"]) == {"kasan", "lockdep", "leaks", "oracle"}
+    assert set(c["each"]) == {"kasan", "lockdep", "leaks", "oracle", "ptlock_order"}
     assert all(_positive(v["cost"]) for v in c["each"].values())
     for bug in bugs:
         for d in ("random", "pct", "hypothesis", "atheris"):
