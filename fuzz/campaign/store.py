@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 
 from ..errors import UsageError
 from ..findings import slug
@@ -118,6 +119,15 @@ class CampaignDir:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock_fd = fd
+        self._drop_stale_tmp()
+
+    def _drop_stale_tmp(self) -> None:
+        """Half-written files of a head killed mid-write (``NAME.tmpPID``): the lock says
+        no other campaign writes here, so none of them is anybody's work in progress."""
+        for dirpath, _dirs, files in os.walk(self.path):
+            for name in files:
+                if re.search(r"\.tmp\d+$", name):
+                    os.unlink(os.path.join(dirpath, name))
 
     def unlock(self) -> None:
         fd = getattr(self, "_lock_fd", None)

@@ -85,13 +85,14 @@ def test_a_killed_head_leaves_no_worker_and_a_resume_continues(tmp_path):
     meta = json.loads((d / "campaign.json").read_text())
     done = sum(r["executions"] for r in meta["totals"].values())
     assert done > 0 and meta["seconds"] > 0
-    assert not list(d.rglob("*.tmp*"))
+    # A kill in the middle of a write may leave its NAME.tmpPID behind; the resume drops it.
     r = _campaign(d, seconds=3)
     out, err = r.communicate(timeout=60)
     assert r.returncode == 0, err
     summary = json.loads((d / "summary.json").read_text())
     assert summary["executions"] > done and summary["seconds"] > meta["seconds"]
     assert json.loads((d / "campaign.json").read_text())["resumed"] == 1
+    assert not list(d.rglob("*.tmp*"))
 
 
 def test_two_campaigns_on_one_directory(tmp_path, capsys):
@@ -227,3 +228,19 @@ def test_a_ray_actor_hands_over_progress_while_its_item_runs():
     assert [m[0] for m in rest][-1] == "done" and not any(m[0] == "done" for m in taken)
     progress = [m for m in taken + rest if m[0] == "progress"]
     assert progress[-1][2] > progress[0][2]                  # executions grew
+
+
+def test_taking_the_lock_drops_half_written_files_of_a_killed_head(tmp_path):
+    from fuzz.campaign.store import CampaignDir
+    d = tmp_path / "c"
+    (d / "crashes" / "x").mkdir(parents=True)
+    (d / "coverage.json.tmp4242").write_text("{")
+    (d / "crashes" / "x" / "counts.json.tmp7").write_text("{")
+    (d / "notes.tmp").write_text("mine")
+    store = CampaignDir(str(d))
+    store.lock()
+    try:
+        assert sorted(p.name for p in d.rglob("*") if p.is_file()) == ["campaign.lock",
+                                                                       "notes.tmp"]
+    finally:
+        store.unlock()
