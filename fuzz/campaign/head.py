@@ -217,13 +217,11 @@ class Head:
                 self.in_flight.pop(wid)
                 self.totals.flight.pop(it.number, None)
                 self.failures[it.number] += 1
-                why = msg[2] if kind == "error" else "its worker died"
+                self.requeue.append(it)          # (after a stop: run again on resume)
                 if self.failures[it.number] >= MAX_FAILURES:
+                    why = msg[2] if kind == "error" else "its worker died"
                     self.error = (f"work item {it.number} ({it.driver}, seed {it.seed}) "
                                   f"failed {MAX_FAILURES} times: {why}")
-                    self.requeue.append(it)      # run again on resume
-                    return
-                self.requeue.append(it)
             return
         if kind == "progress":
             _, number, execs, steps, sites, pairs = msg
