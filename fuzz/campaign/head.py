@@ -270,11 +270,10 @@ class Head:
             if self.live is not None:
                 self.live.note(f"  not minimized: {e}")
             return
-        crash.minimized = bool(m.stable)
-        if crash.minimized:
-            crash.minimize_seconds = round(m.seconds, 3)
+        if m.stable:
+            crash.minimized, crash.minimize_seconds = True, round(m.seconds, 3)
         else:
-            crash.minimized = None
+            crash.minimized = None               # tried: not stable (not again)
         crash.path = self.store.write_crash(crash.title, raw, report, crash.counts(),
                                             dumps(m.program) if m.stable else None)
 

@@ -132,7 +132,7 @@ def test_an_item_that_keeps_failing_stops_the_campaign(tmp_path, monkeypatch):
     line = boom.__code__.co_firstlineno + 1
     assert result.error.endswith(f"failed 3 times: RuntimeError: boom (at "
                                  f"test_campaign_faults.py:{line})")
-    assert result.executions == 0 and result.seconds < 20
+    assert result.executions == 0 and result.items == 0
 
 
 def test_an_item_whose_worker_keeps_dying_stops_the_campaign(tmp_path, monkeypatch):
