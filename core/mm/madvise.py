@@ -25,7 +25,8 @@ from .memory_zap import ZapDetails, zap_page_range_single_batched
 from .mmap_lock import lock_vma_under_rcu, vma_end_read
 from .folio import folio_trylock, folio_unlock
 from .mmu_gather import tlb_finish_mmu, tlb_gather_mmu, tlb_remove_tlb_entry
-from .pgtable import (PmdPtr, __pte_offset_map_lock, pmdp_get_lockless, pte_unmap_unlock,
+from .pgtable import (PmdPtr, pud_pmd_table,
+                      __pte_offset_map_lock, pmdp_get_lockless, pte_unmap_unlock,
                       ptep_get)
 from .tlb import flush_tlb_batched_pending
 from .folio import add_mm_counter
@@ -282,9 +283,12 @@ def madvise_free_single_vma(ctx: Ctx, tlb: MmuGather, vma: Vma, start: int, end:
     start, end = max(start, vma.start), min(end, vma.end)
     n = ctx.config.ptrs_per_pte
     mm = vma.mm
-    while start < end and mm.pud is not None:
+    pmdt = pud_pmd_table(mm)
+    if pmdt is None:
+        return
+    while start < end:
         nxt = min(start - start % n + n, end)
-        pmdp = PmdPtr(mm.pud, start // n)
+        pmdp = PmdPtr(pmdt, start // n)
         cur = yield from pmdp_get_lockless(ctx, pmdp, S_MF_WALK_PMD)
         if cur is not None:
             yield from madvise_free_pte_range(ctx, tlb, vma, pmdp, start, nxt)

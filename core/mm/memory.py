@@ -21,7 +21,8 @@ from ..sim import site
 from .anon_vma import anon_vma_alloc, put_anon_vma
 from .folio import (add_mm_counter, folio_add_new_anon_rmap, folio_alloc, folio_get, folio_lock,
                     folio_put, folio_remove_rmap, folio_try_get, folio_unlock, mm_counter)
-from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_alloc_one, pmd_free, pmd_index,
+from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_alloc_one, pmd_free, pmd_index, pmd_offset,
+                      pud_pmd_table,
                       pmd_lock, pmd_populate, pmdp_get_lockless, pte_alloc_one, pte_free,
                       pte_offset_map_rw_nolock, pte_unmap, pte_unmap_unlock, ptep_get, set_pte)
 from .swap import (delete_from_swap_cache, swap_free, swapcache_clear, swapcache_prepare,
@@ -95,7 +96,7 @@ def pmd_alloc(ctx: Ctx, mm: Mm, vpn: int) -> KGen[Any]:
         else:                                    # another has populated it
             yield from pmd_free(ctx, new, S_PMD_LOST)
         yield from spin_unlock(ctx, mm.page_table_lock, S_PUD_UNLOCK)
-    return PmdPtr(mm.pud, pmd_index(ctx, vpn))
+    return pmd_offset(ctx, mm, vpn, S_PUD_READ)
 
 
 def mm_find_pmd(ctx: Ctx, mm: Mm, vpn: int) -> KGen[Any]:
@@ -104,9 +105,10 @@ def mm_find_pmd(ctx: Ctx, mm: Mm, vpn: int) -> KGen[Any]:
     ``mm_find_pmd``: the pmd pointer, or None if the PMD table is not there."""
     yield S_PUD_READ
     ctx.access(mm, S_PUD_READ, False)
-    if mm.pud is None:
+    pmdt = pud_pmd_table(mm)
+    if pmdt is None:
         return None
-    return PmdPtr(mm.pud, pmd_index(ctx, vpn))
+    return PmdPtr(pmdt, pmd_index(ctx, vpn))
 
 
 S_INSTALL_LOCK = site("pmd_install:pmd_lock")

@@ -22,7 +22,8 @@ from .huge_memory import __split_huge_pmd, pgtable_trans_huge_withdraw
 from .mmap_lock import vma_start_write
 from .mmu_gather import (pmd_free_tlb, pte_free_tlb, tlb_flush_mmu, tlb_flush_mmu_tlbonly,
                          tlb_remove_folio, tlb_remove_tlb_entry)
-from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_clear, pmd_lock, pmd_pgtable, pte_free,
+from .pgtable import (PmdPtr, pud_pmd_table,
+                      __pte_offset_map_lock, pmd_clear, pmd_lock, pmd_pgtable, pte_free,
                       pmdp_get_lockless, pmdp_huge_get_and_clear, pte_unmap_unlock, ptep_get,
                       ptep_get_and_clear, set_pte)
 from .pt_reclaim import free_pte, reclaim_pt_is_enabled, try_get_and_clear_pmd, try_to_free_pte
@@ -277,10 +278,11 @@ def zap_pmd_range(ctx: Ctx, tlb: MmuGather, vma: Vma, addr: int, end: int, detai
     if ``zap_pte_range`` stopped short (its table vanished), look at the same pmd again."""
     mm = vma.mm
     n = ctx.config.ptrs_per_pte
-    if mm.pud is None:
+    pmdt = pud_pmd_table(mm)
+    if pmdt is None:
         return
     while addr != end:
-        pmdp = PmdPtr(mm.pud, addr // n)
+        pmdp = PmdPtr(pmdt, addr // n)
         nxt = min(addr - addr % n + n, end)
         cur = yield from pmdp_get_lockless(ctx, pmdp, S_ZPMD_READ)
         if type(cur) is HugePmd or cur is PMD_SPLITTING:      # pmd_trans_huge()
@@ -391,7 +393,7 @@ def free_pmd_range(ctx: Ctx, tlb: MmuGather, addr: int, end: int, floor: int,
     mm = tlb.mm
     n = ctx.config.ptrs_per_pte
     total = n * ctx.config.ptrs_per_pmd
-    pmdt = mm.pud
+    pmdt = pud_pmd_table(mm)
     if pmdt is None:
         return
     start = addr

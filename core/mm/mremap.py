@@ -32,7 +32,8 @@ from .memory_zap import free_pgtables, unmap_vmas
 from .mmap import get_unmapped_area, vm_area_free, vma_link
 from .mmap_lock import mmap_write_lock, mmap_write_unlock, vma_start_write
 from .mmu_gather import tlb_finish_mmu, tlb_gather_mmu
-from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_clear, pmd_lock, pmd_lockptr,
+from .pgtable import (PmdPtr, pud_pmd_table,
+                      __pte_offset_map_lock, pmd_clear, pmd_lock, pmd_lockptr,
                       pmd_populate, pmdp_get_lockless, pte_offset_map_rw_nolock, pte_unmap,
                       pte_unmap_unlock, ptep_get, ptep_get_and_clear, set_pte)
 from .tlb import flush_tlb_batched_pending, flush_tlb_range
@@ -201,9 +202,10 @@ def move_page_tables(ctx: Ctx, vma: Vma, old_vpn: int, new_vma: Vma, new_vpn: in
     while done < npages:
         o, nw = old_vpn + done, new_vpn + done
         extent = min(n - o % n, n - nw % n, npages - done)
-        if mm.pud is None:
+        pmdt = pud_pmd_table(mm)              # get_old_pmd(): a fresh walk per extent
+        if pmdt is None:
             break
-        old_pmdp = PmdPtr(mm.pud, o // n)
+        old_pmdp = PmdPtr(pmdt, o // n)
         cur = yield from pmdp_get_lockless(ctx, old_pmdp, S_MPT_OLD_PMD)
         if cur is None:
             done += extent

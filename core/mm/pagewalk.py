@@ -17,14 +17,14 @@ from ..kernel import down_read, spin_unlock, up_read
 from ..sim import site, spin_site
 from .huge_memory import pmd_trans_huge_lock
 from .mmap import mmget_not_zero, mmput
-from .pgtable import (PmdPtr, __pte_offset_map_lock, pmdp_get_lockless,
+from .pgtable import (PmdPtr, pud_pmd_table, __pte_offset_map_lock, pmdp_get_lockless,
                       pte_unmap_unlock, ptep_get)
 from .types import Pte
 
 if TYPE_CHECKING:
     from ..kernel.context import Ctx
     from ..sim.traps import KGen
-    from .types import Mm
+    from .types import Mm, PmdTable
 
 __all__ = ["pagemap_read"]
 
@@ -63,12 +63,14 @@ def pagemap_pmd_range(ctx: Ctx, mm: Mm, pmdp: PmdPtr, vpn: int, end: int,
     return True
 
 
-def walk_pmd_range(ctx: Ctx, mm: Mm, vpn: int, end: int, out: dict) -> KGen[None]:
-    """mm/pagewalk.c ``walk_pmd_range``."""
+def walk_pmd_range(ctx: Ctx, mm: Mm, pmdt: PmdTable, vpn: int, end: int,
+                   out: dict) -> KGen[None]:
+    """mm/pagewalk.c ``walk_pmd_range``: the PMD table ``walk_pud_range`` found (read
+    once: ``pmd_offset(pud, addr)``, then ``pmd++``)."""
     n = ctx.config.ptrs_per_pte
     while vpn < end:
         nxt = min(vpn - vpn % n + n, end)
-        pmdp = PmdPtr(mm.pud, vpn // n)
+        pmdp = PmdPtr(pmdt, vpn // n)
         cur = yield from pmdp_get_lockless(ctx, pmdp, S_WPR_PMD)
         if cur is None:
             for v in range(vpn, nxt):
@@ -96,8 +98,9 @@ def pagemap_read(ctx: Ctx, mm: Mm, start: int, npages: int) -> KGen[Any]:
     spans = [(max(v.start, start), min(v.end, end)) for v in mm.vmas
              if v.start < end and start < v.end]
     for lo, hi in spans:
-        if mm.pud is not None:
-            yield from walk_pmd_range(ctx, mm, lo, hi, out)
+        pmdt = pud_pmd_table(mm)               # walk_pud_range(): pud_none -> a hole
+        if pmdt is not None:
+            yield from walk_pmd_range(ctx, mm, pmdt, lo, hi, out)
     yield from up_read(ctx, mm.mmap_lock, S_PM_UNLOCK)
     yield from mmput(ctx, mm)
     return out

@@ -35,6 +35,7 @@ __all__ = [
     "pmd_alloc_one", "__pte_offset_map", "pte_offset_map", "pte_offset_map_ro_nolock",
     "pte_offset_map_rw_nolock", "__pte_offset_map_lock", "pte_unmap", "pte_unmap_unlock",
     "pte_free_defer", "pte_free_now", "pmd_pgtable", "PFN0_PAGE", "pmd_kind", "pmd_free",
+    "pud_pmd_table", "pmd_offset",
 ]
 
 
@@ -71,6 +72,34 @@ class _Pfn0Page(KObject):
 
 
 PFN0_PAGE = _Pfn0Page()
+
+
+def pud_pmd_table(mm: Mm) -> PmdTable | None:
+    """``pud_offset()`` + ``pud_none_or_clear_bad()`` on the folded PGD/P4D/PUD entry:
+    the PMD table the pud points to, or None (``pud_none``). A walk reads it once and
+    then indexes that table (``pmd_offset(pud, addr)``, ``pmd++``), so a walker whose
+    PMD table is freed under it touches freed memory, as in the kernel, instead of
+    picking up whatever the pud holds now.
+
+    Simplified: not a scheduling point of its own. The pud changes only when the PMD
+    table is allocated (once) or freed (exit, or munmap of everything the table
+    covers), and the load merges into the walk's previous step; the table accesses that
+    follow are scheduling points and shadow-checked."""
+    return mm.pud
+
+
+def pmd_offset(ctx: Ctx, mm: Mm, vpn: int, site: Site) -> PmdPtr:
+    """include/linux/pgtable.h ``pmd_offset(pud, addr)`` where the caller has checked
+    the pud (or just populated it): if the pud is none again, the kernel computes a
+    pointer into pfn 0's page from the empty entry, so the model reports the oops rather
+    than pretending the walk found nothing."""
+    pmdt = mm.pud
+    if pmdt is None:
+        r = Report("general protection fault in pmd_offset", "oops")
+        r.add("pud", f"the pud of {mm.name} is none: its PMD table was freed under the walk")
+        r.add("called from", site.name)
+        raise KernelReport(r)
+    return PmdPtr(pmdt, vpn // ctx.config.ptrs_per_pte)
 
 
 def pmd_index(ctx: Ctx, vpn: int) -> int:

@@ -337,6 +337,11 @@ NOT_ANCHORED: dict[str, str] = {
         "shared with madvise_dontneed; its page-table work is madvise_free_single_vma "
         "(anchored)",
     "core.mm.memory.pte_alloc": "pte_alloc is " + _MACRO,
+    "core.mm.pgtable.pud_pmd_table": "pud_offset() and pud_none_or_clear_bad() of the folded "
+        "PGD/P4D/PUD entry: address arithmetic and one load, no body of its own to compare",
+    "core.mm.pgtable.pmd_offset": "the generic include/linux/pgtable.h one-liner "
+        "(return pud_pgtable(*pud) + pmd_index(address)); the stored copies the search tool "
+        "found are arch variants and no v6.18 tree is on this machine to read it from",
     "core.mm.mmap.get_unmapped_area": "a model allocator of address ranges (the kernel's "
         "vm_unmapped_area is not modelled)",
     "core.mm.mmap.task_mm_grab": "a model stand-in for mm_access and khugepaged's mm_slot "
