@@ -51,6 +51,13 @@ class Config:
                                   "semi_rcu (single-table fallback by IPI then immediate "
                                   "free), tlb_only (freed after the TLB flush, no RCU)",
                            choices=("rcu", "semi_rcu", "tlb_only"))
+    tlb_flush: str = _opt("ipi", "how a TLB flush reaches the other CPUs: ipi (x86 without "
+                                 "INVLPGB: the flusher waits until each CPU has taken the "
+                                 "IPI, so an IRQ-off walker holds it back) or broadcast "
+                                 "(arm64 TLBI, x86 INVLPGB since v6.15: no interrupt, no "
+                                 "wait; only tlb_remove_table_sync_one or RCU waits for "
+                                 "GUP-fast)",
+                          choices=("ipi", "broadcast"))
     per_vma_lock: bool = _opt(True, "page faults and userfaultfd ioctls take the per-VMA read "
                                     "lock, falling back to the mmap lock (CONFIG_PER_VMA_LOCK)")
     per_vma_lock_madvise: bool = _opt(True, "MADV_DONTNEED runs under the per-VMA read lock "
@@ -87,6 +94,10 @@ class Config:
         if self.pt_reclaim_async and self.table_free != "rcu":
             raise ConfigError("pt_reclaim_async=on needs table_free=rcu (its tables are "
                               "freed by RCU, as PT reclaim's are)")
+        if self.tlb_flush == "broadcast" and self.table_free == "tlb_only":
+            raise ConfigError("tlb_flush=broadcast needs table_free=rcu or semi_rcu (arm64 and "
+                              "x86 since v6.15 select MMU_GATHER_RCU_TABLE_FREE: without IPIs "
+                              "nothing else would wait for GUP-fast)")
         if self.alloc_split_ptlocks and not self.split_ptlocks:
             raise ConfigError("alloc_split_ptlocks=on needs split_ptlocks=on (there is no "
                               "split ptlock to allocate)")

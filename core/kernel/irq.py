@@ -99,5 +99,11 @@ def _noop(ctx: Ctx) -> None:
 
 def tlb_remove_table_sync_one(ctx: Ctx, site: Site) -> KGen[None]:
     """mm/mmu_gather.c: an IPI to every CPU that waits until each has had IRQs enabled
-    after the call. It does not wait for ``rcu_read_lock`` sections."""
+    after the call. It does not wait for ``rcu_read_lock`` sections.
+
+    Without ``CONFIG_MMU_GATHER_RCU_TABLE_FREE`` (``table_free=tlb_only``) it is the
+    empty inline of include/asm-generic/tlb.h: there the TLB flush's own IPI is what
+    waits for IRQ-off walkers (and ``tlb_flush=broadcast`` is refused with it)."""
+    if ctx.config.table_free == "tlb_only":
+        return
     yield from smp_call_function(ctx, _noop, site, wait=True)

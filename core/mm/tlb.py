@@ -5,9 +5,17 @@ Kernel files: arch/x86/mm/tlb.c (``flush_tlb_mm_range``, ``flush_tlb_multi``,
 ``try_to_unmap_flush``, ``flush_tlb_batched_pending``), mm/pgtable-generic.c
 (``ptep_clear_flush``, ``pmdp_collapse_flush``).
 
-A flush is an IPI: this CPU flushes at once, every other CPU when it takes the IPI (only
-with IRQs enabled), and the flusher waits for all. Simplified: the IPI goes to every CPU
-(a superset of ``mm_cpumask``); ranged flushes always drop the paging-structure cache
+With ``tlb_flush=ipi`` (x86 without INVLPGB) a flush is an IPI: this CPU flushes at
+once, every other CPU when it takes the IPI (only with IRQs enabled), and the flusher
+waits for all, so an IRQ-off walker (GUP-fast) holds the flush back. With
+``tlb_flush=broadcast`` (arm64's ``TLBI ...IS`` + ``DSB ISH``, x86's INVLPGB + TLBSYNC
+since v6.15) the hardware invalidates every CPU's TLB within the flusher's step, with no
+interrupt: nobody waits for an IRQ-off walker, which is why collapse_huge_page sends
+``tlb_remove_table_sync_one`` and why those architectures free page tables by RCU.
+
+Simplified: the IPI goes to every CPU (a superset of ``mm_cpumask``); x86 broadcasts only
+for an mm with a global ASID (one active on several CPUs) and IPIs otherwise, the model
+broadcasts every flush of the run; ranged flushes always drop the paging-structure cache
 entries of the range too (INVLPG does).
 """
 
@@ -30,6 +38,19 @@ __all__ = ["flush_tlb_range", "flush_tlb_mm", "ptep_clear_flush", "pmdp_collapse
            "set_tlb_ubc_flush_pending", "try_to_unmap_flush", "flush_tlb_batched_pending"]
 
 
+def _flush_on_each_cpu(ctx: Ctx, handler, site: Site) -> KGen[None]:
+    """Model only: model machinery, mirrors no kernel function (how a flush reaches the
+    CPUs: ``native_flush_tlb_multi``'s IPIs, or a hardware broadcast, by ``tlb_flush``)."""
+    if ctx.config.tlb_flush == "broadcast":
+        yield site
+        handler(ctx)
+        for other in ctx.kernel.cpus:
+            if other is not ctx:
+                handler(other)
+        return
+    yield from smp_call_function(ctx, handler, site, wait=True, include_self=True)
+
+
 def flush_tlb_range(ctx: Ctx, mm: Mm, start: int, end: int, site: Site) -> KGen[None]:
     """arch/x86/mm/tlb.c ``flush_tlb_mm_range``.
 
@@ -39,7 +60,7 @@ def flush_tlb_range(ctx: Ctx, mm: Mm, start: int, end: int, site: Site) -> KGen[
     def handler(c) -> None:
         tlb_of(c).flush_range(mm, start, end, ppte)
 
-    yield from smp_call_function(ctx, handler, site, wait=True, include_self=True)
+    yield from _flush_on_each_cpu(ctx, handler, site)
 
 
 def flush_tlb_mm(ctx: Ctx, mm: Mm, site: Site) -> KGen[None]:
@@ -48,7 +69,7 @@ def flush_tlb_mm(ctx: Ctx, mm: Mm, site: Site) -> KGen[None]:
     def handler(c) -> None:
         tlb_of(c).flush_mm(mm)
 
-    yield from smp_call_function(ctx, handler, site, wait=True, include_self=True)
+    yield from _flush_on_each_cpu(ctx, handler, site)
 
 
 def ptep_clear_flush(ctx: Ctx, vma: Vma, table, i, vpn: int, site_clear: Site,
@@ -108,7 +129,7 @@ def try_to_unmap_flush(ctx: Ctx) -> KGen[None]:
         for mm in mms:
             t.flush_mm(mm)
 
-    yield from smp_call_function(ctx, handler, S_UBC_FLUSH, wait=True, include_self=True)
+    yield from _flush_on_each_cpu(ctx, handler, S_UBC_FLUSH)
 
 
 S_BATCHED_READ = site("flush_tlb_batched_pending:atomic_read")

@@ -113,6 +113,20 @@ CASES = {
                 "  pmd 0: huge [A7 A8 A0 A0 A0 A9 A0 A0]",
                 "  pmd 1: none", "  pmd 2: none", "  pmd 3: none"),
         [["succeed"], 8, 9, 0]),
+    "with broadcast TLB flushing, MADV_COLLAPSE installs the same huge pmd": (
+        dict(setup=THP_DATA, ops="madvise m0+0 pages=8 COLLAPSE; read m0+1",
+             config="tlb_flush=broadcast"),
+        picture("p0: nr_ptes=1 rss=anon:8 file:0",
+                "  pmd 0: huge [A7 A8 A0 A0 A0 A9 A0 A0]",
+                "  pmd 1: none", "  pmd 2: none", "  pmd 3: none"),
+        [["succeed"], 8]),
+    "with broadcast TLB flushing, MADV_DONTNEED of the huge pmd frees it and its table": (
+        dict(setup=THP, ops="madvise m0+0 pages=8 DONTNEED; read m0+1",
+             config="tlb_flush=broadcast"),
+        picture("p0: nr_ptes=1 rss=anon:0 file:0",
+                "  pmd 0: table [.. Z0 .. .. .. .. .. ..]",
+                "  pmd 1: none", "  pmd 2: none", "  pmd 3: none"),
+        [0, 0]),
     "MADV_DONTNEED of one page splits an anonymous huge pmd into its deposited table": (
         dict(setup=THP, ops="madvise m0+1 pages=1 DONTNEED; read m0+0; read m0+5"),
         picture("p0: nr_ptes=1 rss=anon:7 file:0",
