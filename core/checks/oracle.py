@@ -11,6 +11,20 @@ return the abstract value; loads and stores through stale translations (while an
 is still flushing) are ordered before that unmap and are not checked. A store through a
 stale translation to a page-cache folio still lands in the file (ordered before the
 unmap, it is a store to the file like any other), so it moves the file's value forward.
+
+It also orders accesses against the syscalls that take translations away (munmap,
+MADV_DONTNEED, MADV_FREE, mremap), which announce when they enter and return. Their
+TLB flushes must leave no translation behind: an access through a TLB entry that was
+filled before such a syscall began, to a page the syscall covered, made after it
+returned, is a report ("stale read" or "lost write") when the translation is no longer
+current, or, after MADV_FREE, when it is a store to a page MADV_FREE made lazily freeable
+(the store set no dirty bit, so reclaim would discard it). A page written after MADV_FREE
+(through a translation that set the dirty bit, or by a device through a pin) and then
+discarded by reclaim anyway is a "lost write" too. A device's store through a GUP pin
+is a store to the pinned address unless the page was zapped there since the pin (it
+follows the page when mremap moves it): later reads must return it, so a page replaced
+under a pin (collapsed, moved by UFFDIO_MOVE, swapped out, discarded) makes the next read
+of that address a "lost write" report.
 """
 
 from __future__ import annotations
@@ -26,6 +40,13 @@ class DataOracle:
         self.priv: dict = {}
         self.files: dict = {}
         self.checked = 0
+        self.clock = 0          # events seen: the order of fills, syscalls and accesses
+        self.fills: dict = {}   # (cpu, mm oid, vpn) -> clock of the walk that filled its TLB
+        self.entered: dict = {}  # cpu -> (kind, mm oid, lo, hi, clock) of its open syscall
+        self.returned: dict = {}  # mm oid -> [(kind, lo, hi, entered, cpu)] of returned ones
+        self.lazy: set = set()   # (mm oid, vpn) MADV_FREE made discardable, not written since
+        self.pins: dict = {}     # (mm oid, vpn, folio oid) -> not zapped there since the pin
+        self.by_pin: set = set()  # (mm oid, vpn) whose value a device stored through a pin
 
     def install(self, kernel) -> DataOracle:
         kernel.hooks.event.append(self.on_event)
@@ -48,14 +69,22 @@ class DataOracle:
         return self.files.get((f.oid, index), f.initial(index))
 
     def on_event(self, ctx, kind, *args) -> None:
+        self.clock += 1
         if kind == "user_access":
             self._access(ctx, *args)
         elif kind == "pte_zapped":
             vma, vpn = args
-            self.priv.pop((vma.mm.oid, vpn), None)
+            key = (vma.mm.oid, vpn)
+            self.priv.pop(key, None)
+            self.lazy.discard(key)
+            self.by_pin.discard(key)
+            for pin in self.pins:
+                if pin[0] == key[0] and pin[1] == vpn:
+                    self.pins[pin] = False
         elif kind == "page_filled":
             mm, vpn, value = args
             self.priv[(mm.oid, vpn)] = value
+            self.by_pin.discard((mm.oid, vpn))
         elif kind == "page_moved":
             mm, dst, src = args
             v = self.priv.pop((mm.oid, src), None)
@@ -63,29 +92,139 @@ class DataOracle:
                 self.priv.pop((mm.oid, dst), None)
             else:
                 self.priv[(mm.oid, dst)] = v
+            self.by_pin.discard((mm.oid, dst))
+            if (mm.oid, src) in self.by_pin:
+                self.by_pin.discard((mm.oid, src))
+                self.by_pin.add((mm.oid, dst))
+            for pin in [p for p in self.pins if p[0] == mm.oid and p[1] == src]:
+                self.pins[(mm.oid, dst, pin[2])] = self.pins.pop(pin)
+        elif kind == "syscall":
+            self._syscall(ctx, *args)
+        elif kind == "page_lazyfree":
+            mm, vpn = args
+            self.lazy.add((mm.oid, vpn))
+        elif kind == "page_discarded":
+            self._discarded(ctx, *args)
+        elif kind == "pinned":
+            mm, vpn, folio, _page = args
+            self.pins[(mm.oid, vpn, folio.oid)] = True
+        elif kind == "pinned_store":
+            self._pinned_store(ctx, *args)
 
-    def _stale_file_store(self, folio, page: int, value) -> None:
+    # -- syscalls that take translations away ---------------------------------------------
+
+    def _syscall(self, ctx, phase: str, kind: str, mm, lo: int, hi: int) -> None:
+        if phase == "enter":
+            self.entered[ctx.name] = (kind, mm.oid, lo, hi, self.clock)
+            return
+        kind, oid, lo, hi, entered = self.entered.pop(ctx.name)
+        self.returned.setdefault(oid, []).append((kind, lo, hi, entered, ctx.name))
+
+    def _flushed_by(self, ctx, mm, vpn: int, write: bool, mapped: bool):
+        """The returned syscall whose TLB flush should have removed the entry ``ctx`` has
+        just used for ``vpn`` (``mapped``: the page tables still map what it maps), or
+        None."""
+        fill = self.fills.get((ctx.name, mm.oid, vpn))
+        if fill is None:
+            return None
+        for call in self.returned.get(mm.oid, ()):
+            kind, lo, hi, entered, _ = call
+            if not (lo <= vpn < hi and fill <= entered):
+                continue
+            if not mapped or (kind == "MADV_FREE" and write and (mm.oid, vpn) in self.lazy):
+                return call
+        return None
+
+    def _in_flight_free(self, mm, vpn: int, fill) -> bool:
+        """Whether a MADV_FREE of ``vpn`` is running that began after the TLB entry was
+        filled: a store through that entry is ordered before it."""
+        return fill is not None and any(
+            kind == "MADV_FREE" and oid == mm.oid and lo <= vpn < hi and fill <= entered
+            for kind, oid, lo, hi, entered in self.entered.values())
+
+    def _stale_after_return(self, ctx, mm, vpn, folio, write, value, call) -> None:
+        kind, lo, hi, _, who = call
+        title = ("BUG: lost write: store through a TLB entry the unmap should have flushed"
+                 if write else
+                 "BUG: stale read: load through a TLB entry the unmap should have flushed")
+        r = Report(title, "oracle", thread=ctx.name)
+        r.add("access", f"{ctx.name} {'stored' if write else 'loaded'} {value} at {mm.name} "
+                        f"page {vpn} through its TLB")
+        r.add("syscall", f"{kind} of pages [{lo}, {hi}) by {who} had returned; the TLB "
+                         f"entry predates it")
+        r.add("folio", folio.describe())
+        raise KernelReport(r)
+
+    # -- MADV_FREE and reclaim --------------------------------------------------------------
+
+    def _discarded(self, ctx, vma, vpn: int) -> None:
+        key = (vma.mm.oid, vpn)
+        if key not in self.lazy and key in self.priv:
+            r = Report("BUG: lost write: reclaim discarded a page written after MADV_FREE",
+                       "oracle", thread=ctx.name)
+            r.add("page", f"{vma.mm.name} page {vpn} ({vma.describe()}) held "
+                          f"{self.priv[key]}, written after it was made lazily freeable")
+            raise KernelReport(r)
+        self.lazy.discard(key)
+        self.priv.pop(key, None)
+        self.by_pin.discard(key)
+        # A pin stays live: reclaim must not discard a pinned page, and a device store
+        # through the pin after it did is a store to this address that later reads miss.
+
+    # -- stores through GUP pins --------------------------------------------------------
+
+    def _pinned_store(self, ctx, mm, vpn: int, folio, page: int, value) -> None:
+        """A device's store through a pin is a store to the pinned address while the pin
+        is live (nothing zapped the page there since the pin): later reads of that
+        address must return it, even when the page tables are between two states (a
+        collapse that cleared the pmd and will put the table back). A file's page lands
+        in the file. After a zap it lands in an orphan, which nobody reads again."""
+        if self._stale_file_store(folio, page, value):
+            return
+        key = (mm.oid, vpn)
+        if self._mapped(mm, vpn, folio, page) or self.pins.get((mm.oid, vpn, folio.oid)):
+            self.lazy.discard(key)
+            self.priv[key] = value
+            self.by_pin.add(key)
+
+
+    def _stale_file_store(self, folio, page: int, value) -> bool:
         """A store through a stale translation: it still reaches the file if the folio
-        is the page cache's (only a shared mapping can have had it writable)."""
+        is the page cache's (only a shared mapping can have had it writable). Returns
+        whether it did."""
         f = folio.mapping
         if folio.anon or f is None:
-            return
+            return False
         index = folio.index + page
         if f.page_cache.get(index) is folio:
             self.files[(f.oid, index)] = value
+            return True
+        return False
 
-    def _access(self, ctx, mm, vpn, folio, page, write, value) -> None:
+    def _access(self, ctx, mm, vpn, folio, page, write, value, cached) -> None:
         vma = mm.find_vma(vpn)
-        current = vma is not None and self._mapped(mm, vpn, folio, page)
+        mapped = current = vma is not None and self._mapped(mm, vpn, folio, page)
         index = vma.page_index(vpn) if vma is not None and vma.file is not None else None
         if not current and vma is not None and vma.shared and vma.file is not None:
             current = vma.file.page_cache.get(index) is folio
+        fill_key = (ctx.name, mm.oid, vpn)
+        if not cached:
+            self.fills[fill_key] = self.clock
+        else:
+            # The translation, not the data: a page-cache folio still current for the
+            # file was reached through a pte the syscall removed.
+            call = self._flushed_by(ctx, mm, vpn, write, mapped)
+            if call is not None:
+                self._stale_after_return(ctx, mm, vpn, folio, write, value, call)
         if not current:
             if write:
                 self._stale_file_store(folio, page, value)
             return
         key = (mm.oid, vpn)
         if write:
+            if not (cached and self._in_flight_free(mm, vpn, self.fills.get(fill_key))):
+                self.lazy.discard(key)
+            self.by_pin.discard(key)
             if vma.file is not None and vma.shared:
                 self.files[(vma.file.oid, index)] = value
             else:
@@ -99,13 +238,15 @@ class DataOracle:
             expected = self.priv.get(key, self._file_value(vma.file, index))
         self.checked += 1
         if value != expected:
-            r = Report("BUG: data corruption: read returned a wrong value", "oracle",
+            pinned = (vma.file is None or not vma.shared) and key in self.by_pin
+            r = Report("BUG: lost write: a device store through a pin is not at the pinned "
+                       "address" if pinned else
+                       "BUG: data corruption: read returned a wrong value", "oracle",
                        thread=ctx.name)
             r.add("read", f"{mm.name} page {vpn} ({vma.describe()}) returned {value}, "
                           f"expected {expected}")
             r.add("folio", folio.describe())
             raise KernelReport(r)
-
 
 def install(kernel) -> DataOracle:
     return DataOracle().install(kernel)

@@ -275,6 +275,7 @@ def madvise_free_pte_range(ctx: Ctx, tlb: MmuGather, vma: Vma, pmdp: PmdPtr, vpn
         yield S_MF_LAZY
         if folio.swap is None:                    # folio_mark_lazyfree(): swap-backed,
             folio.lazyfree = True                 # not in the swap cache
+            ctx.event("page_lazyfree", mm, v)
     yield from pte_unmap_unlock(ctx, ptl, S_MF_UNLOCK, S_MF_UNMAP)
 
 

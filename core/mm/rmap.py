@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .pgtable import PmdPtr
     from .types import Folio, Mm, Vma
 
-__all__ = ["try_to_unmap", "map_pte", "folio_referenced", "rmap_walk",
+__all__ = ["try_to_unmap", "lazyfree_discardable", "map_pte", "folio_referenced", "rmap_walk",
            "folio_lock_anon_vma_read", "folio_get_anon_vma"]
 
 S_MAP_PTE_PEEK = site("map_pte:ptep_get_lockless")
@@ -81,6 +81,14 @@ S_TTU_PINNED_KEEP = site("try_to_unmap_one:pinned_set_pte_at")
 S_TTU_SWAP = site("try_to_unmap_one:set_pte_at_swap_entry")
 S_TTU_DONE_UNLOCK = site("page_vma_mapped_walk_done:spin_unlock")
 S_TTU_DONE_UNMAP = site("page_vma_mapped_walk_done:pte_unmap")
+
+
+def lazyfree_discardable(folio: Folio) -> bool:
+    """Model only: the inline condition of mm/rmap.c ``try_to_unmap_one`` under which a
+    lazily freed (MADV_FREE) folio is discarded: no reference beyond reclaim's own and the
+    mappings' (a GUP pin keeps it: 6c8e2a256915, "mm: fix race between MADV_FREE reclaim
+    and blkdev direct IO read") and not dirtied again (no VM_DROPPABLE in the model)."""
+    return folio.refcount == 1 + folio.mapcount and not folio.dirty
 
 
 def try_to_unmap_one(ctx: Ctx, folio: Folio, vma: Vma, vpn: int, page: int) -> KGen[Any]:
@@ -130,9 +138,9 @@ def try_to_unmap_one(ctx: Ctx, folio: Folio, vma: Vma, vpn: int, page: int) -> K
             # smp_mb(); ref_count = folio_ref_count(); map_count = folio_mapcount();
             yield S_TTU_LAZY_CHECK
             ctx.access(folio, S_TTU_LAZY_CHECK, False)
-            if folio.refcount == 1 + folio.mapcount and not folio.dirty:
+            if lazyfree_discardable(folio):
                 add_mm_counter(ctx, mm, MM_ANONPAGES, -1)
-                ctx.event("pte_zapped", vma, vpn)  # discarded: the page reads zero again
+                ctx.event("page_discarded", vma, vpn)   # the page reads zero again
             else:
                 yield from set_pte(ctx, table, i, old, S_TTU_LAZY_KEEP)
                 folio.lazyfree = False            # folio_set_swapbacked()

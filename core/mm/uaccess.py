@@ -73,7 +73,8 @@ def _try_access(ctx: Ctx, mm: Mm, vpn: int, write: bool, value, site_):
     tlb = tlb_of(ctx)
     key = (mm.oid, vpn)
     e = tlb.entries.get(key)
-    if e is not None and (not write or (e[2] and e[3])):
+    cached = e is not None and (not write or (e[2] and e[3]))
+    if cached:
         folio, page = e[0], e[1]
         ctx.cached_access(folio, site_, write, "TLB")
     else:
@@ -93,7 +94,7 @@ def _try_access(ctx: Ctx, mm: Mm, vpn: int, write: bool, value, site_):
         got = value
     else:
         got = folio.data[page]
-    ctx.event("user_access", mm, vpn, folio, page, write, got)
+    ctx.event("user_access", mm, vpn, folio, page, write, got, cached)
     return True, got
 
 

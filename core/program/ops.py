@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..mm.gup import gup_fast, unpin_user_pages
+from ..mm.gup import direct_io_read, gup_fast, unpin_user_pages
 from ..mm.madvise import khugepaged_scan_range, madvise_collapse, madvise_dontneed, madvise_free
 from ..mm.mmap import do_mmap, do_munmap, exit_mm, mmdrop, task_mm_grab
 from ..mm.mremap import do_mremap
@@ -33,8 +33,8 @@ from .opspec import (EFAULT, MAX_VALUE, OPS, Addr, Gen, ModelGen, Op, OpError, a
                      key_word, mapping, register_op, result, word)
 
 __all__ = ["Addr", "Op", "OPS", "OpError", "Mmap", "Munmap", "Exit", "Read", "Write",
-           "Madvise", "UffdRegister", "UffdMove", "UffdCopy", "Mremap", "GupFast", "Unpin",
-           "PagemapRead", "KhugepagedScan", "Reclaim", "PtReclaimScan", "register_op",
+           "Madvise", "UffdRegister", "UffdMove", "UffdCopy", "Mremap", "GupFast", "DioRead",
+           "Unpin", "PagemapRead", "KhugepagedScan", "Reclaim", "PtReclaimScan", "register_op",
            "EFAULT"]
 
 
@@ -147,11 +147,14 @@ class Madvise(Op):
         if m is None:
             return EFAULT
         start = m.start + self.addr.offset
+        mm, end = m.proc.mm, start + self.pages
         if self.advice == "DONTNEED":
-            return (yield from madvise_dontneed(ctx, m.proc.mm, start, self.pages))
+            return (yield from _unmapping(ctx, "MADV_DONTNEED", mm, start, end,
+                                          madvise_dontneed(ctx, mm, start, self.pages)))
         if self.advice == "FREE":
-            return (yield from madvise_free(ctx, m.proc.mm, start, self.pages))
-        return (yield from madvise_collapse(ctx, m.proc.mm, start, self.pages))
+            return (yield from _unmapping(ctx, "MADV_FREE", mm, start, end,
+                                          madvise_free(ctx, mm, start, self.pages)))
+        return (yield from madvise_collapse(ctx, mm, start, self.pages))
 
 
 def _uffd_move(g: Draw):
@@ -210,6 +213,25 @@ class UffdCopy(Op):
         return err or copied
 
 
+def _unmapping(ctx, kind: str, mm, lo: int, hi: int, body: ModelGen) -> ModelGen:
+    """Run a syscall that takes the translations of pages [lo, hi) away, announcing its
+    entry and its return to the checkers: the data oracle orders the caller's and other
+    CPUs' later accesses against the return (its TLB flush must be complete by then).
+
+    The entry is announced when the syscall's first step runs, not when the thread's
+    generator is primed (which happens before any thread steps): the first trap is
+    passed on by hand, and the announcement precedes the step's code."""
+    try:
+        first = next(body)
+    except StopIteration as done:
+        return done.value
+    yield first
+    ctx.event("syscall", "enter", kind, mm, lo, hi)
+    ret = yield from body
+    ctx.event("syscall", "exit", kind, mm, lo, hi)
+    return ret
+
+
 def _unpin_after(g: Draw) -> list:
     return [Unpin()] if g.choose(2, "gen:unpin") else []
 
@@ -237,6 +259,32 @@ class GupFast(Op):
         pinned = yield from gup_fast(ctx, m.proc.mm, start, n, write=True)
         env.pins.setdefault(ctx.name, []).extend(pinned)
         return len(pinned)
+
+
+@register_op
+@dataclass(frozen=True)
+class DioRead(Op):
+    """A direct-I/O read (O_DIRECT, or into an io_uring fixed buffer) of ``pages=`` pages
+    holding ``value=``: pin_user_pages_fast with FOLL_WRITE (GUP-fast, then the slow path),
+    the device's store into each pinned page, then unpin_user_pages_dirty_lock. The result
+    is the number of pages written."""
+
+    addr: Addr = addr()
+    pages: int = key_int(default=1, minimum=1, always=True)
+    value: int = key_int("V", default=0, always=True, maximum=MAX_VALUE)
+    name = "dio_read"
+    own = True
+    kinds = (Gen("dio_read", _own, {"addr": TOUCHED,
+                                    "pages": lambda g: 1 + g.choose(2, "gen:pages"),
+                                    "value": VALUE}),)
+
+    def run(self, env, ctx) -> ModelGen:
+        m = env.mapping(self.addr.mapping)
+        if m is None:
+            return EFAULT
+        start = m.start + self.addr.offset
+        n = max(0, min(self.pages, m.start + m.pages - start))
+        return (yield from direct_io_read(ctx, m.proc.mm, start, n, self.value))
 
 
 @register_op
@@ -282,7 +330,8 @@ class Mremap(Op):
         m = env.mapping(self.target)
         if m is None:
             return EFAULT
-        new = yield from do_mremap(ctx, m.proc.mm, m.start, m.pages, self.to)
+        new = yield from _unmapping(ctx, "mremap", m.proc.mm, m.start, m.start + m.pages,
+                                    do_mremap(ctx, m.proc.mm, m.start, m.pages, self.to))
         if isinstance(new, int):
             env.bind(self.target, m.proc, new, m.pages)
         return new
@@ -302,7 +351,8 @@ class Munmap(Op):
         m = env.mapping(self.target)
         if m is None:
             return EFAULT
-        return (yield from do_munmap(ctx, m.proc.mm, m.start, m.start + m.pages))
+        return (yield from _unmapping(ctx, "munmap", m.proc.mm, m.start, m.start + m.pages,
+                                      do_munmap(ctx, m.proc.mm, m.start, m.start + m.pages)))
 
 
 @register_op

@@ -40,6 +40,14 @@ MIRRORS: dict[str, list[tuple[str, str]]] = {
     "core.mm.gup.gup_fast": [("mm/gup.c", "gup_fast"), ("mm/gup.c", "gup_fast_pmd_range"),
                              ("mm/gup.c", "gup_fast_pud_range")],
     "core.mm.gup.unpin_user_pages": [("mm/gup.c", "unpin_user_pages")],
+    "core.mm.gup.unpin_user_pages_dirty_lock": [("mm/gup.c", "unpin_user_pages_dirty_lock")],
+    "core.mm.gup.follow_page_pte": [("mm/gup.c", "follow_page_pte")],
+    "core.mm.gup.follow_pmd_mask": [("mm/gup.c", "follow_pmd_mask")],
+    "core.mm.gup.__get_user_pages": [("mm/gup.c", "__get_user_pages"),
+                                     ("mm/gup.c", "faultin_page"),
+                                     ("mm/gup.c", "__get_user_pages_locked")],
+    "core.mm.gup.pin_user_pages_fast": [("mm/gup.c", "pin_user_pages_fast"),
+                                        ("mm/gup.c", "gup_fast_fallback")],
     # core/mm/huge_memory.py
     "core.mm.huge_memory.pmd_trans_huge_lock": [("include/linux/huge_mm.h", "pmd_trans_huge_lock"),
                                                 ("mm/huge_memory.c", "__pmd_trans_huge_lock")],
@@ -207,6 +215,7 @@ MIRRORS: dict[str, list[tuple[str, str]]] = {
     "core.mm.pagewalk.pagemap_read": [("fs/proc/task_mmu.c", "pagemap_read")],
     # core/mm/pgtable.py
     "core.mm.pgtable.pmd_index": [("include/linux/pgtable.h", "pmd_index")],
+    "core.mm.pgtable.pmd_offset": [("include/linux/pgtable.h", "pmd_offset")],
     "core.mm.pgtable.pte_index": [("include/linux/pgtable.h", "pte_index")],
     "core.mm.pgtable.pmdp_get_lockless": [("include/linux/pgtable.h", "pmdp_get_lockless")],
     "core.mm.pgtable.pmd_populate": [("arch/x86/include/asm/pgalloc.h", "pmd_populate")],
@@ -339,9 +348,13 @@ NOT_ANCHORED: dict[str, str] = {
     "core.mm.memory.pte_alloc": "pte_alloc is " + _MACRO,
     "core.mm.pgtable.pud_pmd_table": "pud_offset() and pud_none_or_clear_bad() of the folded "
         "PGD/P4D/PUD entry: address arithmetic and one load, no body of its own to compare",
-    "core.mm.pgtable.pmd_offset": "the generic include/linux/pgtable.h one-liner "
-        "(return pud_pgtable(*pud) + pmd_index(address)); the stored copies the search tool "
-        "found are arch variants and no v6.18 tree is on this machine to read it from",
+    "core.mm.gup._gup_fast": "the walk of gup_fast (anchored), split out to return how far "
+        "it got (gup_fast's nr_pinned) to pin_user_pages_fast",
+    "core.mm.gup._grab_locked": "try_grab_folio(FOLL_PIN) under the page-table lock, "
+        "where it cannot fail: " + _IDIOM,
+    "core.mm.gup.direct_io_read": _MODEL + " (the direct-I/O read of fs/iomap/direct-io.c "
+        "composed from pin_user_pages_fast, the device's stores and "
+        "unpin_user_pages_dirty_lock, which are anchored)",
     "core.mm.mmap.get_unmapped_area": "a model allocator of address ranges (the kernel's "
         "vm_unmapped_area is not modelled)",
     "core.mm.mmap.task_mm_grab": "a model stand-in for mm_access and khugepaged's mm_slot "

@@ -90,15 +90,15 @@ def test_the_oracle_reports_a_load_that_disagrees_with_the_abstract_memory(monke
             return "folio #3 (anon)"
 
     mm, folio = _Mm(), _Folio()
-    oracle.on_event(_Ctx(), "user_access", mm, 2, folio, 0, True, 5)      # store 5
-    oracle.on_event(_Ctx(), "user_access", mm, 2, folio, 0, False, 5)     # load 5: fine
+    oracle.on_event(_Ctx(), "user_access", mm, 2, folio, 0, True, 5, False)   # store 5
+    oracle.on_event(_Ctx(), "user_access", mm, 2, folio, 0, False, 5, True)   # load 5: fine
     assert oracle.checked == 1
     with pytest.raises(KernelReport) as e:
-        oracle.on_event(_Ctx(), "user_access", mm, 2, folio, 0, False, 6)
+        oracle.on_event(_Ctx(), "user_access", mm, 2, folio, 0, False, 6, True)
     assert e.value.report.title == "BUG: data corruption: read returned a wrong value"
     # A zapped page reads zero again.
     oracle.on_event(_Ctx(), "pte_zapped", type("V", (), {"mm": mm})(), 2)
-    oracle.on_event(_Ctx(), "user_access", mm, 2, folio, 0, False, 0)
+    oracle.on_event(_Ctx(), "user_access", mm, 2, folio, 0, False, 0, False)
     assert oracle.checked == 3
 
 
