@@ -45,7 +45,8 @@ class DataOracle:
         self.entered: dict = {}  # cpu -> (kind, mm oid, lo, hi, clock) of its open syscall
         self.returned: dict = {}  # mm oid -> [(kind, lo, hi, entered, cpu)] of returned ones
         self.lazy: set = set()   # (mm oid, vpn) MADV_FREE made discardable, not written since
-        self.pins: dict = {}     # (mm oid, vpn, folio oid) -> not zapped there since the pin
+        # (mm oid, pinned vpn, folio oid) -> [vpn now (mremap moves it), not zapped since]
+        self.pins: dict = {}
         self.by_pin: set = set()  # (mm oid, vpn) whose value a device stored through a pin
 
     def install(self, kernel) -> DataOracle:
@@ -78,9 +79,9 @@ class DataOracle:
             self.priv.pop(key, None)
             self.lazy.discard(key)
             self.by_pin.discard(key)
-            for pin in self.pins:
-                if pin[0] == key[0] and pin[1] == vpn:
-                    self.pins[pin] = False
+            for pin, where in self.pins.items():
+                if pin[0] == key[0] and where[0] == vpn:
+                    where[1] = False
         elif kind == "page_filled":
             mm, vpn, value = args
             self.priv[(mm.oid, vpn)] = value
@@ -96,8 +97,9 @@ class DataOracle:
             if (mm.oid, src) in self.by_pin:
                 self.by_pin.discard((mm.oid, src))
                 self.by_pin.add((mm.oid, dst))
-            for pin in [p for p in self.pins if p[0] == mm.oid and p[1] == src]:
-                self.pins[(mm.oid, dst, pin[2])] = self.pins.pop(pin)
+            for pin, where in self.pins.items():
+                if pin[0] == mm.oid and where[0] == src:
+                    where[0] = dst
         elif kind == "syscall":
             self._syscall(ctx, *args)
         elif kind == "page_lazyfree":
@@ -107,7 +109,7 @@ class DataOracle:
             self._discarded(ctx, *args)
         elif kind == "pinned":
             mm, vpn, folio, _page = args
-            self.pins[(mm.oid, vpn, folio.oid)] = True
+            self.pins[(mm.oid, vpn, folio.oid)] = [vpn, True]
         elif kind == "pinned_store":
             self._pinned_store(ctx, *args)
 
@@ -181,8 +183,9 @@ class DataOracle:
         in the file. After a zap it lands in an orphan, which nobody reads again."""
         if self._stale_file_store(folio, page, value):
             return
+        vpn, live = self.pins.get((mm.oid, vpn, folio.oid), (vpn, False))
         key = (mm.oid, vpn)
-        if self._mapped(mm, vpn, folio, page) or self.pins.get((mm.oid, vpn, folio.oid)):
+        if self._mapped(mm, vpn, folio, page) or live:
             self.lazy.discard(key)
             self.priv[key] = value
             self.by_pin.add(key)

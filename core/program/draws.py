@@ -14,7 +14,7 @@ from typing import Any
 
 from .opspec import Addr, Gen, Op
 
-__all__ = ["Scope", "Draw", "pick_mapping", "draw_op", "TOUCHED", "ANY_OFFSET", "WHOLE",
+__all__ = ["Scope", "Draw", "pick_mapping", "draw_op", "TOUCHED", "FIXED", "ANY_OFFSET", "WHOLE",
            "VALUE"]
 
 
@@ -81,6 +81,12 @@ def TOUCHED(g: Draw) -> int:
     return g.offset(g.m)
 
 
+def FIXED(g: Draw) -> Addr:
+    """A fixed address (``@m0+3``) of the picked mapping: where that page was first
+    mapped, which after a mremap or munmap is the old range."""
+    return Addr(g.m, g.offset(g.m), True)
+
+
 def ANY_OFFSET(g: Draw) -> int:
     return g.choose(g.n, "gen:offset")
 
@@ -113,7 +119,8 @@ def draw_op(kind: Gen, g: Draw) -> Op | None:
             values[name] = g.m
         elif spec.kind == "addr":
             how = TOUCHED if how is None else how
-            values[name] = Addr(g.m, how(g) if callable(how) else how)
+            v = how(g) if callable(how) else how
+            values[name] = v if isinstance(v, Addr) else Addr(g.m, v)
         elif how is not None:
             values[name] = how(g) if callable(how) else how
     return op(**values)

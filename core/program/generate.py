@@ -106,11 +106,15 @@ def _config(src, base: Config | None, fixed: dict | None = None) -> Config:
     drawn = dict(split_ptlocks=split, alloc_split_ptlocks=alloc, table_free=tf,
                  pt_reclaim=reclaim, per_vma_lock=per_vma, per_vma_lock_madvise=madvise_vma,
                  fault_around=src.choose(4, "gen:fault_around") != 3,
-                 tlb_batch=(8, 3, 4)[src.choose(3, "gen:tlb_batch")])
+                 tlb_batch=(8, 3, 4)[src.choose(3, "gen:tlb_batch")],
+                 # A quarter of the runs flush TLBs by hardware broadcast (arm64, INVLPGB).
+                 tlb_flush="broadcast" if src.choose(4, "gen:tlb_flush") == 3 else "ipi")
     drawn.update(fixed)
     # Options left free follow the fixed ones they depend on (Kconfig's "depends on").
     if "pt_reclaim" not in fixed and drawn["table_free"] != "rcu":
         drawn["pt_reclaim"] = False
+    if "tlb_flush" not in fixed and drawn["table_free"] == "tlb_only":
+        drawn["tlb_flush"] = "ipi"
     if "alloc_split_ptlocks" not in fixed and not drawn["split_ptlocks"]:
         drawn["alloc_split_ptlocks"] = False
     if "per_vma_lock_madvise" not in fixed and not drawn["per_vma_lock"]:

@@ -28,7 +28,7 @@ from ..mm.pt_reclaim_async import pt_reclaim_scan_pmd
 from ..mm.uaccess import user_read, user_write
 from ..mm.userfaultfd import mfill_atomic, move_pages, userfaultfd_register
 from ..mm.vmscan import reclaim_folio_at
-from .draws import ANY_OFFSET, TOUCHED, VALUE, WHOLE, Draw, Scope
+from .draws import ANY_OFFSET, FIXED, TOUCHED, VALUE, WHOLE, Draw, Scope
 from .opspec import (EFAULT, MAX_VALUE, OPS, Addr, Gen, ModelGen, Op, OpError, addr, key_int,
                      key_word, mapping, register_op, result, word)
 
@@ -81,16 +81,20 @@ class Mmap(Op):
 class Read(Op):
     """A user read of one page (faulting it in)."""
 
-    addr: Addr = addr()
+    addr: Addr = addr(fixed=True)
     name = "read"
     own = True
-    kinds = (Gen("read", _own),)
+    kinds = (Gen("read", _own), Gen("read_fixed", _own, {"addr": FIXED}))
 
     def run(self, env, ctx) -> ModelGen:
-        m = env.mapping(self.addr.mapping)
-        if m is None or not 0 <= self.addr.offset < m.pages:
+        proc, vpn = env.address(self.addr, ctx)
+        if proc is None:
             return EFAULT
-        return (yield from user_read(ctx, m.proc.mm, m.start + self.addr.offset))
+        return (yield from user_read(ctx, proc.mm, vpn))
+
+
+def _not_uffd(sc: Scope) -> list:
+    return [m for m in sc.own if m not in sc.uffd] or sc.own
 
 
 @register_op
@@ -98,20 +102,20 @@ class Read(Op):
 class Write(Op):
     """A user write of ``value=`` to one page (faulting it in, breaking COW)."""
 
-    addr: Addr = addr()
+    addr: Addr = addr(fixed=True)
     value: int = key_int("V", maximum=MAX_VALUE)
     name = "write"
     own = True
     # Not into a uffd table where another fits: a missing fault there waits for a
     # UFFDIO_COPY no generated thread may ever make.
-    kinds = (Gen("write", lambda sc: [m for m in sc.own if m not in sc.uffd] or sc.own,
-                 {"value": VALUE}),)
+    kinds = (Gen("write", _not_uffd, {"value": VALUE}),
+             Gen("write_fixed", _not_uffd, {"addr": FIXED, "value": VALUE}))
 
     def run(self, env, ctx) -> ModelGen:
-        m = env.mapping(self.addr.mapping)
-        if m is None or not 0 <= self.addr.offset < m.pages:
+        proc, vpn = env.address(self.addr, ctx)
+        if proc is None:
             return EFAULT
-        return (yield from user_write(ctx, m.proc.mm, m.start + self.addr.offset, self.value))
+        return (yield from user_write(ctx, proc.mm, vpn, self.value))
 
 
 def _dontneed(g: Draw):

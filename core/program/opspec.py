@@ -53,26 +53,45 @@ class OpError(ValueError):
 
 @dataclass(frozen=True)
 class Addr:
-    """``mapping+offset``: a page offset into a named mapping."""
+    """``mapping+offset``: a page offset into a named mapping, which follows the mapping
+    when mremap moves it. With ``fixed`` (written ``@m0+3``) the address that page had
+    when the mapping was first mapped, which stays where it is: after mremap or munmap it
+    names the old range. ``@N`` (``mapping`` empty) is virtual page number N of the
+    thread's process."""
 
     mapping: str
     offset: int = 0
+    fixed: bool = False
 
     def text(self) -> str:
-        return f"{self.mapping}+{self.offset}"
+        if not self.fixed:
+            return f"{self.mapping}+{self.offset}"
+        return f"@{self.mapping}+{self.offset}" if self.mapping else f"@{self.offset}"
 
     @staticmethod
     def parse(s: str) -> Addr:
-        name, plus, off = s.partition("+")
+        fixed = s.startswith("@")
+        body = s[1:] if fixed else s
+        if fixed and body[:1].isdigit():
+            try:
+                vpn = parse_int(body)
+            except ValueError:
+                raise OpError(f"bad page number in address {s!r}") from None
+            if not 0 <= vpn < MAX_PAGES:
+                raise OpError(f"page number in address {s!r} must be from 0 to "
+                              f"{MAX_PAGES - 1}")
+            return Addr("", vpn, True)
+        name, plus, off = body.partition("+")
         if not is_name(name):
-            raise OpError(f"bad address {s!r} (expected mapping+offset, like m0+3)")
+            raise OpError(f"bad address {s!r} (expected mapping+offset, like m0+3, or a fixed "
+                          f"address: @m0+3, @12)")
         try:
             offset = parse_int(off) if plus else 0
         except ValueError:
             raise OpError(f"bad offset in address {s!r}") from None
         if not 0 <= offset < MAX_PAGES:
             raise OpError(f"offset in address {s!r} must be from 0 to {MAX_PAGES - 1}")
-        return Addr(name, offset)
+        return Addr(name, offset, fixed)
 
 
 _REQUIRED: Any = dataclasses.MISSING
@@ -90,10 +109,14 @@ class Spec:
     maximum: int = MAX_PAGES
     always: bool = False             # a key written even at its default
     when: Callable[[bool, dict], bool] | None = None   # positional present only where true
+    fixed: bool = False              # an address may be a fixed one (@m0+3, @12)
 
     def parse(self, name: str, s: str):
         if self.kind == "addr":
-            return Addr.parse(s)
+            a = Addr.parse(s)
+            if a.fixed and not self.fixed:
+                raise OpError(f"{name}: a fixed address ({s}) is for read and write only")
+            return a
         if self.kind == "int":
             try:
                 v = parse_int(s)
@@ -125,8 +148,9 @@ def result():
     return _field(Spec("result", "NAME"))
 
 
-def addr(meta: str = "M+O"):
-    return _field(Spec("addr", meta))
+def addr(meta: str = "M+O", fixed: bool = False):
+    """An address; ``fixed``: it may also be a fixed one (``@M+O``, ``@VPN``)."""
+    return _field(Spec("addr", meta + "|@M+O|@VPN" if fixed else meta, fixed=fixed))
 
 
 def mapping():
@@ -273,7 +297,8 @@ class Op:
         for name, spec, _ in self.specs():
             v = getattr(self, name)
             if spec.kind == "addr":
-                out.append(v.mapping)
+                if v.mapping:
+                    out.append(v.mapping)
             elif spec.kind == "mapping":
                 out.append(v)
         return tuple(out)
@@ -286,7 +311,7 @@ class Op:
             v = getattr(self, name)
             if spec.kind == "addr":
                 for c in smaller_ints(v.offset, 0):
-                    yield dataclasses.replace(self, **{name: Addr(v.mapping, c)})
+                    yield dataclasses.replace(self, **{name: Addr(v.mapping, c, v.fixed)})
             elif spec.kind == "int" and (default is _REQUIRED or spec.always):
                 for c in smaller_ints(v, max(1, spec.minimum)):
                     yield dataclasses.replace(self, **{name: c})

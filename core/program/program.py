@@ -81,7 +81,8 @@ class Program:
             if name in files:
                 raise ProgramError(f"file {name} defined twice", ("file", name))
             files[name] = _pages
-        sizes: dict[str, int] = {}               # mapping -> pages
+        # mapping -> pages; "" -> the address space (for fixed page numbers, @VPN)
+        sizes: dict[str, int] = {"": self.config.ptrs_per_pte * self.config.ptrs_per_pmd}
         mappings: dict[str, str | None] = {}     # mapping -> process
         for i, op in enumerate(self.setup):
             where = ("setup", i)
@@ -157,7 +158,11 @@ class Program:
                 raise ProgramError(f"{what}: unknown mapping {m}", where)
         for name in getattr(op, "__dataclass_fields__", ()):
             a = getattr(op, name)
-            if isinstance(a, Addr) and a.offset >= sizes[a.mapping]:
+            if isinstance(a, Addr) and not a.mapping:
+                if a.offset >= sizes[""]:
+                    raise ProgramError(f"{what}: page {a.offset} is past the end of the "
+                                       f"address space ({sizes['']} pages)", where)
+            elif isinstance(a, Addr) and a.offset >= sizes[a.mapping]:
                 raise ProgramError(f"{what}: offset {a.offset} is past the end of "
                                    f"{a.mapping} ({sizes[a.mapping]} pages)", where)
 
@@ -177,6 +182,7 @@ class Env:
         self.kernel = kernel
         self.world = kernel.world
         self.maps: dict[str, Mapping] = {}
+        self.first_maps: dict[str, Mapping] = {}    # where each was first mapped
         self.thread_proc: dict[str, str] = {t.name: t.proc for t in program.threads}
         self.pins: dict[str, list] = {}
         self.exited: set[str] = set()
@@ -194,9 +200,24 @@ class Env:
 
     def bind(self, name: str, proc, start: int, pages: int) -> None:
         self.maps[name] = Mapping(proc, start, pages)
+        self.first_maps.setdefault(name, self.maps[name])
 
     def mapping(self, name: str) -> Mapping | None:
         return self.maps.get(name)
+
+    def address(self, addr: Addr, ctx) -> tuple:
+        """(process, vpn) of an address, or (None, 0) if it names nothing: a mapping's
+        page follows the mapping; a fixed one stays where the mapping was first mapped
+        (``@m0+3``) or is the page number itself in the thread's process (``@12``)."""
+        if not addr.fixed:
+            m = self.maps.get(addr.mapping)
+            if m is None or not 0 <= addr.offset < m.pages:
+                return None, 0
+            return m.proc, m.start + addr.offset
+        if not addr.mapping:
+            return self.process_of(ctx), addr.offset
+        m = self.first_maps.get(addr.mapping)
+        return (None, 0) if m is None else (m.proc, m.start + addr.offset)
 
 
 @dataclass

@@ -352,6 +352,8 @@ NOT_ANCHORED: dict[str, str] = {
         "it got (gup_fast's nr_pinned) to pin_user_pages_fast",
     "core.mm.gup._grab_locked": "try_grab_folio(FOLL_PIN) under the page-table lock, "
         "where it cannot fail: " + _IDIOM,
+    "core.mm.rmap.lazyfree_discardable": _MODEL + " (the inline condition of "
+        "try_to_unmap_one, anchored, under which a lazyfree folio is discarded)",
     "core.mm.gup.direct_io_read": _MODEL + " (the direct-I/O read of fs/iomap/direct-io.c "
         "composed from pin_user_pages_fast, the device's stores and "
         "unpin_user_pages_dirty_lock, which are anchored)",

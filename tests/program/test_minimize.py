@@ -40,11 +40,13 @@ def test_the_first_failing_case_shrinks_to_two_threads_and_one_preemption(collap
     m = minimized
     assert m.title == "BUG: Bad pmd in __pte_offset_map" and m.stable
     # The random driver's first failing case (seed 1); its size moved with the model's
-    # steps in issue 15 (was 164 lines, 147 preemptions).
-    assert m.before == Size(threads=3, ops=3, setup=7, lines=167, preemptions=144)
+    # steps in issue 15 (was 164 lines, 147 preemptions) and with the generator's new
+    # operations and options in issue 18 (was 3 ops, 7 setup, 167 lines, 144 preemptions).
+    assert m.before == Size(threads=3, ops=4, setup=3, lines=98, preemptions=79)
     assert m.after == Size(threads=2, ops=2, setup=2, lines=2, preemptions=1)
     assert [line.text() for line in m.program.schedule] == [
-        "T0 until vma_start_read:vm_lock_seq_recheck", "K0 until vma_start_write:down_write x2"]
+        "T0 until lock_vma_under_rcu:vma_detached_or_moved",
+        "K0 until vma_start_write:down_write x2"]
     assert [t.name for t in m.program.threads] == ["T0", "K0"]
     assert m.program.processes == ("p0",)
 
@@ -61,9 +63,9 @@ def test_the_story_says_what_each_thread_does_and_the_decisive_steps(minimized):
     story = "\n".join(minimized.program.comments)
     assert "#   T0 on p0: madvise m0+0 pages=8 DONTNEED" in story
     assert "#   K0 (kernel thread): khugepaged_scan m0+0" in story
-    assert "#   1) T0 runs until just before vma_start_read:vm_lock_seq_recheck" in story
+    assert "#   1) T0 runs until just before lock_vma_under_rcu:vma_detached_or_moved" in story
     assert "#   2) K0 runs until just before vma_start_write:down_write (the 2nd time)" in story
-    assert "minimized from 3 threads, 3 operations" in story
+    assert "minimized from 3 threads, 4 operations" in story
 
 
 def test_a_minimized_file_round_trips_and_its_hash_is_stable_across_processes(minimized,

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.program.generate import CONFIG_CHOICES, generate_program
-from core.program.ops import OPS, KhugepagedScan, Madvise, UffdMove
+from core.program.ops import OPS, KhugepagedScan, Madvise, Read, UffdMove, Write
 from core.program.program import run_program
 from core.program.soak import run_seed, soak, soak_parallel
 from core.sim import RandomSource, ReplaySource
@@ -36,6 +36,7 @@ def test_the_generated_programs_cover_every_operation_and_config():
         c = prog.config
         configs[(c.split_ptlocks, c.alloc_split_ptlocks, c.table_free, c.pt_reclaim)] += 1
         variants[("per_vma_lock", c.per_vma_lock, c.per_vma_lock_madvise)] += 1
+        variants[("tlb_flush", c.tlb_flush)] += 1
         for op in prog.setup + tuple(op for t in prog.threads for op in t.ops):
             ops[op.name] += 1
             if isinstance(op, Madvise):
@@ -44,12 +45,15 @@ def test_the_generated_programs_cover_every_operation_and_config():
                 variants[("khugepaged_scan", _kind(op.addr.mapping))] += 1
             elif isinstance(op, UffdMove):
                 variants[("uffd_move", op.pages)] += 1
+            elif isinstance(op, (Read, Write)):
+                variants[(op.name, op.addr.fixed)] += 1
     # pt_reclaim_scan needs pt_reclaim_async, which is off unless fixed (a design under test).
     assert set(ops) == set(OPS) - {"pt_reclaim_scan"}
     assert set(configs) == set(CONFIG_CHOICES)
     n = 8
     assert {("per_vma_lock", True, True), ("per_vma_lock", True, False),
-            ("per_vma_lock", False, False)} <= set(variants)
+            ("per_vma_lock", False, False), ("tlb_flush", "ipi"), ("tlb_flush", "broadcast"),
+            ("read", False), ("read", True), ("write", False), ("write", True)} <= set(variants)
     # Anonymous and file collapse, by MADV_COLLAPSE and by khugepaged; MADV_FREE; UFFDIO_MOVE
     # of single pages and of whole (possibly huge) tables.
     assert {("COLLAPSE", "anon"), ("COLLAPSE", "file"), ("COLLAPSE", "uffd"),
@@ -90,4 +94,4 @@ def test_with_pt_reclaim_async_fixed_the_generator_schedules_its_scans():
         for t in prog.threads:
             ops.update(op.name for op in t.ops)
     # Exact: generation is a pure function of the seed.
-    assert (ops["pt_reclaim_scan"], ops["reclaim"], ops["khugepaged_scan"]) == (105, 40, 44)
+    assert (ops["pt_reclaim_scan"], ops["reclaim"], ops["khugepaged_scan"]) == (112, 42, 46)

@@ -293,3 +293,32 @@ def test_reclaim_that_discards_a_pinned_lazyfree_page_loses_the_device_store(mon
         "T1 finish", "T0 until unpin_user_pages_dirty_lock:folio_mark_dirty", "K0 finish",
         "T0 finish"]))
     assert o.title == "BUG: lost write: reclaim discarded a page written after MADV_FREE"
+
+
+PIN_VS_MREMAP = """
+    kprog 1
+    # T0's direct-I/O read pins m0+0; T1's mremap moves m0 (and the pinned page with
+    # it) before the device's store. The store lands in the moved page: T0 reads it at
+    # m0+0, which now names the new place.
+    setup {
+      p0 = process
+      m0 = mmap p0 anon pages=8
+    }
+    T0 on p0 {
+      dio_read m0+0 pages=1 value=1
+      read m0+0
+    }
+    T1 on p0 {
+      mremap m0
+    }
+    schedule {
+      T0 until direct_io_read:dma_store
+      T1 finish
+      *
+    }
+"""
+
+
+def test_a_pinned_page_moved_by_mremap_takes_the_store_along():
+    o = raced(PIN_VS_MREMAP, "move_normal_pmd:pmd_populate")
+    assert o.results == {"setup": [0], "T0": [1, 1], "T1": [8]}
