@@ -93,10 +93,11 @@ class DataOracle:
                 self.priv.pop((mm.oid, dst), None)
             else:
                 self.priv[(mm.oid, dst)] = v
-            self.by_pin.discard((mm.oid, dst))
-            if (mm.oid, src) in self.by_pin:
-                self.by_pin.discard((mm.oid, src))
-                self.by_pin.add((mm.oid, dst))
+            for marks in (self.by_pin, self.lazy):     # they follow the page
+                marks.discard((mm.oid, dst))
+                if (mm.oid, src) in marks:
+                    marks.discard((mm.oid, src))
+                    marks.add((mm.oid, dst))
             for pin, where in self.pins.items():
                 if pin[0] == mm.oid and where[0] == src:
                     where[0] = dst

@@ -322,3 +322,39 @@ PIN_VS_MREMAP = """
 def test_a_pinned_page_moved_by_mremap_takes_the_store_along():
     o = raced(PIN_VS_MREMAP, "move_normal_pmd:pmd_populate")
     assert o.results == {"setup": [0], "T0": [1, 1], "T1": [8]}
+
+
+LAZYFREE_MOVED = """
+    kprog 1
+    # T1's MADV_FREE makes m0+5 lazily freeable and stops before its final flush; T0's
+    # mremap moves m0, the page with it; kswapd (K0) then discards the page at its new
+    # address. Nobody wrote it after the MADV_FREE: a legitimate discard (the oracle's
+    # lazyfree mark follows the page, as the data does).
+    setup {
+      p0 = process
+      m0 = mmap p0 anon pages=8
+      write m0+5 value=1
+    }
+    T0 on p0 {
+      mremap m0
+      read m0+5
+    }
+    T1 on p0 {
+      madvise m0+0 pages=6 FREE
+    }
+    K0 kthread {
+      reclaim m0+5
+      reclaim m0+5
+    }
+    schedule {
+      T1 until tlb_finish_mmu:mm_tlb_flush_nested
+      T0 until user_read:load
+      K0 finish
+      *
+    }
+"""
+
+
+def test_a_lazyfree_page_moved_by_mremap_may_still_be_discarded():
+    o = raced(LAZYFREE_MOVED, "try_to_unmap_one:lazyfree_ref_count")
+    assert o.results["T0"] == [8, 0]
