@@ -18,7 +18,9 @@ TLB flushes must leave no translation behind: an access through a TLB entry that
 filled before such a syscall began, to a page the syscall covered, made after it
 returned, is a report ("stale read" or "lost write") when the translation is no longer
 current, or, after MADV_FREE, when it is a store to a page MADV_FREE made lazily freeable
-(the store set no dirty bit, so reclaim would discard it). A page written after MADV_FREE
+(the store set no dirty bit, so reclaim would discard it); after mprotect to read-only
+or UFFDIO_WRITEPROTECT, a store through such an entry bypassed the protection. A page
+written after MADV_FREE
 (through a translation that set the dirty bit, or by a device through a pin) and then
 discarded by reclaim anyway is a "lost write" too. A device's store through a GUP pin
 is a store to the pinned address unless the page was zapped there since the pin (it
@@ -33,6 +35,10 @@ from ..sim import KernelReport, Report
 from ..mm.types import HugePmd, Pte, PteTable
 
 __all__ = ["DataOracle", "install"]
+
+# Syscalls that take write permission away: a store through an older writable TLB entry
+# after they returned bypassed them (mprotect to read-only, UFFDIO_WRITEPROTECT).
+WRITE_PROTECTING = ("mprotect", "UFFDIO_WRITEPROTECT")
 
 
 class DataOracle:
@@ -116,11 +122,13 @@ class DataOracle:
 
     # -- syscalls that take translations away ---------------------------------------------
 
-    def _syscall(self, ctx, phase: str, kind: str, mm, lo: int, hi: int) -> None:
+    def _syscall(self, ctx, phase: str, kind: str, mm, lo: int, hi: int, ret=0) -> None:
         if phase == "enter":
             self.entered[ctx.name] = (kind, mm.oid, lo, hi, self.clock)
             return
         kind, oid, lo, hi, entered = self.entered.pop(ctx.name)
+        if isinstance(ret, str) and ret.startswith("-"):
+            return                  # it failed (-ENOENT, -ENOMEM): it promised nothing
         self.returned.setdefault(oid, []).append((kind, lo, hi, entered, ctx.name))
 
     def _flushed_by(self, ctx, mm, vpn: int, write: bool, mapped: bool):
@@ -136,6 +144,8 @@ class DataOracle:
                 continue
             if not mapped or (kind == "MADV_FREE" and write and (mm.oid, vpn) in self.lazy):
                 return call
+            if write and kind in WRITE_PROTECTING:
+                return call
         return None
 
     def _in_flight_free(self, mm, vpn: int, fill) -> bool:
@@ -147,7 +157,9 @@ class DataOracle:
 
     def _stale_after_return(self, ctx, mm, vpn, folio, write, value, call) -> None:
         kind, lo, hi, _, who = call
-        title = ("BUG: lost write: store through a TLB entry the unmap should have flushed"
+        title = ("BUG: write-protect bypassed: store through a TLB entry the protection "
+                 "change should have flushed" if kind in WRITE_PROTECTING else
+                 "BUG: lost write: store through a TLB entry the unmap should have flushed"
                  if write else
                  "BUG: stale read: load through a TLB entry the unmap should have flushed")
         r = Report(title, "oracle", thread=ctx.name)
@@ -184,12 +196,33 @@ class DataOracle:
         in the file. After a zap it lands in an orphan, which nobody reads again."""
         if self._stale_file_store(folio, page, value):
             return
-        vpn, live = self.pins.get((mm.oid, vpn, folio.oid), (vpn, False))
-        key = (mm.oid, vpn)
-        if self._mapped(mm, vpn, folio, page) or live:
-            self.lazy.discard(key)
-            self.priv[key] = value
-            self.by_pin.add(key)
+        pinned_at, live = self.pins.get((mm.oid, vpn, folio.oid), (vpn, False))
+        # Where the page is mapped now (a mremap may have moved it while GUP-fast was
+        # pinning it: the pin is of the page, wherever it went), else where the pin is.
+        where = self._where_mapped(mm, folio, page, vpn)
+        if where is None and not live:
+            return                  # zapped since the pin: the store lands in an orphan
+        key = (mm.oid, pinned_at if where is None else where)
+        self.lazy.discard(key)
+        self.priv[key] = value
+        self.by_pin.add(key)
+
+    def _where_mapped(self, mm, folio, page: int, hint: int):
+        """The page of ``mm`` that maps ``folio``'s ``page`` (``hint`` first), or None."""
+        if self._mapped(mm, hint, folio, page):
+            return hint
+        pmdt = mm.pud
+        if pmdt is None:
+            return None
+        n = self.ppte
+        for i, v in enumerate(pmdt.slots):
+            if type(v) is HugePmd and v.folio is folio:
+                return i * n + page
+            if type(v) is PteTable:
+                for j, pte in enumerate(v.slots):
+                    if type(pte) is Pte and pte.folio is folio and pte.page == page:
+                        return i * n + j
+        return None
 
 
     def _stale_file_store(self, folio, page: int, value) -> bool:

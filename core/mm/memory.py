@@ -28,7 +28,7 @@ from .pgtable import (PmdPtr, __pte_offset_map_lock, pmd_alloc_one, pmd_free, pm
 from .swap import (delete_from_swap_cache, swap_free, swapcache_clear, swapcache_prepare,
                    swapcache_wait)
 from .huge_memory import __split_huge_pmd
-from .tlb import ptep_clear_flush
+from .tlb import flush_tlb_range, ptep_clear_flush
 from .types import MM_ANONPAGES, MM_SWAPENTS, PMD_SPLITTING, UFFD_WP_MARKER, HugePmd, Pte, SwapPte
 
 if TYPE_CHECKING:
@@ -519,6 +519,10 @@ S_WP_REUSE_UNMAP = site("wp_page_reuse:pte_unmap")
 S_WP_DROP_UNLOCK = site("do_wp_page:spin_unlock")
 S_WP_DROP_UNMAP = site("do_wp_page:pte_unmap")
 S_WP_GET = site("do_wp_page:folio_get")
+S_WP_UFFD_UNLOCK = site("do_wp_page:uffd_wp_pte_unmap_unlock")
+S_WP_UFFD_UNMAP = site("do_wp_page:uffd_wp_pte_unmap")
+S_WP_FLUSH_PENDING = site("do_wp_page:mm_tlb_flush_pending")
+S_WP_FLUSH_PAGE = site("do_wp_page:flush_tlb_page")
 S_COPY_ALLOC = site("wp_page_copy:folio_prealloc")
 S_COPY_DATA = site("wp_page_copy:__wp_page_copy_user")
 S_COPY_RECHECK = site("wp_page_copy:pte_same_recheck")
@@ -533,14 +537,27 @@ S_COPY_NOTABLE = site("wp_page_copy:table_vanished")
 
 
 def do_wp_page(ctx: Ctx, vmf: Vmf, entry: Pte) -> KGen[Any]:
-    """mm/memory.c ``do_wp_page``, ``wp_page_reuse``.
-
-    ``do_wp_page`` (ptl held): reuse an exclusive anonymous page or a shared file page
-    (``wp_page_reuse``); otherwise copy (``wp_page_copy``)."""
+    """mm/memory.c ``do_wp_page``, ``wp_page_reuse`` (7.3.4): with ptl held, a pte
+    write-protected by userfaultfd in a VMA registered for it goes to
+    ``handle_userfault(VM_UFFD_WP)`` (no handler thread in the model: SIGBUS, as for
+    missing faults); in a uffd-wp VMA with a flush pending (UFFDIO_WRITEPROTECT defers
+    its flush to ``tlb_finish_mmu``) the page's translation is flushed before it is
+    reused or copied, so no other CPU keeps writing through a stale writable entry.
+    Then reuse an exclusive anonymous page or a shared file page (``wp_page_reuse``),
+    else copy (``wp_page_copy``). Simplified: no async uffd-wp mode (its ``pte_clear_uffd``
+    without a fault), no unshare faults; every anonymous page is exclusive (no fork)."""
     vma = vmf.vma
     folio = entry.folio
+    if vma.uffd_wp and entry.uffd_wp:                       # userfaultfd_pte_wp()
+        yield from pte_unmap_unlock(ctx, vmf.ptl, S_WP_UFFD_UNLOCK, S_WP_UFFD_UNMAP)
+        return VM_FAULT_SIGBUS                              # handle_userfault(VM_UFFD_WP)
+    if vma.uffd_wp:
+        yield S_WP_FLUSH_PENDING
+        ctx.access(vmf.mm, S_WP_FLUSH_PENDING, False)
+        if vmf.mm.tlb_flush_pending:                        # mm_tlb_flush_pending()
+            yield from flush_tlb_range(ctx, vmf.mm, vmf.vpn, vmf.vpn + 1, S_WP_FLUSH_PAGE)
     if not entry.special and (folio.anon or vma.shared):
-        new = Pte(folio, entry.page, True, True, True, False)
+        new = Pte(folio, entry.page, True, True, True, False, entry.uffd_wp)
         yield from set_pte(ctx, vmf.table, vmf.idx, new, S_WP_REUSE)
         yield from pte_unmap_unlock(ctx, vmf.ptl, S_WP_REUSE_UNLOCK, S_WP_REUSE_UNMAP)
         return VM_FAULT_OK

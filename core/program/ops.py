@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from ..mm.gup import direct_io_read, gup_fast, unpin_user_pages
 from ..mm.madvise import khugepaged_scan_range, madvise_collapse, madvise_dontneed, madvise_free
 from ..mm.mmap import do_mmap, do_munmap, exit_mm, mmdrop, task_mm_grab
+from ..mm.mprotect import do_mprotect, mwriteprotect_range
 from ..mm.mremap import do_mremap
 from ..mm.pagewalk import pagemap_read
 from ..mm.pt_reclaim_async import pt_reclaim_scan_pmd
@@ -35,7 +36,7 @@ from .opspec import (EFAULT, MAX_VALUE, OPS, Addr, Gen, ModelGen, Op, OpError, a
 __all__ = ["Addr", "Op", "OPS", "OpError", "Mmap", "Munmap", "Exit", "Read", "Write",
            "Madvise", "UffdRegister", "UffdMove", "UffdCopy", "Mremap", "GupFast", "DioRead",
            "Unpin", "PagemapRead", "KhugepagedScan", "Reclaim", "PtReclaimScan", "register_op",
-           "EFAULT"]
+           "UffdWriteprotect", "Mprotect", "EFAULT"]
 
 
 def _own(sc: Scope) -> list:
@@ -218,9 +219,10 @@ class UffdCopy(Op):
 
 
 def _unmapping(ctx, kind: str, mm, lo: int, hi: int, body: ModelGen) -> ModelGen:
-    """Run a syscall that takes the translations of pages [lo, hi) away, announcing its
-    entry and its return to the checkers: the data oracle orders the caller's and other
-    CPUs' later accesses against the return (its TLB flush must be complete by then).
+    """Run a syscall that takes the translations of pages [lo, hi), or their write
+    permission, away, announcing its entry and its return to the checkers: the data
+    oracle orders the caller's and other CPUs' later accesses against the return (its
+    TLB flush must be complete by then).
 
     The entry is announced when the syscall's first step runs, not when the thread's
     generator is primed (which happens before any thread steps): the first trap is
@@ -232,7 +234,7 @@ def _unmapping(ctx, kind: str, mm, lo: int, hi: int, body: ModelGen) -> ModelGen
     yield first
     ctx.event("syscall", "enter", kind, mm, lo, hi)
     ret = yield from body
-    ctx.event("syscall", "exit", kind, mm, lo, hi)
+    ctx.event("syscall", "exit", kind, mm, lo, hi, ret)
     return ret
 
 
@@ -384,12 +386,64 @@ class UffdRegister(Op):
     mode: str = word(("missing", "wp"))
     name = "uffd_register"
     own = True
+    kinds = (Gen("uffd_register_wp", _own, {"mode": "wp"}),)
 
     def run(self, env, ctx) -> ModelGen:
         m = env.mapping(self.target)
         if m is None:
             return EFAULT
         return (yield from userfaultfd_register(ctx, m.proc.mm, m.start, self.mode))
+
+
+@register_op
+@dataclass(frozen=True)
+class UffdWriteprotect(Op):
+    """UFFDIO_WRITEPROTECT of ``pages=`` pages: write-protect them (wp) or resolve the
+    protection (resolve); the range must be registered in wp mode (else -ENOENT)."""
+
+    addr: Addr = addr()
+    pages: int = key_int(minimum=1)
+    mode: str = word(("wp", "resolve"))
+    name = "uffd_writeprotect"
+    own = True
+    kinds = (Gen("uffd_writeprotect", _own,
+                 {"addr": 0, "pages": WHOLE,
+                  "mode": lambda g: ("wp", "resolve")[g.choose(2, "gen:wp_mode")]}),)
+
+    def run(self, env, ctx) -> ModelGen:
+        m = env.mapping(self.addr.mapping)
+        if m is None:
+            return EFAULT
+        start = m.start + self.addr.offset
+        n = max(0, min(self.pages, m.start + m.pages - start))
+        body = mwriteprotect_range(ctx, m.proc.mm, start, n, self.mode == "wp")
+        if self.mode == "wp":        # the oracle: no write may bypass it once it returned
+            return (yield from _unmapping(ctx, "UFFDIO_WRITEPROTECT", m.proc.mm, start,
+                                          start + n, body))
+        return (yield from body)
+
+
+@register_op
+@dataclass(frozen=True)
+class Mprotect(Op):
+    """mprotect(2) of the whole mapping to read-only (ro) or read-write (rw)."""
+
+    target: str = mapping()
+    prot: str = word(("ro", "rw"))
+    name = "mprotect"
+    own = True
+    kinds = (Gen("mprotect", _own,
+                 {"prot": lambda g: ("ro", "rw")[g.choose(2, "gen:prot")]}),)
+
+    def run(self, env, ctx) -> ModelGen:
+        m = env.mapping(self.target)
+        if m is None:
+            return EFAULT
+        body = do_mprotect(ctx, m.proc.mm, m.start, m.pages, self.prot == "rw")
+        if self.prot == "ro":        # the oracle: no write may bypass it once it returned
+            return (yield from _unmapping(ctx, "mprotect", m.proc.mm, m.start,
+                                          m.start + m.pages, body))
+        return (yield from body)
 
 
 @register_op

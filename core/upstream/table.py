@@ -41,6 +41,24 @@ MIRRORS: dict[str, list[tuple[str, str]]] = {
                              ("mm/gup.c", "gup_fast_pud_range")],
     "core.mm.gup.unpin_user_pages": [("mm/gup.c", "unpin_user_pages")],
     "core.mm.gup.unpin_user_pages_dirty_lock": [("mm/gup.c", "unpin_user_pages_dirty_lock")],
+    # core/mm/mprotect.py
+    "core.mm.mprotect.userfaultfd_wp_use_markers": [("include/linux/userfaultfd_k.h",
+                                                     "userfaultfd_wp_use_markers")],
+    "core.mm.mprotect.vma_wants_manual_pte_write_upgrade": [
+        ("mm/vma.h", "vma_wants_manual_pte_write_upgrade")],
+    "core.mm.mprotect.can_change_pte_writable": [("mm/mprotect.c", "can_change_pte_writable")],
+    "core.mm.mprotect.change_pte_range": [("mm/mprotect.c", "change_pte_range"),
+                                          ("mm/mprotect.c", "change_present_ptes"),
+                                          ("mm/mprotect.c", "change_softleaf_pte")],
+    "core.mm.mprotect.change_huge_pmd": [("mm/huge_memory.c", "change_huge_pmd")],
+    "core.mm.mprotect.change_pmd_range": [("mm/mprotect.c", "change_pmd_range"),
+                                          ("mm/mprotect.c", "change_pud_range"),
+                                          ("mm/mprotect.c", "change_protection_range")],
+    "core.mm.mprotect.change_protection": [("mm/mprotect.c", "change_protection")],
+    "core.mm.mprotect.do_mprotect": [("mm/mprotect.c", "do_mprotect_pkey"),
+                                     ("mm/mprotect.c", "mprotect_fixup")],
+    "core.mm.mprotect.mwriteprotect_range": [("mm/userfaultfd.c", "mwriteprotect_range"),
+                                             ("mm/userfaultfd.c", "uffd_wp_range")],
     "core.mm.gup.follow_page_pte": [("mm/gup.c", "follow_page_pte")],
     "core.mm.gup.follow_pmd_mask": [("mm/gup.c", "follow_pmd_mask")],
     "core.mm.gup.__get_user_pages": [("mm/gup.c", "__get_user_pages"),
@@ -352,6 +370,8 @@ NOT_ANCHORED: dict[str, str] = {
         "it got (gup_fast's nr_pinned) to pin_user_pages_fast",
     "core.mm.gup._grab_locked": "try_grab_folio(FOLL_PIN) under the page-table lock, "
         "where it cannot fail: " + _IDIOM,
+    "core.mm.mprotect.vm_page_prot_write": _MODEL + " (the write bit of vma->vm_page_prot, "
+        "which vma_set_page_prot computes)",
     "core.mm.rmap.lazyfree_discardable": _MODEL + " (the inline condition of "
         "try_to_unmap_one, anchored, under which a lazyfree folio is discarded)",
     "core.mm.gup.direct_io_read": _MODEL + " (the direct-I/O read of fs/iomap/direct-io.c "

@@ -113,6 +113,30 @@ CASES = {
                 "  pmd 0: huge [A7 A8 A0 A0 A0 A9 A0 A0]",
                 "  pmd 1: none", "  pmd 2: none", "  pmd 3: none"),
         [["succeed"], 8, 9, 0]),
+    "mprotect to read-only makes a write SIGSEGV; back to read-write, it writes": (
+        dict(setup="write m0+0 value=7",
+             ops="mprotect m0 ro; write m0+0 value=1; read m0+0; mprotect m0 rw; "
+                 "write m0+0 value=2; read m0+0"),
+        picture("p0: nr_ptes=1 rss=anon:1 file:0",
+                "  pmd 0: table [A2 .. .. .. .. .. .. ..]",
+                "  pmd 1: none", "  pmd 2: none", "  pmd 3: none"),
+        [0, "segv", 7, 0, 2, 2]),
+    "UFFDIO_WRITEPROTECT makes a write trap (SIGBUS: no handler) until resolved": (
+        dict(setup="write m0+0 value=7; uffd_register m0 wp",
+             ops="uffd_writeprotect m0+0 pages=8 wp; write m0+0 value=1; read m0+0; "
+                 "uffd_writeprotect m0+0 pages=8 resolve; write m0+0 value=2"),
+        picture("p0: nr_ptes=1 rss=anon:1 file:0",
+                "  pmd 0: table [A2 .. .. .. .. .. .. ..]",
+                "  pmd 1: none", "  pmd 2: none", "  pmd 3: none"),
+        [0, "sigbus", 7, 0, 2]),
+    "UFFDIO_WRITEPROTECT of a shared file mapping leaves markers on none ptes": (
+        dict(fkind="shared", setup="write m1+0 value=8; uffd_register m1 wp",
+             ops="uffd_writeprotect m1+0 pages=8 wp; write m1+3 value=1; read m1+3"),
+        picture("p0: nr_ptes=1 rss=anon:0 file:2",
+                "  pmd 0: none",
+                "  pmd 1: table [F8 mU mU F1003 mU mU mU mU]",   # mU: uffd-wp markers
+                "  pmd 2: none", "  pmd 3: none"),
+        [0, "sigbus", 1003]),
     "with broadcast TLB flushing, MADV_COLLAPSE installs the same huge pmd": (
         dict(setup=THP_DATA, ops="madvise m0+0 pages=8 COLLAPSE; read m0+1",
              config="tlb_flush=broadcast"),
