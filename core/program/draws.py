@@ -14,8 +14,8 @@ from typing import Any
 
 from .opspec import Addr, Gen, Op
 
-__all__ = ["Scope", "Draw", "pick_mapping", "draw_op", "TOUCHED", "FIXED", "ANY_OFFSET", "WHOLE",
-           "VALUE"]
+__all__ = ["Scope", "Draw", "pick_mapping", "draw_op", "TOUCHED", "TOUCHED_OR_FIXED",
+           "ANY_OFFSET", "WHOLE", "VALUE"]
 
 
 def pick_mapping(src, names: list, focus: str | None):
@@ -81,10 +81,10 @@ def TOUCHED(g: Draw) -> int:
     return g.offset(g.m)
 
 
-def FIXED(g: Draw) -> Addr:
-    """A fixed address (``@m0+3``) of the picked mapping: where that page was first
-    mapped, which after a mremap or munmap is the old range."""
-    return Addr(g.m, g.offset(g.m), True)
+def TOUCHED_OR_FIXED(g: Draw) -> Addr:
+    """``TOUCHED``'s offset; one time in eight as a fixed address (``@m0+3``): where
+    that page was first mapped, which after a mremap or munmap is the old range."""
+    return Addr(g.m, g.offset(g.m), g.choose(8, "gen:fixed_addr") == 7)
 
 
 def ANY_OFFSET(g: Draw) -> int:

@@ -231,8 +231,8 @@ class ProgramBuilder:
 
     def user_ops(self, proc: str) -> list:
         """The operations of one more user-thread step in ``proc`` (none if the drawn
-        kind has no target; a kind may add the operations that follow it: a GUP-fast's
-        unpin)."""
+        kind has no target; a kind may add the operations that precede it, drawn after
+        it: a uffd-wp registration, and those that follow it: a GUP-fast's unpin)."""
         scope = self._scope(sorted(m for m, p in self.owner.items() if p == proc))
         self.value += 1
         g = Draw(self.src, scope, self.value)
@@ -240,7 +240,8 @@ class ProgramBuilder:
         op = draw_op(kind, g)
         if op is None:
             return []
-        return [op] + (kind.after(g) if kind.after else [])
+        before = kind.before(g) if kind.before else []
+        return before + [op] + (kind.after(g) if kind.after else [])
 
     def kthread_op(self):
         """A base kernel thread's operation (khugepaged's scan of a table, kswapd's

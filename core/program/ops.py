@@ -29,7 +29,7 @@ from ..mm.pt_reclaim_async import pt_reclaim_scan_pmd
 from ..mm.uaccess import user_read, user_write
 from ..mm.userfaultfd import mfill_atomic, move_pages, userfaultfd_register
 from ..mm.vmscan import reclaim_folio_at
-from .draws import ANY_OFFSET, FIXED, TOUCHED, VALUE, WHOLE, Draw, Scope
+from .draws import ANY_OFFSET, TOUCHED, TOUCHED_OR_FIXED, VALUE, WHOLE, Draw, Scope
 from .opspec import (EFAULT, MAX_VALUE, OPS, Addr, Gen, ModelGen, Op, OpError, addr, key_int,
                      key_word, mapping, register_op, result, word)
 
@@ -85,7 +85,7 @@ class Read(Op):
     addr: Addr = addr(fixed=True)
     name = "read"
     own = True
-    kinds = (Gen("read", _own), Gen("read_fixed", _own, {"addr": FIXED}))
+    kinds = (Gen("read", _own, {"addr": TOUCHED_OR_FIXED}),)
 
     def run(self, env, ctx) -> ModelGen:
         proc, vpn = env.address(self.addr, ctx)
@@ -109,8 +109,7 @@ class Write(Op):
     own = True
     # Not into a uffd table where another fits: a missing fault there waits for a
     # UFFDIO_COPY no generated thread may ever make.
-    kinds = (Gen("write", _not_uffd, {"value": VALUE}),
-             Gen("write_fixed", _not_uffd, {"addr": FIXED, "value": VALUE}))
+    kinds = (Gen("write", _not_uffd, {"addr": TOUCHED_OR_FIXED, "value": VALUE}),)
 
     def run(self, env, ctx) -> ModelGen:
         proc, vpn = env.address(self.addr, ctx)
@@ -386,13 +385,18 @@ class UffdRegister(Op):
     mode: str = word(("missing", "wp"))
     name = "uffd_register"
     own = True
-    kinds = (Gen("uffd_register_wp", _own, {"mode": "wp"}),)
 
     def run(self, env, ctx) -> ModelGen:
         m = env.mapping(self.target)
         if m is None:
             return EFAULT
         return (yield from userfaultfd_register(ctx, m.proc.mm, m.start, self.mode))
+
+
+def _register_wp(g: Draw) -> list:
+    """Half the time the thread registers the mapping in wp mode first (else the ioctl
+    works only where the setup or another thread did)."""
+    return [UffdRegister(g.m, "wp")] if g.choose(2, "gen:register_wp") else []
 
 
 @register_op
@@ -408,7 +412,8 @@ class UffdWriteprotect(Op):
     own = True
     kinds = (Gen("uffd_writeprotect", _own,
                  {"addr": 0, "pages": WHOLE,
-                  "mode": lambda g: ("wp", "resolve")[g.choose(2, "gen:wp_mode")]}),)
+                  "mode": lambda g: ("wp", "resolve")[g.choose(2, "gen:wp_mode")]},
+                 before=_register_wp),)
 
     def run(self, env, ctx) -> ModelGen:
         m = env.mapping(self.addr.mapping)

@@ -187,13 +187,16 @@ class Gen:
     another (a partial MADV_DONTNEED's length on its start). ``after(g)`` returns the
     operations that follow it (a GUP pin's unpin). A kind of an operation with
     ``requires`` is drawn only in runs whose config has that option on, so programs drawn
-    without it, and every figure measured on them, stay as they are."""
+    without it, and every figure measured on them, stay as they are. ``before(g)``,
+    drawn after the operation, returns the operations that precede it (UFFDIO_REGISTER
+    in wp mode before a UFFDIO_WRITEPROTECT, half the time)."""
 
     name: str
     targets: Callable | None = None
     args: dict = dataclasses.field(default_factory=dict)
     make: Callable | None = None
     after: Callable | None = None
+    before: Callable | None = None
     op: type | None = None          # set by register_op
 
 

@@ -35,19 +35,19 @@ def minimized(collapse_case):
     return minimize(collapse_case)
 
 
-def test_the_first_failing_case_shrinks_to_two_threads_and_one_preemption(collapse_case,
-                                                                          minimized):
+def test_the_first_failing_case_shrinks_to_three_threads_and_one_preemption(collapse_case,
+                                                                            minimized):
     m = minimized
     assert m.title == "BUG: Bad pmd in __pte_offset_map" and m.stable
     # The random driver's first failing case (seed 1); its size moved with the model's
     # steps in issue 15 (was 164 lines, 147 preemptions) and with the generator's new
-    # operations and options in issue 18 (was 3 ops, 7 setup, 167 lines, 144 preemptions).
-    assert m.before == Size(threads=3, ops=4, setup=3, lines=98, preemptions=79)
-    assert m.after == Size(threads=2, ops=2, setup=2, lines=2, preemptions=1)
+    # operations and options in issue 18 (was 3 threads, 3 ops, 7 setup, 167 lines, 144
+    # preemptions, minimized to 2 threads: khugepaged and MADV_DONTNEED).
+    assert m.before == Size(threads=4, ops=6, setup=4, lines=93, preemptions=68)
+    assert m.after == Size(threads=3, ops=3, setup=2, lines=2, preemptions=1)
     assert [line.text() for line in m.program.schedule] == [
-        "T0 until lock_vma_under_rcu:vma_detached_or_moved",
-        "K0 until vma_start_write:down_write x2"]
-    assert [t.name for t in m.program.threads] == ["T0", "K0"]
+        "T1 until lock_vma_under_rcu:rcu_read_unlock", "T2 finish"]
+    assert [t.name for t in m.program.threads] == ["T0", "T1", "T2"]
     assert m.program.processes == ("p0",)
 
 
@@ -61,11 +61,12 @@ def test_the_minimized_program_replays_and_passes_without_its_switch(minimized):
 
 def test_the_story_says_what_each_thread_does_and_the_decisive_steps(minimized):
     story = "\n".join(minimized.program.comments)
-    assert "#   T0 on p0: madvise m0+0 pages=8 DONTNEED" in story
-    assert "#   K0 (kernel thread): khugepaged_scan m0+0" in story
-    assert "#   1) T0 runs until just before lock_vma_under_rcu:vma_detached_or_moved" in story
-    assert "#   2) K0 runs until just before vma_start_write:down_write (the 2nd time)" in story
-    assert "minimized from 3 threads, 4 operations" in story
+    assert "#   T0 on p0: madvise m0+0 pages=8 COLLAPSE" in story
+    assert "#   T1 on p0: madvise m0+0 pages=8 DONTNEED" in story
+    assert "#   T2 on p0: mprotect m0 rw" in story
+    assert "#   1) T1 runs until just before lock_vma_under_rcu:rcu_read_unlock" in story
+    assert "#   2) T2 runs to its end" in story
+    assert "minimized from 4 threads, 6 operations" in story
 
 
 def test_a_minimized_file_round_trips_and_its_hash_is_stable_across_processes(minimized,
@@ -133,7 +134,7 @@ def test_the_minimize_command_writes_min_kprog(capsys, tmp_path, collapse_case, 
     assert code == 0
     written = tmp_path / "case.min.kprog"
     assert "written to case.min.kprog" in out
-    assert "after:  2 threads, 2 operations" in out
+    assert "after:  3 threads, 3 operations" in out
     assert size_of(load(str(written)), run_program(load(str(written)))).preemptions == 1
 
 

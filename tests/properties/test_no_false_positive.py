@@ -94,4 +94,4 @@ def test_with_pt_reclaim_async_fixed_the_generator_schedules_its_scans():
         for t in prog.threads:
             ops.update(op.name for op in t.ops)
     # Exact: generation is a pure function of the seed.
-    assert (ops["pt_reclaim_scan"], ops["reclaim"], ops["khugepaged_scan"]) == (112, 42, 46)
+    assert (ops["pt_reclaim_scan"], ops["reclaim"], ops["khugepaged_scan"]) == (117, 47, 45)
