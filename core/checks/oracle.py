@@ -12,21 +12,22 @@ is still flushing) are ordered before that unmap and are not checked. A store th
 stale translation to a page-cache folio still lands in the file (ordered before the
 unmap, it is a store to the file like any other), so it moves the file's value forward.
 
-It also orders accesses against the syscalls that take translations away (munmap,
-MADV_DONTNEED, MADV_FREE, mremap), which announce when they enter and return. Their
-TLB flushes must leave no translation behind: an access through a TLB entry that was
-filled before such a syscall began, to a page the syscall covered, made after it
-returned, is a report ("stale read" or "lost write") when the translation is no longer
-current, or, after MADV_FREE, when it is a store to a page MADV_FREE made lazily freeable
-(the store set no dirty bit, so reclaim would discard it); after mprotect to read-only
-or UFFDIO_WRITEPROTECT, a store through such an entry bypassed the protection. A page
-written after MADV_FREE
-(through a translation that set the dirty bit, or by a device through a pin) and then
-discarded by reclaim anyway is a "lost write" too. A device's store through a GUP pin
-is a store to the pinned address unless the page was zapped there since the pin (it
-follows the page when mremap moves it): later reads must return it, so a page replaced
-under a pin (collapsed, moved by UFFDIO_MOVE, swapped out, discarded) makes the next read
-of that address a "lost write" report.
+It also orders accesses against the syscalls that take translations or write permission
+away (munmap, MADV_DONTNEED, MADV_FREE, mremap; mprotect to read-only and
+UFFDIO_WRITEPROTECT), which announce when they enter and return (a failed one promised
+nothing). Their TLB flushes must leave no translation behind: after one returned, an
+access through a TLB entry filled before it began, to a page it covered, is a report:
+a "stale read" or "lost write" when the translation is no longer current; after MADV_FREE
+a store to a page MADV_FREE made lazily freeable (it set no dirty bit, so reclaim would
+discard it); after a protection change any store ("write-protect bypassed").
+
+A page written after MADV_FREE (through a translation that set the dirty bit, or by a
+device through a pin) and then discarded by reclaim anyway is a "lost write" too. A
+device's store through a GUP pin is a store to the page wherever it is mapped now (mremap
+may move it), or, while it is mapped nowhere, to the pinned address unless the page was
+zapped there since the pin: later reads must return it, so a page replaced under a pin
+(collapsed, moved by UFFDIO_MOVE, swapped out, discarded) makes the next read of that
+address a "lost write" report.
 """
 
 from __future__ import annotations
@@ -119,6 +120,9 @@ class DataOracle:
             self.pins[(mm.oid, vpn, folio.oid)] = [vpn, True]
         elif kind == "pinned_store":
             self._pinned_store(ctx, *args)
+        elif kind == "quiescent":
+            for mm in args[0]:
+                self._read_everything(ctx, mm)
 
     # -- syscalls that take translations away ---------------------------------------------
 
@@ -224,6 +228,24 @@ class DataOracle:
                         return i * n + j
         return None
 
+
+    def _read_everything(self, ctx, mm) -> None:
+        """Once every thread has finished, each page the page tables map must hold what a
+        read of it would have to return: a lost write shows even if the program never
+        read the page again."""
+        pmdt = mm.pud
+        if pmdt is None or pmdt.kstate != "allocated":
+            return
+        n = self.ppte
+        for i, v in enumerate(pmdt.slots):
+            if type(v) is HugePmd:
+                for j in range(n):
+                    self._access(ctx, mm, i * n + j, v.folio, j, False, v.folio.data[j], None)
+            elif type(v) is PteTable and v.kstate == "allocated":
+                for j, pte in enumerate(v.slots):
+                    if type(pte) is Pte:
+                        self._access(ctx, mm, i * n + j, pte.folio, pte.page, False,
+                                     pte.folio.data[pte.page], None)
 
     def _stale_file_store(self, folio, page: int, value) -> bool:
         """A store through a stale translation: it still reaches the file if the folio

@@ -266,17 +266,32 @@ def _teardown(env: Env):
     def body(ctx):
         env.pictures = {name: mm_picture(p.mm) for name, p in env.world.processes.items()
                         if p.mm.kstate == "allocated"}
-        for name in sorted(env.pins):
-            yield from unpin_user_pages(ctx, env.pins.pop(name))
-        for pname in env.program.processes:
-            proc = env.process(pname)
-            while proc.threads > 0:
-                yield from exit_mm(ctx, proc)
-        for fname, _ in env.program.files:
-            yield from truncate_inode_pages(ctx, env.file(fname))
-        yield from drain_swap_cache(ctx)
-        yield from rcu_barrier(ctx, S_TEARDOWN_BARRIER)
+        live = [p.mm for p in env.world.processes.values()
+                if p.mm.kstate == "allocated" and not p.mm.exited]
+        steps = _teardown_steps(env, ctx)
+        first = next(steps, None)
+        if first is None:
+            return
+        yield first
+        # Every thread has finished: the checkers may read all of memory now. This runs
+        # in the teardown's first step, before that step's code (code before the first
+        # yield runs when the thread is created, where a report could not be raised).
+        ctx.event("quiescent", live)
+        yield from steps
     return body
+
+
+def _teardown_steps(env: Env, ctx):
+    for name in sorted(env.pins):
+        yield from unpin_user_pages(ctx, env.pins.pop(name))
+    for pname in env.program.processes:
+        proc = env.process(pname)
+        while proc.threads > 0:
+            yield from exit_mm(ctx, proc)
+    for fname, _ in env.program.files:
+        yield from truncate_inode_pages(ctx, env.file(fname))
+    yield from drain_swap_cache(ctx)
+    yield from rcu_barrier(ctx, S_TEARDOWN_BARRIER)
 
 
 def strategy_for(program: Program, strategy):
