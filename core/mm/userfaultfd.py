@@ -690,7 +690,11 @@ def mfill_atomic_pte(ctx: Ctx, mm: Mm, vma: Vma, pmdp: PmdPtr, vpn: int,
 def mfill_atomic(ctx: Ctx, mm: Mm, dst: int, npages: int, value) -> KGen[Any]:
     """UFFDIO_COPY (mm/userfaultfd.c ``mfill_atomic``): per page, allocate the table if the
     pmd is none, read the pmd **again** (it may be none again, or huge: -EEXIST), then
-    install under the PTE lock. Returns (pages copied, error)."""
+    install under the PTE lock. Returns (pages copied, error). Into an anonymous or a
+    MAP_PRIVATE file (tmpfs) mapping: the VMA has an anon_vma before any pte is installed
+    (``uffd_lock_vma``), which is what ``retract_page_tables`` rechecks under the pte lock.
+    Simplified: MAP_SHARED shmem destinations (``shmem_mfill_atomic_pte``, the folio added
+    to the page cache) are refused with -EINVAL; no ZEROPAGE, CONTINUE or POISON."""
     per_vma = ctx.config.per_vma_lock
     if per_vma:
         vma = yield from uffd_lock_vma(ctx, mm, dst)
@@ -703,8 +707,11 @@ def mfill_atomic(ctx: Ctx, mm: Mm, dst: int, npages: int, value) -> KGen[Any]:
             yield from anon_vma_prepare(ctx, vma)
     copied = 0
     err: int | str = 0
-    if (vma is None or not vma.uffd_armed or not vma.anonymous or vma.shared
-            or dst + npages > vma.end):
+    # Anonymous and MAP_PRIVATE file (tmpfs) destinations: a new anonymous folio goes into
+    # the table, in a file VMA too ("for the MAP_PRIVATE case the robustness check only
+    # happens in the pagetable"), never into the page cache. MAP_SHARED file destinations
+    # (shmem_mfill_atomic_pte) are not modelled.
+    if vma is None or not vma.uffd_armed or vma.shared or dst + npages > vma.end:
         err = EINVAL
     while not err and copied < npages:
         vpn = dst + copied

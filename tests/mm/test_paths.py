@@ -137,6 +137,15 @@ CASES = {
                 "  pmd 1: table [F8 mU mU F1003 mU mU mU mU]",   # mU: uffd-wp markers
                 "  pmd 2: none", "  pmd 3: none"),
         [0, "sigbus", 1003]),
+    "UFFDIO_COPY into a private file mapping installs an anonymous page": (
+        dict(fkind="private", setup="read m1+0; uffd_register m1 missing",
+             ops="uffd_copy m1+5 value=9; read m1+5; uffd_copy m1+0 value=3",
+             config="fault_around=off"),
+        picture("p0: nr_ptes=1 rss=anon:1 file:1",
+                "  pmd 0: none",
+                "  pmd 1: table [F1000 .. .. .. .. A9 .. ..]",
+                "  pmd 2: none", "  pmd 3: none"),
+        [1, 9, "-EEXIST"]),
     "with broadcast TLB flushing, MADV_COLLAPSE installs the same huge pmd": (
         dict(setup=THP_DATA, ops="madvise m0+0 pages=8 COLLAPSE; read m0+1",
              config="tlb_flush=broadcast"),
