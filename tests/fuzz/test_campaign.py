@@ -19,7 +19,9 @@ from fuzz.campaign.worker import TargetSpec
 from fuzz.cli import main
 from fuzz.errors import UsageError
 
-BUG = "pte-map-lock-no-pmd-same"          # the random driver finds it in tens of runs
+# The random driver finds it within about a thousand runs from most seeds (322, 234,
+# 1038, 221, 1040, -, 848, - for seeds 1-8 with a 3,000-run budget, issue 18).
+BUG = "collapse-vma-lock-after-pmd-check"
 FAST = (("random", 1),)
 
 
@@ -67,7 +69,7 @@ def test_a_killed_worker_is_restarted_and_its_earlier_finding_kept(tmp_path):
     backend = LocalBackend(2, TargetSpec((BUG,)))
     kill = _Hooks(lambda rec, crashes: bool(crashes) and rec["t"] > 1.0,
                   lambda: os.kill(backend.pid(0), signal.SIGKILL))
-    result = run_campaign(_options(tmp_path, 8.0), backend, kill)
+    result = run_campaign(_options(tmp_path, 12.0), backend, kill)
     assert kill.fired and result.restarts >= 1
     assert len(result.crashes) >= 1
     for title, crash in result.crashes.items():
@@ -102,7 +104,7 @@ def test_an_interrupted_campaign_resumes_from_its_directory(tmp_path):
 def test_the_campaign_directory_holds_crashes_corpus_stats_and_summary(tmp_path, capsys):
     d = tmp_path / "c"
     code = main(["campaign", "--workers", "2", "--time", "30", "--dir", str(d), "--bug", BUG,
-                 "--drivers", "random", "--items", "4", "--item-runs", "300"])
+                 "--drivers", "random", "--items", "4", "--item-runs", "1500"])
     out = capsys.readouterr().out
     assert code == 1
     summary = json.load(open(d / "summary.json"))
@@ -130,7 +132,7 @@ def test_a_bounded_campaign_is_the_same_on_every_run(tmp_path, capsys):
     for k in range(2):
         d = tmp_path / f"c{k}"
         main(["campaign", "--workers", "2", "--time", "60", "--dir", str(d), "--bug", BUG,
-              "--drivers", "random", "--items", "4", "--item-runs", "300"])
+              "--drivers", "random", "--items", "4", "--item-runs", "1500"])
         summary = json.load(open(d / "summary.json"))
         titles.append(sorted(r["title"] for r in summary["reports"]))
         assert summary["executions"] == sum(
@@ -159,7 +161,8 @@ def test_a_directory_of_another_campaign_is_refused(capsys, tmp_path):
           "--items", "1", "--item-runs", "20"])
     code = main(["campaign", "--workers", "1", "--time", "5", "--dir", str(d), "--bug", BUG])
     err = capsys.readouterr().err
-    assert code == 2 and "holds a campaign with bugs [], not ['pte-map-lock-no-pmd-same']" in err
+    assert code == 2
+    assert "holds a campaign with bugs [], not ['collapse-vma-lock-after-pmd-check']" in err
 
 
 @pytest.mark.ray
@@ -170,7 +173,7 @@ def test_the_ray_backend_finds_the_same_titles_as_local_processes(tmp_path, caps
         d = tmp_path / backend
         code = main(["campaign", "--workers", "2", "--time", "120", "--dir", str(d),
                      "--bug", BUG, "--backend", backend, "--drivers", "random",
-                     "--items", "4", "--item-runs", "300"])
+                     "--items", "4", "--item-runs", "1500"])
         assert code == 1
         summary = json.load(open(d / "summary.json"))
         titles[backend] = sorted(r["title"] for r in summary["reports"])
