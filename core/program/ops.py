@@ -80,7 +80,9 @@ class Mmap(Op):
 @register_op
 @dataclass(frozen=True)
 class Read(Op):
-    """A user read of one page (faulting it in)."""
+    """A user read of one page (faulting it in). A fixed address, ``@m0+3`` (where m0
+    was first mapped) or ``@12`` (a page number), names the old range after a mremap or
+    munmap."""
 
     addr: Addr = addr(fixed=True)
     name = "read"
@@ -101,7 +103,8 @@ def _not_uffd(sc: Scope) -> list:
 @register_op
 @dataclass(frozen=True)
 class Write(Op):
-    """A user write of ``value=`` to one page (faulting it in, breaking COW)."""
+    """A user write of ``value=`` to one page (faulting it in, breaking COW); the
+    address may be a fixed one, as for ``read``."""
 
     addr: Addr = addr(fixed=True)
     value: int = key_int("V", maximum=MAX_VALUE)
