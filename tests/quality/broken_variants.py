@@ -47,6 +47,12 @@ VARIANTS = {
         "khugepaged collapses pages whatever their references (is_refcount_suitable)",
         [(khugepaged_module, "is_refcount_suitable", lambda folio: True)],
         ("BUG: lost write",)),
+    "lazyfree-discard-ignores-dirty": (
+        "reclaim discards a MADV_FREE page whatever its dirty bit (a page written again "
+        "after MADV_FREE is lost)",
+        [(rmap_module, "lazyfree_discardable",
+          lambda folio: folio.refcount == 1 + folio.mapcount)],
+        ("BUG: lost write",)),
     "lazyfree-discard-ignores-refs": (
         "reclaim discards a clean MADV_FREE page whatever its references (before "
         "6c8e2a256915)",

@@ -1,16 +1,15 @@
 """Fixed addresses (``@m0+3``: where a mapping's page was first mapped; ``@12``: a page
 number): after mremap or munmap they name the old range, so a user access there after the
 syscall returned goes through whatever the CPU's TLB still holds. On the fixed model it
-faults (SIGSEGV); with a TLB flush that reaches only the flushing CPU (a broken variant
-written here) the access uses the stale entry, and the data oracle reports it."""
+faults (SIGSEGV); with a TLB flush that reaches only the flushing CPU (a broken variant,
+tests/quality/broken_variants.py) the access uses the stale entry, and the data oracle
+reports it."""
 
 import pytest
 
-import core.mm.mremap as mremap_module
-import core.mm.mmu_gather as mmu_gather_module
-from core.mm.world import tlb_of
 from core.program.kprog import KprogError, loads
 
+from ..quality.broken_variants import apply
 from .helpers import kprog, raced, run
 
 OLD_RANGE = """
@@ -50,11 +49,7 @@ def test_the_old_range_faults_after_the_syscall_returned(op):
     # munmap frees the page after its (broken) flush: the stale entry reaches freed memory.
     ("munmap m0", "BUG: KASAN: use-after-free via stale TLB in user_write")])
 def test_a_flush_that_misses_a_cpu_is_reported(monkeypatch, op, title):
-    def flush_this_cpu(ctx, mm, start, end, site):
-        yield site
-        tlb_of(ctx).flush_range(mm, start, end, ctx.config.ptrs_per_pte)
-    monkeypatch.setattr(mmu_gather_module, "flush_tlb_range", flush_this_cpu)
-    monkeypatch.setattr(mremap_module, "flush_tlb_range", flush_this_cpu)
+    apply("flush-this-cpu-only", monkeypatch)
     o = run(OLD_RANGE.replace("OP", op))
     assert o.title == title and o.drift is None
 

@@ -3,16 +3,17 @@ and indexes that table, as ``pmd_offset(pud, addr)`` and ``pmd++`` do, so a tabl
 mid-walk is a KASAN use-after-free in the walker, never a model error and never a walk
 that silently picks up whatever the pud holds now.
 
-The broken variant, written here: ``free_pgtables`` called with floor and ceiling 0, as
-if munmap forgot its neighbours, so unmapping m1 frees the PMD table m0 still uses."""
+The broken variant (munmap-ignores-neighbours in tests/quality/broken_variants.py):
+``free_pgtables`` called with floor and ceiling 0, as if munmap forgot its neighbours, so
+unmapping m1 frees the PMD table m0 still uses."""
 
 import pytest
 
-import core.mm.mmap as mmap_module
 from core.mm.pgtable import pmd_offset
 from core.mm.types import Mm
 from core.sim import KernelReport, site
 
+from ..quality.broken_variants import apply
 from .helpers import raced, reschedule, run, with_config
 
 WALK = """
@@ -70,11 +71,7 @@ def _program(walker: str, freeing: str) -> str:
 
 @pytest.fixture
 def forgetful_munmap(monkeypatch):
-    free_pgtables = mmap_module.free_pgtables
-
-    def ignore_neighbours(ctx, tlb, vmas, floor, ceiling, mm_wr_locked=False):
-        return free_pgtables(ctx, tlb, vmas, 0, 0, mm_wr_locked)
-    monkeypatch.setattr(mmap_module, "free_pgtables", ignore_neighbours)
+    apply("munmap-ignores-neighbours", monkeypatch)
 
 
 @pytest.mark.parametrize("freeing", sorted(FREEING))

@@ -5,14 +5,13 @@ UFFDIO_WRITEPROTECT holds only the mmap read lock, so PT reclaim (MADV_DONTNEED 
 VMA's read lock) can free the table between ``change_pmd_range``'s pmd read and
 ``change_pte_range``'s ``pte_offset_map_lock``: the map fails and the pmd is looked at
 again (``goto again``). The flush is deferred to ``tlb_finish_mmu``; a protection change
-that forgets to record its ptes for it (a broken variant written here) leaves other CPUs
-writing through their old writable TLB entries after the syscall returned, which the data
-oracle reports."""
+that forgets to record its ptes for it (a broken variant, in
+tests/quality/broken_variants.py) leaves other CPUs writing through their old writable TLB
+entries after the syscall returned, which the data oracle reports."""
 
 import pytest
 
-import core.mm.mprotect as mprotect_module
-
+from ..quality.broken_variants import apply
 from .helpers import control, raced, run, steps
 
 WP_VS_RECLAIM = """
@@ -135,13 +134,7 @@ def test_a_write_after_the_protection_change_returned_faults(op):
 
 @pytest.mark.parametrize("op", sorted(PROTECT))
 def test_a_protection_change_that_records_no_flush_is_reported(monkeypatch, op):
-    finish = mprotect_module.tlb_finish_mmu
-
-    def forget_the_ptes(ctx, tlb):
-        tlb.cleared_ptes = False          # as if tlb_flush_pte_range() were never called
-        tlb.reset_range()
-        return finish(ctx, tlb)
-    monkeypatch.setattr(mprotect_module, "tlb_finish_mmu", forget_the_ptes)
+    apply("protection-change-no-flush", monkeypatch)
     o = run(STALE_WRITABLE.replace("OP", op))
     assert o.title == BYPASSED and o.drift is None
     assert o.report.detail("syscall") == (f"{PROTECT[op][0]} of pages [0, 8) by T1 had "

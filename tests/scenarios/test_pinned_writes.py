@@ -4,17 +4,14 @@ syscalls that take translations away (issue 18).
 
 Each adversary has its recheck: khugepaged gives up a collapse when a page has more
 references than its mappings (``is_refcount_suitable``, SCAN_PAGE_COUNT), and the
-unmapping syscalls flush every CPU's TLB before they return. The broken variants are
-written here: a khugepaged that ignores pins, and a TLB flush that reaches only the
-flushing CPU (``flush_tlb_page`` where ``flush_tlb_range`` was needed)."""
+unmapping syscalls flush every CPU's TLB before they return. The broken variants (in
+tests/quality/broken_variants.py) include a khugepaged that ignores pins and a TLB flush
+that reaches only the flushing CPU (``flush_tlb_page`` where ``flush_tlb_range`` was
+needed)."""
 
 import pytest
 
-import core.mm.khugepaged as khugepaged_module
-import core.mm.mmu_gather as mmu_gather_module
-import core.mm.tlb as tlb_module
-from core.mm.world import tlb_of
-
+from ..quality.broken_variants import apply
 from .helpers import control, raced, reschedule, run, steps
 
 PIN_VS_COLLAPSE = """
@@ -55,7 +52,7 @@ def test_a_pinned_page_is_not_collapsed_and_the_device_store_is_read_back():
 
 
 def test_a_collapse_that_ignores_pins_loses_the_device_store(monkeypatch):
-    monkeypatch.setattr(khugepaged_module, "is_refcount_suitable", lambda folio: True)
+    apply("collapse-ignores-pins", monkeypatch)
     o = run(PIN_VS_COLLAPSE)
     assert o.title == "BUG: lost write: a device store through a pin is not at the pinned address"
     assert o.report.detail("read") == "p0 page 0 (vma m0 [0, 8) anon) returned 7, expected 5"
@@ -159,13 +156,7 @@ def _stale(case: str) -> str:
 @pytest.fixture
 def local_flush(monkeypatch):
     """The broken variant: every ranged flush reaches only the CPU that sends it."""
-    def flush_this_cpu(ctx, mm, start, end, site):
-        yield site
-        tlb_of(ctx).flush_range(mm, start, end, ctx.config.ptrs_per_pte)
-    monkeypatch.setattr(mmu_gather_module, "flush_tlb_range", flush_this_cpu)
-    monkeypatch.setattr(tlb_module, "flush_tlb_range", flush_this_cpu)
-    import core.mm.mremap as mremap_module
-    monkeypatch.setattr(mremap_module, "flush_tlb_range", flush_this_cpu)
+    apply("flush-this-cpu-only", monkeypatch)
 
 
 @pytest.mark.parametrize("case", sorted(STALE))
@@ -235,9 +226,7 @@ def test_a_page_written_again_after_madv_free_is_kept_by_reclaim():
 
 def test_reclaim_that_discards_a_rewritten_lazyfree_page_loses_the_write(monkeypatch):
     """A reclaim that trusts the folio's lazyfree mark and ignores the dirty bit."""
-    import core.mm.rmap as rmap_module
-    monkeypatch.setattr(rmap_module, "lazyfree_discardable",
-                        lambda folio: folio.refcount == 1 + folio.mapcount)
+    apply("lazyfree-discard-ignores-dirty", monkeypatch)
     o = run(LAZYFREE_REWRITTEN)
     assert o.title == "BUG: lost write: reclaim discarded a page written after MADV_FREE"
     assert o.report.detail("page") == ("p0 page 0 (vma m0 [0, 8) anon) held 8, written after "
@@ -282,8 +271,7 @@ def test_reclaim_keeps_a_pinned_lazyfree_page():
 def test_reclaim_that_discards_a_pinned_lazyfree_page_loses_the_device_store(monkeypatch):
     """Before 6c8e2a256915 reclaim discarded a clean lazyfree page without looking at
     its references: the direct-I/O read's data went into a discarded page."""
-    import core.mm.rmap as rmap_module
-    monkeypatch.setattr(rmap_module, "lazyfree_discardable", lambda folio: not folio.dirty)
+    apply("lazyfree-discard-ignores-refs", monkeypatch)
     o = run(PIN_VS_LAZYFREE_RECLAIM)
     assert o.title == "BUG: lost write: a device store through a pin is not at the pinned address"
     assert o.report.detail("read") == "p0 page 0 (vma m0 [0, 8) anon) returned 0, expected 5"
@@ -363,7 +351,7 @@ def test_a_lazyfree_page_moved_by_mremap_may_still_be_discarded():
 def test_the_lost_store_is_reported_when_every_thread_is_done_even_unread(monkeypatch):
     """Once all threads have finished the oracle reads every mapped page: the store the
     collapse lost shows though T0 never reads m0+0 again."""
-    monkeypatch.setattr(khugepaged_module, "is_refcount_suitable", lambda folio: True)
+    apply("collapse-ignores-pins", monkeypatch)
     o = run(PIN_VS_COLLAPSE.replace("      read m0+0\n", ""))
     assert o.title == "BUG: lost write: a device store through a pin is not at the pinned address"
     assert o.report.thread == "teardown"

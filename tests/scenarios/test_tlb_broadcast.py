@@ -8,9 +8,9 @@ RCU table freeing it is the empty inline)."""
 
 import pytest
 
-import core.mm.khugepaged as khugepaged_module
 from core.kernel import Config, ConfigError
 
+from ..quality.broken_variants import apply
 from .helpers import control, raced, reschedule, run, steps, with_config
 
 GUP_VS_COLLAPSE = """
@@ -78,10 +78,7 @@ def test_with_ipi_flushes_the_flush_itself_waits_for_gup_fast():
 @pytest.fixture
 def no_sync(monkeypatch):
     """The broken variant: collapse_huge_page without tlb_remove_table_sync_one."""
-    def nothing(ctx, site):
-        return
-        yield
-    monkeypatch.setattr(khugepaged_module, "tlb_remove_table_sync_one", nothing)
+    apply("collapse-no-sync-ipi", monkeypatch)
 
 
 def test_without_the_sync_a_broadcast_flush_lets_gup_fast_read_a_freed_table(no_sync):
